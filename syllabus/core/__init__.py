@@ -1,0 +1,40 @@
+"""Core API: the curriculum base class, the task interface, statistics and synchronization."""
+
+from syllabus.core.curriculum import Curriculum, StepBatch
+from syllabus.core.curriculum_wrapper import CurriculumWrapper
+from syllabus.core.env_sync import SyncWrapper
+from syllabus.core.errors import (
+    CurriculumConnectionError,
+    CurriculumError,
+    CurriculumTimeoutError,
+    TaskInterfaceError,
+)
+from syllabus.core.multiprocessing_sync import (
+    MultiProcessingCurriculumWrapper,
+    MultiProcessingSyncWrapper,
+    TaskQueue,
+    UpdateQueue,
+    make_multiprocessing_curriculum,
+)
+from syllabus.core.stat_recorder import StatRecorder
+from syllabus.core.task_interface import ReinitTaskWrapper, TaskEnv, TaskWrapper
+
+__all__ = [
+    "Curriculum",
+    "CurriculumConnectionError",
+    "CurriculumError",
+    "CurriculumTimeoutError",
+    "CurriculumWrapper",
+    "MultiProcessingCurriculumWrapper",
+    "MultiProcessingSyncWrapper",
+    "ReinitTaskWrapper",
+    "StatRecorder",
+    "StepBatch",
+    "SyncWrapper",
+    "TaskEnv",
+    "TaskInterfaceError",
+    "TaskQueue",
+    "TaskWrapper",
+    "UpdateQueue",
+    "make_multiprocessing_curriculum",
+]

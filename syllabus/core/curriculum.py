@@ -1,0 +1,182 @@
+"""The :class:`Curriculum` base class: the API every curriculum implements."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from syllabus.core.errors import CurriculumError
+from syllabus.core.stat_recorder import StatRecorder
+from syllabus.task_space import TaskSpace
+
+Task = Any
+
+
+class StepBatch(NamedTuple):
+    """Per-step results of one environment, in step order, as sent to step-update curricula."""
+
+    tasks: Sequence[Task]
+    obs: Sequence[Any]
+    rewards: Sequence[float]
+    terminated: Sequence[bool]
+    truncated: Sequence[bool]
+    infos: Sequence[dict]
+    progress: Sequence[float | None]
+
+
+class Curriculum:
+    """Base class of all curricula.
+
+    A curriculum samples tasks from a :class:`~syllabus.task_space.TaskSpace` and learns from
+    updates: episode results (always sent by the sync wrappers), per-step results (only to
+    curricula whose :attr:`requires_step_updates` is true) and learner-side data through
+    :meth:`custom_update`.
+
+    Subclasses implement :meth:`task_distribution` (enumerable task spaces) or override
+    :meth:`sample`, and override the update methods they learn from, calling ``super()`` in
+    :meth:`update_on_episode` so that statistics are recorded.
+
+    Args:
+        task_space: The tasks to choose from.
+        random_seed: Seed of the curriculum's own random generator (global numpy state is never used).
+        record_stats: Keep per-task return/length statistics in :attr:`stat_recorder`.
+    """
+
+    REQUIRES_STEP_UPDATES = False
+
+    def __init__(
+        self, task_space: TaskSpace, *, random_seed: int | None = None, record_stats: bool = False
+    ) -> None:
+        if not isinstance(task_space, TaskSpace):
+            raise TypeError(f"task_space must be a syllabus TaskSpace, got {task_space!r}")
+        self.task_space = task_space
+        self.rng = np.random.default_rng(random_seed)
+        self.stat_recorder = StatRecorder(task_space) if record_stats else None
+
+    # ----------------------------------------------------------------- sampling
+    @property
+    def requires_step_updates(self) -> bool:
+        """Whether environments must send per-step results (batched) to this curriculum."""
+        return self.REQUIRES_STEP_UPDATES
+
+    @property
+    def num_tasks(self) -> int | None:
+        """Number of tasks in the task space, ``None`` when it is not enumerable."""
+        return self.task_space.num_tasks
+
+    def task_distribution(self) -> np.ndarray | None:
+        """Probabilities of sampling each encoded task, or ``None`` when not defined (e.g. Box spaces)."""
+        return None
+
+    def sample(self, k: int = 1) -> list[Task]:
+        """Samples ``k`` tasks.
+
+        The default draws from :meth:`task_distribution`; curricula without one override this.
+        """
+        if k < 0:
+            raise ValueError(f"cannot sample k={k} tasks; k must be >= 0")
+        dist = self.task_distribution()
+        if dist is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement sample() or task_distribution()")
+        indices = self.rng.choice(len(dist), size=k, p=dist)
+        return [self.task_space.decode(int(i)) for i in indices]
+
+    def sample_with_metadata(self, k: int = 1) -> list[tuple[Task, dict[str, Any] | None]]:
+        """Samples ``k`` tasks, each with optional metadata that reaches the env's ``info``."""
+        return [(task, None) for task in self.sample(k)]
+
+    # ------------------------------------------------------------------ updates
+    def update_on_episode(
+        self,
+        episode_return: float,
+        length: int,
+        task: Task,
+        progress: float | None = None,
+        env_id: int | None = None,
+    ) -> None:
+        """Learns from one finished episode; the base class records statistics."""
+        if self.stat_recorder is not None:
+            self.stat_recorder.record(episode_return, length, task)
+
+    def update_on_step(
+        self,
+        task: Task,
+        obs: Any,
+        reward: float,
+        terminated: bool,
+        truncated: bool,
+        info: dict,
+        progress: float | None = None,
+        env_id: int | None = None,
+    ) -> None:
+        """Learns from one environment step (only called when :attr:`requires_step_updates`)."""
+
+    def update_on_step_batch(self, batch: StepBatch, env_id: int | None = None) -> None:
+        """Learns from consecutive steps of one environment; the default calls :meth:`update_on_step`."""
+        for step in zip(*batch, strict=True):
+            self.update_on_step(*step, env_id=env_id)
+
+    def update_task_progress(self, task: Task, progress: float, env_id: int | None = None) -> None:
+        """Learns from progress toward ``task`` (0 to 1) reported outside an episode update."""
+
+    def custom_update(self, *args: Any, **kwargs: Any) -> None:
+        """Learns from learner-side data (e.g. value predictions); not taken by every curriculum."""
+        raise CurriculumError(
+            f"{type(self).__name__} takes no learner updates (custom_update); "
+            "curricula such as PrioritizedLevelReplay do"
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def normalize(self, value: float | np.ndarray, task: Task) -> float | np.ndarray:
+        """Standardizes a return by the statistics of ``task`` (needs ``record_stats=True``)."""
+        if self.stat_recorder is None:
+            raise CurriculumError(
+                f"{type(self).__name__} was built without record_stats=True; normalize() needs it"
+            )
+        return self.stat_recorder.normalize(value, task)
+
+    def metrics(self, max_tasks: int = 10) -> dict[str, float]:
+        """Scalar metrics: entropy and top probabilities of the task distribution, and statistics."""
+        out: dict[str, float] = {}
+        dist = self.task_distribution()
+        if dist is not None and len(dist) > 0:
+            nonzero = dist[dist > 0]
+            out["curriculum/task_entropy"] = float(-(nonzero * np.log(nonzero)).sum())
+            for i in np.argsort(-dist, kind="stable")[:max_tasks]:
+                out[f"curriculum/task_{self.task_space.decode(int(i))}_prob"] = float(dist[i])
+        if self.stat_recorder is not None:
+            out.update(self.stat_recorder.metrics(max_tasks))
+        return out
+
+    def log_metrics(
+        self, writer: Any = None, step: int | None = None, max_tasks: int = 10
+    ) -> dict[str, float]:
+        """Logs :meth:`metrics` to a TensorBoard-style writer (``add_scalar``) or a dict, and returns them."""
+        out = self.metrics(max_tasks)
+        if isinstance(writer, MutableMapping):
+            writer.update(out)
+        elif writer is not None:
+            if not callable(getattr(writer, "add_scalar", None)):
+                raise TypeError(f"writer must have add_scalar(tag, value, step) or be a dict, got {writer!r}")
+            for tag, value in out.items():
+                writer.add_scalar(tag, value, step)
+        return out
+
+    # -------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        """The curriculum's state as plain data, including its random generator."""
+        return {
+            "rng": self.rng.bit_generator.state,
+            "stats": self.stat_recorder.state_dict() if self.stat_recorder is not None else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores a state produced by :meth:`state_dict` of the same kind of curriculum."""
+        self.rng.bit_generator.state = state["rng"]
+        if self.stat_recorder is not None and state.get("stats") is not None:
+            self.stat_recorder.load_state_dict(state["stats"])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.task_space!r})"

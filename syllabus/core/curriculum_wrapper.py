@@ -1,0 +1,120 @@
+"""Learner-side view of a curriculum that environments update concurrently."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from syllabus.core.curriculum import Curriculum, StepBatch, Task
+from syllabus.core.protocol import CurriculumDispatcher
+from syllabus.task_space import TaskSpace
+
+
+class CurriculumWrapper:
+    """Forwards every :class:`Curriculum` method to ``curriculum`` under the dispatcher's lock.
+
+    Methods of the wrapped curriculum not listed here (e.g. ``sample_weights``) are forwarded too,
+    also under the lock. Every call first re-raises a failure of the curriculum in the sync thread.
+
+    Args:
+        dispatcher: The dispatcher serving environments; its lock serializes all access.
+    """
+
+    def __init__(self, dispatcher: CurriculumDispatcher) -> None:
+        self._dispatcher = dispatcher
+        self._lock: threading.RLock = dispatcher.lock
+        self.curriculum: Curriculum = dispatcher.curriculum
+
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            self._dispatcher.raise_if_failed()
+            return getattr(self.curriculum, name)(*args, **kwargs)
+
+    @property
+    def task_space(self) -> TaskSpace:
+        """The curriculum's task space."""
+        return self.curriculum.task_space
+
+    @property
+    def num_tasks(self) -> int | None:
+        """Number of tasks, ``None`` when the task space is not enumerable."""
+        return self.curriculum.num_tasks
+
+    @property
+    def requires_step_updates(self) -> bool:
+        """Whether environments send step updates to this curriculum."""
+        return self.curriculum.requires_step_updates
+
+    def sample(self, k: int = 1) -> list[Task]:
+        """See :meth:`Curriculum.sample`."""
+        return self._call("sample", k)
+
+    def sample_with_metadata(self, k: int = 1) -> list[tuple[Task, dict[str, Any] | None]]:
+        """See :meth:`Curriculum.sample_with_metadata`."""
+        return self._call("sample_with_metadata", k)
+
+    def task_distribution(self) -> np.ndarray | None:
+        """See :meth:`Curriculum.task_distribution`."""
+        return self._call("task_distribution")
+
+    def update_on_episode(
+        self,
+        episode_return: float,
+        length: int,
+        task: Task,
+        progress: float | None = None,
+        env_id: int | None = None,
+    ) -> None:
+        """See :meth:`Curriculum.update_on_episode`."""
+        self._call("update_on_episode", episode_return, length, task, progress, env_id=env_id)
+
+    def update_on_step(self, *args: Any, **kwargs: Any) -> None:
+        """See :meth:`Curriculum.update_on_step`."""
+        self._call("update_on_step", *args, **kwargs)
+
+    def update_on_step_batch(self, batch: StepBatch, env_id: int | None = None) -> None:
+        """See :meth:`Curriculum.update_on_step_batch`."""
+        self._call("update_on_step_batch", batch, env_id=env_id)
+
+    def update_task_progress(self, task: Task, progress: float, env_id: int | None = None) -> None:
+        """See :meth:`Curriculum.update_task_progress`."""
+        self._call("update_task_progress", task, progress, env_id=env_id)
+
+    def custom_update(self, *args: Any, **kwargs: Any) -> None:
+        """See :meth:`Curriculum.custom_update` (e.g. PLR value scores from the learner)."""
+        self._call("custom_update", *args, **kwargs)
+
+    def normalize(self, value: float | np.ndarray, task: Task) -> float | np.ndarray:
+        """See :meth:`Curriculum.normalize`."""
+        return self._call("normalize", value, task)
+
+    def metrics(self, max_tasks: int = 10) -> dict[str, float]:
+        """See :meth:`Curriculum.metrics`."""
+        return self._call("metrics", max_tasks)
+
+    def log_metrics(
+        self, writer: Any = None, step: int | None = None, max_tasks: int = 10
+    ) -> dict[str, float]:
+        """See :meth:`Curriculum.log_metrics`."""
+        return self._call("log_metrics", writer, step, max_tasks)
+
+    def state_dict(self) -> dict[str, Any]:
+        """See :meth:`Curriculum.state_dict`."""
+        return self._call("state_dict")
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """See :meth:`Curriculum.load_state_dict`."""
+        self._call("load_state_dict", state)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        attr = getattr(self.curriculum, name)
+        if callable(attr):
+            return lambda *args, **kwargs: self._call(name, *args, **kwargs)
+        return attr
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.curriculum!r})"

@@ -1,0 +1,206 @@
+"""Environment side of synchronization, shared by every backend: task prefetch and updates."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol, SupportsFloat
+
+import gymnasium as gym
+
+from syllabus.core.curriculum import StepBatch
+from syllabus.core.errors import CurriculumError, CurriculumTimeoutError
+from syllabus.core.protocol import (
+    EpisodeUpdate,
+    Failure,
+    Goodbye,
+    Hello,
+    StepUpdate,
+    TaskRequest,
+    Tasks,
+    Welcome,
+)
+from syllabus.core.task_interface import check_task_interface
+
+
+class Transport(Protocol):
+    """Moves protocol messages between one environment and the curriculum."""
+
+    def send(self, message: Any) -> None:
+        """Sends one message; may block while the curriculum side is behind (backpressure)."""
+
+    def recv(self, timeout: float) -> Any:
+        """Returns the next reply; raises :class:`TimeoutError` when none came within ``timeout`` seconds."""
+
+    def close(self) -> None:
+        """Releases the channel; idempotent."""
+
+
+class SyncWrapper(gym.Wrapper):
+    """Base of the environment sync wrappers: hands the env its tasks and reports its episodes.
+
+    On every ``reset()`` the env gets the next task, sampled ahead of time, and the task is put in
+    ``info["task"]`` (its metadata, if any, in ``info["task_metadata"]``). Each episode end sends
+    one episode update that also asks for the task after the prefetched ones. Curricula with
+    ``requires_step_updates`` also get step results, sent in batches of ``step_batch_size``.
+
+    Args:
+        env: A task env (``reset(new_task=...)``), or wrapped in a TaskWrapper directly beneath.
+        transport: The backend's channel to the curriculum.
+        env_id: Identifier reported with updates; assigned by the curriculum side when ``None``.
+        timeout: Seconds a reset may wait for a task before raising.
+        prefetch: Tasks kept ready beyond the one the next reset takes.
+        step_batch_size: Steps per step-update message.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        transport: Transport,
+        *,
+        env_id: int | None = None,
+        timeout: float = 60.0,
+        prefetch: int = 1,
+        step_batch_size: int = 64,
+    ) -> None:
+        try:
+            check_task_interface(env)
+            if prefetch < 0 or step_batch_size < 1 or timeout <= 0:
+                raise ValueError(
+                    f"need prefetch >= 0, step_batch_size >= 1 and timeout > 0; "
+                    f"got prefetch={prefetch}, step_batch_size={step_batch_size}, timeout={timeout}"
+                )
+        except Exception:
+            transport.close()
+            raise
+        super().__init__(env)
+        self._transport = transport
+        self.env_id = env_id
+        self.timeout = timeout
+        self._step_batch_size = step_batch_size
+        self._ready: deque[tuple[Any, dict[str, Any] | None]] = deque()
+        self._welcomed = False
+        self._send_steps = False
+        self._steps: list[tuple] = []
+        self._prefetch = prefetch
+        self._in_flight = 0
+        self._task: Any = None
+        self._episode_return = 0.0
+        self._episode_length = 0
+        self._closed = False
+        transport.send(Hello(env_id, os.getpid()))
+        self._request(1 + prefetch)
+
+    @property
+    def task(self) -> Any:
+        """The task of the current episode."""
+        return self._task
+
+    @property
+    def task_space(self) -> Any:
+        """The wrapped environment's task space."""
+        return self.env.task_space
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None):
+        """Resets into the next task from the curriculum, or into ``new_task`` when given."""
+        self._flush_steps()
+        metadata = None
+        if new_task is None:
+            self._wait_until(lambda: self._ready)
+            new_task, metadata = self._ready.popleft()
+            if self._tasks_held() < self._prefetch:  # resets without episode ends in between
+                self._request(self._prefetch - self._tasks_held())
+        else:
+            self._wait_until(lambda: self._welcomed)
+        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)
+        self._task = new_task
+        self._episode_return = 0.0
+        self._episode_length = 0
+        info["task"] = new_task
+        if metadata is not None:
+            info["task_metadata"] = metadata
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Steps the env; at the episode end sends the episode update (and pending step updates)."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._episode_return += float(reward)
+        self._episode_length += 1
+        if self._send_steps:
+            self._steps.append(
+                (self._task, obs, reward, terminated, truncated, info, info.get("task_completion"))
+            )
+            if len(self._steps) >= self._step_batch_size:
+                self._flush_steps()
+        if terminated or truncated:
+            self._flush_steps()
+            request = self._tasks_held() <= self._prefetch
+            progress = info.get("task_completion")
+            self._transport.send(
+                EpisodeUpdate(self._task, self._episode_return, self._episode_length, progress, request)
+            )
+            self._in_flight += request
+        return obs, reward, terminated, truncated, info
+
+    def close(self) -> None:
+        """Sends pending updates, says goodbye to the curriculum and closes the env."""
+        if not self._closed:
+            self._closed = True
+            try:
+                self._flush_steps()
+                self._transport.send(Goodbye())
+            except CurriculumError:
+                pass  # the curriculum side is already gone: nothing left to tell it
+            finally:
+                self._transport.close()
+        super().close()
+
+    def _tasks_held(self) -> int:
+        """Tasks received or asked for and not yet used; never more than ``1 + prefetch``."""
+        return len(self._ready) + self._in_flight
+
+    def _request(self, count: int) -> None:
+        self._transport.send(TaskRequest(count))
+        self._in_flight += count
+
+    def _flush_steps(self) -> None:
+        if self._steps:
+            batch = StepBatch(*(list(column) for column in zip(*self._steps, strict=True)))
+            self._steps = []
+            self._transport.send(StepUpdate(batch))
+
+    def _wait_until(self, condition: Callable[[], Any]) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not condition():
+            try:
+                message = self._transport.recv(max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise CurriculumTimeoutError(self._timeout_message()) from None
+            self._receive(message)
+
+    def _receive(self, message: Any) -> None:
+        if isinstance(message, Tasks):
+            self._ready.extend(message.tasks)
+            self._in_flight -= len(message.tasks)
+        elif isinstance(message, Welcome):
+            self.env_id = message.env_id
+            self._send_steps = message.requires_step_updates
+            self._welcomed = True
+        elif isinstance(message, Failure):
+            raise CurriculumError(message.message)
+        else:
+            raise CurriculumError(f"unexpected message from the curriculum: {message!r}")
+
+    def _timeout_message(self) -> str:
+        if not self._welcomed:
+            return (
+                f"the curriculum did not answer env {self.env_id} within {self.timeout:g} s. Is it running? "
+                "make_*_curriculum(..., start=False) needs curriculum.start(); otherwise the learner process "
+                "may be stuck or paused. Raise `timeout` if it is only slow."
+            )
+        return (
+            f"env {self.env_id} waited {self.timeout:g} s for a task: the curriculum is blocked or very slow "
+            "(a long custom_update holding it?). Raise `timeout` if this is expected."
+        )

@@ -1,0 +1,324 @@
+"""Multiprocessing synchronization: the curriculum in the learner process, environments anywhere on the machine.
+
+``make_multiprocessing_curriculum`` starts one sync thread in the learner process that listens on
+a Unix socket in a private temporary directory. The returned ``task_queue`` and ``update_queue``
+are small picklable handles holding that address: they survive plain pickle and cloudpickle, so
+env factories may capture them under fork, forkserver and spawn alike (a ``multiprocessing.Queue``
+captured by cloudpickle arrives as dead file-descriptor numbers). Each
+:class:`MultiProcessingSyncWrapper` connects once, in the process where it is built.
+
+The sync thread blocks on its sockets (no polling); one message per episode end (plus batched
+step updates for curricula that need them) is all the traffic, and socket backpressure slows a
+sender down instead of dropping its updates.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import traceback
+import weakref
+from dataclasses import dataclass
+from multiprocessing.connection import Client, Connection, wait
+from typing import Any
+
+import gymnasium as gym
+
+from syllabus.core.curriculum import Curriculum
+from syllabus.core.curriculum_wrapper import CurriculumWrapper
+from syllabus.core.env_sync import SyncWrapper
+from syllabus.core.errors import CurriculumConnectionError
+from syllabus.core.protocol import CurriculumDispatcher, Failure, Goodbye, Hello
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 60.0
+_MAX_MESSAGES_PER_WAKEUP = 64
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    address: str
+    timeout: float
+
+
+class TaskQueue(_Endpoint):
+    """Picklable handle through which environments receive tasks (pass it to the env factory)."""
+
+
+class UpdateQueue(_Endpoint):
+    """Picklable handle through which environments send updates (pass it to the env factory)."""
+
+
+class _SocketTransport:
+    """One environment's connection to the curriculum's sync thread."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        try:
+            self._conn = Client(address, family="AF_UNIX")
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            raise CurriculumConnectionError(
+                f"cannot reach the curriculum at {address} ({exc.strerror}): it was closed or its process "
+                "exited. Build environments while the curriculum returned by make_multiprocessing_curriculum is open."
+            ) from None
+
+    def send(self, message: Any) -> None:
+        try:
+            self._conn.send(message)
+        except OSError as exc:
+            raise self._gone(exc) from None
+
+    def recv(self, timeout: float) -> Any:
+        try:
+            ready = self._conn.poll(timeout)
+            message = self._conn.recv() if ready else None
+        except (EOFError, OSError) as exc:
+            raise self._gone(exc) from None
+        if not ready:
+            raise TimeoutError
+        return message
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _gone(self, exc: BaseException) -> CurriculumConnectionError:
+        return CurriculumConnectionError(
+            f"lost the connection to the curriculum at {self.address} ({type(exc).__name__}): "
+            "the learner process exited or curriculum.close() was called"
+        )
+
+
+class _SyncServer:
+    """The sync thread: accepts environment connections and dispatches their messages."""
+
+    def __init__(self, dispatcher: CurriculumDispatcher) -> None:
+        self._dispatcher = dispatcher
+        self._dir = tempfile.mkdtemp(prefix="syllabus-")
+        self.address = os.path.join(self._dir, "curriculum.sock")
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(self.address)
+        self._listener.listen(socket.SOMAXCONN)
+        self._wake_reader, self._wake_writer = multiprocessing.Pipe(duplex=False)
+        self._env_ids: dict[Connection, int | None] = {}
+        self._thread = threading.Thread(target=self._serve, name="syllabus-curriculum-sync", daemon=True)
+        self._owner_pid = os.getpid()
+        self._closed = False
+
+    def start(self) -> None:
+        if not self._thread.is_alive() and not self._closed:
+            self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stops after handling every message already sent, then removes the socket. Idempotent."""
+        if self._closed or os.getpid() != self._owner_pid:
+            return
+        self._closed = True
+        if self._thread.is_alive():
+            self._wake_writer.send_bytes(b"stop")
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning(
+                    "the curriculum sync thread did not stop within %.0f s (curriculum blocked?)", timeout
+                )
+        else:
+            self._close_connections()
+        self._wake_writer.close()
+        self._wake_reader.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _serve(self) -> None:
+        try:
+            while True:
+                ready = wait([self._listener, self._wake_reader, *self._env_ids])
+                if self._wake_reader in ready:
+                    self._drain()
+                    return
+                for source in ready:
+                    if source is self._listener:
+                        self._accept()
+                    else:
+                        self._read(source)
+        except BaseException:  # noqa: BLE001 - the failure is reported to every env and the learner
+            self._dispatcher.failure = self._dispatcher.failure or (
+                f"the curriculum sync thread crashed:\n{traceback.format_exc()}"
+            )
+        finally:
+            self._close_connections()
+
+    def _accept(self) -> None:
+        sock, _ = self._listener.accept()
+        self._env_ids[Connection(sock.detach())] = None
+
+    def _read(self, conn: Connection) -> None:
+        for _ in range(_MAX_MESSAGES_PER_WAKEUP):
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                self._drop(conn, lost=True)
+                return
+            if not self._handle(conn, message) or not conn.poll(0):
+                return
+
+    def _handle(self, conn: Connection, message: Any) -> bool:
+        """Applies one message; returns whether the connection is still open."""
+        if isinstance(message, Hello):
+            env_id, reply = self._dispatcher.connect(message)
+            if isinstance(reply, Failure):
+                self._send(conn, reply)
+                self._drop(conn, lost=False)
+                return False
+            self._env_ids[conn] = env_id
+        elif isinstance(message, Goodbye):
+            self._drop(conn, lost=False)
+            return False
+        else:
+            reply = self._dispatcher.handle(self._env_ids[conn], message)
+        if reply is not None:
+            self._send(conn, reply)
+        return True
+
+    @staticmethod
+    def _send(conn: Connection, reply: Any) -> None:
+        """Sends a reply; a peer that already closed its end no longer needs it, and the rest of
+        what it sent is still read until its end of stream."""
+        try:
+            conn.send(reply)
+        except OSError:
+            pass
+
+    def _drop(self, conn: Connection, lost: bool) -> None:
+        env_id = self._env_ids.pop(conn)
+        conn.close()
+        if env_id is not None:
+            self._dispatcher.disconnect(env_id)
+        if lost:
+            logger.warning(
+                "env %s disconnected from the curriculum without closing (its process died?)", env_id
+            )
+
+    def _drain(self) -> None:
+        """Handles what connected environments already sent, without waiting for more."""
+        while self._env_ids:
+            ready = wait(list(self._env_ids), timeout=0)
+            if not ready:
+                return
+            for conn in ready:
+                self._read(conn)
+
+    def _close_connections(self) -> None:
+        for conn in self._env_ids:
+            conn.close()
+        self._env_ids.clear()
+        self._listener.close()
+
+
+class MultiProcessingCurriculumWrapper(CurriculumWrapper):
+    """The learner's curriculum, served to environments in other processes by a sync thread.
+
+    Use it like the curriculum it wraps (every method is forwarded, thread-safely). Close it with
+    :meth:`close` or a ``with`` block after closing the environments; it also closes when garbage
+    collected and at interpreter exit (Ctrl-C included).
+
+    Args:
+        curriculum: The curriculum to serve.
+        timeout: Default seconds an environment waits for a task before raising.
+    """
+
+    def __init__(self, curriculum: Curriculum, timeout: float = DEFAULT_TIMEOUT) -> None:
+        super().__init__(CurriculumDispatcher(curriculum, threading.RLock()))
+        self._server = _SyncServer(self._dispatcher)
+        self._finalizer = weakref.finalize(self, self._server.close)
+        self.task_queue = TaskQueue(self._server.address, timeout)
+        self.update_queue = UpdateQueue(self._server.address, timeout)
+
+    def start(self) -> None:
+        """Starts serving environments (done by ``make_multiprocessing_curriculum`` unless ``start=False``)."""
+        self._server.start()
+
+    def close(self) -> None:
+        """Handles every update the environments already sent, then stops serving. Idempotent."""
+        self._finalizer()
+
+    def __enter__(self) -> MultiProcessingCurriculumWrapper:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+def make_multiprocessing_curriculum(
+    curriculum: Curriculum, *, start: bool = True, timeout: float = DEFAULT_TIMEOUT
+) -> tuple[MultiProcessingCurriculumWrapper, TaskQueue, UpdateQueue]:
+    """Serves ``curriculum`` to environments in other processes.
+
+    Example:
+        >>> curriculum, task_queue, update_queue = make_multiprocessing_curriculum(curriculum)
+        >>> env = MultiProcessingSyncWrapper(env, task_queue, update_queue)  # in each env process
+
+    Args:
+        curriculum: The curriculum to serve.
+        start: Start the sync thread now; otherwise call ``curriculum.start()``.
+        timeout: Default seconds an environment waits for a task before raising.
+
+    Returns:
+        The thread-safe curriculum for the learner, and the two picklable handles for env factories.
+    """
+    wrapper = MultiProcessingCurriculumWrapper(curriculum, timeout)
+    if start:
+        wrapper.start()
+    return wrapper, wrapper.task_queue, wrapper.update_queue
+
+
+class MultiProcessingSyncWrapper(SyncWrapper):
+    """Connects an environment to a curriculum served by :func:`make_multiprocessing_curriculum`.
+
+    Build it inside the env process (in the env factory). See :class:`~syllabus.core.env_sync.SyncWrapper`
+    for what it does on reset and step.
+
+    Args:
+        env: A task env, or wrapped in a TaskWrapper directly beneath this wrapper.
+        task_queue: The task handle returned by ``make_multiprocessing_curriculum``.
+        update_queue: The update handle returned by the same call.
+        env_id: Identifier reported with updates; assigned in connection order when ``None``.
+        timeout: Seconds a reset may wait for a task; defaults to the curriculum's ``timeout``.
+        prefetch: Tasks kept ready beyond the one the next reset takes.
+        step_batch_size: Steps per step-update message (only for curricula that need step updates).
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        task_queue: TaskQueue,
+        update_queue: UpdateQueue,
+        *,
+        env_id: int | None = None,
+        timeout: float | None = None,
+        prefetch: int = 1,
+        step_batch_size: int = 64,
+    ) -> None:
+        for name, handle, kind in (
+            ("task_queue", task_queue, TaskQueue),
+            ("update_queue", update_queue, UpdateQueue),
+        ):
+            if not isinstance(handle, kind):
+                raise TypeError(
+                    f"{name} must be the {kind.__name__} returned by make_multiprocessing_curriculum, got {handle!r}"
+                )
+        if task_queue.address != update_queue.address:
+            raise ValueError(
+                "task_queue and update_queue come from different make_multiprocessing_curriculum calls"
+            )
+        super().__init__(
+            env,
+            _SocketTransport(task_queue.address),
+            env_id=env_id,
+            timeout=task_queue.timeout if timeout is None else timeout,
+            prefetch=prefetch,
+            step_batch_size=step_batch_size,
+        )

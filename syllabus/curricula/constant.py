@@ -1,0 +1,45 @@
+"""A curriculum that always samples the same task."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from syllabus.core.curriculum import Curriculum, Task
+from syllabus.task_space import TaskSpace, TaskSpaceError
+
+
+class Constant(Curriculum):
+    """Always samples ``task``.
+
+    Args:
+        task: The task to sample; it must belong to ``task_space``.
+        task_space: The tasks of the environment.
+        **kwargs: Arguments of :class:`~syllabus.core.curriculum.Curriculum`.
+
+    Raises:
+        TaskSpaceError: ``task`` is not in ``task_space``.
+    """
+
+    def __init__(self, task: Task, task_space: TaskSpace, **kwargs: Any) -> None:
+        super().__init__(task_space, **kwargs)
+        if not task_space.contains(task):
+            raise TaskSpaceError(f"constant task {task!r} is not in the task space {task_space!r}")
+        self.task = task
+
+    def task_distribution(self) -> np.ndarray | None:
+        """One-hot on :attr:`task` for enumerable task spaces, ``None`` otherwise."""
+        if not self.task_space.is_enumerable:
+            return None
+        dist = np.zeros(self.num_tasks)
+        dist[self.task_space.encode(self.task)] = 1.0
+        return dist
+
+    def sample(self, k: int = 1) -> list[Task]:
+        """Returns ``k`` copies of :attr:`task`."""
+        return [copy.deepcopy(self.task) for _ in range(k)]
+
+    def __repr__(self) -> str:
+        return f"Constant({self.task!r}, {self.task_space!r})"

@@ -1,0 +1,35 @@
+"""A curriculum that samples tasks uniformly at random."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from syllabus.core.curriculum import Curriculum, Task
+from syllabus.task_space import TaskSpace
+
+
+class DomainRandomization(Curriculum):
+    """Samples tasks uniformly from any task space (Box spaces included).
+
+    Args:
+        task_space: The tasks of the environment.
+        **kwargs: Arguments of :class:`~syllabus.core.curriculum.Curriculum`.
+    """
+
+    def __init__(self, task_space: TaskSpace, **kwargs: Any) -> None:
+        super().__init__(task_space, **kwargs)
+
+    def task_distribution(self) -> np.ndarray | None:
+        """Uniform over the tasks of enumerable spaces, ``None`` otherwise."""
+        if not self.task_space.is_enumerable:
+            return None
+        return np.full(self.num_tasks, 1.0 / self.num_tasks)
+
+    def sample(self, k: int = 1) -> list[Task]:
+        """Samples ``k`` tasks uniformly and independently."""
+        if not self.task_space.is_enumerable:
+            return [self.task_space.sample(rng=self.rng) for _ in range(k)]
+        indices = self.rng.integers(self.num_tasks, size=k)
+        return [self.task_space.decode(int(i)) for i in indices]
