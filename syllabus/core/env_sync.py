@@ -48,7 +48,8 @@ class SyncWrapper(gym.Wrapper):
 
     Args:
         env: A task env (``reset(new_task=...)``), or wrapped in a TaskWrapper directly beneath.
-        transport: The backend's channel to the curriculum.
+        connect: Opens the backend's channel to the curriculum. Called at the first reset, so an
+            env that is built but never reset (like gymnasium's AsyncVectorEnv probe) never connects.
         env_id: Identifier reported with updates; assigned by the curriculum side when ``None``.
         timeout: Seconds a reset may wait for a task before raising.
         prefetch: Tasks kept ready beyond the one the next reset takes.
@@ -58,25 +59,20 @@ class SyncWrapper(gym.Wrapper):
     def __init__(
         self,
         env: gym.Env,
-        transport: Transport,
+        connect: Callable[[], Transport],
         *,
         env_id: int | None = None,
         timeout: float = 60.0,
         prefetch: int = 1,
         step_batch_size: int = 64,
     ) -> None:
-        try:
-            check_task_interface(env)
-            if prefetch < 0 or step_batch_size < 1 or timeout <= 0:
-                raise ValueError(
-                    f"need prefetch >= 0, step_batch_size >= 1 and timeout > 0; "
-                    f"got prefetch={prefetch}, step_batch_size={step_batch_size}, timeout={timeout}"
-                )
-        except Exception:
-            transport.close()
-            raise
+        check_task_interface(env)
+        if prefetch < 0 or step_batch_size < 1 or timeout <= 0:
+            raise ValueError(
+                f"need prefetch >= 0, step_batch_size >= 1 and timeout > 0; "
+                f"got prefetch={prefetch}, step_batch_size={step_batch_size}, timeout={timeout}"
+            )
         super().__init__(env)
-        self._transport = transport
         self.env_id = env_id
         self.timeout = timeout
         self._step_batch_size = step_batch_size
@@ -90,8 +86,8 @@ class SyncWrapper(gym.Wrapper):
         self._episode_return = 0.0
         self._episode_length = 0
         self._closed = False
-        transport.send(Hello(env_id, os.getpid()))
-        self._request(1 + prefetch)
+        self._connect = connect
+        self._transport: Transport | None = None
 
     @property
     def task(self) -> Any:
@@ -105,6 +101,10 @@ class SyncWrapper(gym.Wrapper):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None):
         """Resets into the next task from the curriculum, or into ``new_task`` when given."""
+        if self._transport is None:
+            self._transport = self._connect()
+            self._transport.send(Hello(self.env_id, os.getpid()))
+            self._request(1 + self._prefetch)
         self._flush_steps()
         metadata = None
         if new_task is None:
@@ -146,7 +146,7 @@ class SyncWrapper(gym.Wrapper):
 
     def close(self) -> None:
         """Sends pending updates, says goodbye to the curriculum and closes the env."""
-        if not self._closed:
+        if not self._closed and self._transport is not None:
             self._closed = True
             try:
                 self._flush_steps()

@@ -24,6 +24,7 @@ import threading
 import traceback
 import weakref
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.connection import Client, Connection, wait
 from typing import Any
 
@@ -105,7 +106,8 @@ class _SyncServer:
         self._listener.bind(self.address)
         self._listener.listen(socket.SOMAXCONN)
         self._wake_reader, self._wake_writer = multiprocessing.Pipe(duplex=False)
-        self._env_ids: dict[Connection, int | None] = {}
+        self._env_ids: dict[Connection, int | None] = {}  # None until the env says hello
+        self._rejected: set[Connection] = set()
         self._thread = threading.Thread(target=self._serve, name="syllabus-curriculum-sync", daemon=True)
         self._owner_pid = os.getpid()
         self._closed = False
@@ -167,16 +169,17 @@ class _SyncServer:
 
     def _handle(self, conn: Connection, message: Any) -> bool:
         """Applies one message; returns whether the connection is still open."""
+        if isinstance(message, Goodbye):
+            self._drop(conn, lost=False)
+            return False
+        if conn in self._rejected:
+            return True  # told why already; ignore the rest until it closes
         if isinstance(message, Hello):
             env_id, reply = self._dispatcher.connect(message)
             if isinstance(reply, Failure):
-                self._send(conn, reply)
-                self._drop(conn, lost=False)
-                return False
-            self._env_ids[conn] = env_id
-        elif isinstance(message, Goodbye):
-            self._drop(conn, lost=False)
-            return False
+                self._rejected.add(conn)
+            else:
+                self._env_ids[conn] = env_id
         else:
             reply = self._dispatcher.handle(self._env_ids[conn], message)
         if reply is not None:
@@ -194,10 +197,11 @@ class _SyncServer:
 
     def _drop(self, conn: Connection, lost: bool) -> None:
         env_id = self._env_ids.pop(conn)
+        self._rejected.discard(conn)
         conn.close()
         if env_id is not None:
             self._dispatcher.disconnect(env_id)
-        if lost:
+        if lost and env_id is not None:
             logger.warning(
                 "env %s disconnected from the curriculum without closing (its process died?)", env_id
             )
@@ -316,7 +320,7 @@ class MultiProcessingSyncWrapper(SyncWrapper):
             )
         super().__init__(
             env,
-            _SocketTransport(task_queue.address),
+            partial(_SocketTransport, task_queue.address),
             env_id=env_id,
             timeout=task_queue.timeout if timeout is None else timeout,
             prefetch=prefetch,

@@ -1,0 +1,375 @@
+"""Multiprocessing synchronization: exactly-once delivery under every vector env and start method,
+clear errors on bad input, and nothing left behind after close."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+from functools import partial
+
+import gymnasium as gym
+import psutil
+import pytest
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+from sync_fixtures import (
+    CountingEnv,
+    RecordingCurriculum,
+    Rollouts,
+    check_exactly_once,
+    make_counting_env,
+    process_worker,
+    run_episodes,
+    run_gymnasium_vector,
+    run_sb3_vector,
+)
+
+from syllabus.core import (
+    CurriculumConnectionError,
+    CurriculumError,
+    CurriculumTimeoutError,
+    MultiProcessingSyncWrapper,
+    TaskInterfaceError,
+    make_multiprocessing_curriculum,
+)
+from syllabus.envs.cartpole import make_cartpole
+from syllabus.task_space import DiscreteTaskSpace, TaskSpaceError
+
+pytestmark = pytest.mark.timeout(60)
+
+NUM_ENVS = 4
+EPISODES = 25
+START_METHODS = ["fork", "forkserver", "spawn"]
+
+
+def sync_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "syllabus-curriculum-sync"]
+
+
+def assert_closed(curriculum) -> None:
+    assert not sync_threads(), "the sync thread is still running"
+    assert not os.path.exists(os.path.dirname(curriculum.task_queue.address)), "the socket directory is left"
+
+
+def factories(task_queue, update_queue, **kwargs):
+    return [partial(make_counting_env, task_queue, update_queue, env_id=i, **kwargs) for i in range(NUM_ENVS)]
+
+
+@pytest.mark.parametrize("step_updates", [False, True], ids=["episode-updates", "step-updates"])
+@pytest.mark.parametrize("context", START_METHODS)
+def test_gymnasium_async_vector_env_exactly_once(context, step_updates):
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum(step_updates))
+    with curriculum:
+        venv = gym.vector.AsyncVectorEnv(
+            factories(task_queue, update_queue, step_batch_size=4), context=context
+        )
+        try:
+            rollouts = run_gymnasium_vector(venv, EPISODES)
+        finally:
+            venv.close()
+    check_exactly_once(curriculum.curriculum, rollouts, step_updates)
+    assert_closed(curriculum)
+
+
+@pytest.mark.parametrize("step_updates", [False, True], ids=["episode-updates", "step-updates"])
+def test_gymnasium_sync_vector_env_exactly_once(step_updates):
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum(step_updates))
+    with curriculum:
+        venv = gym.vector.SyncVectorEnv(factories(task_queue, update_queue))
+        try:
+            rollouts = run_gymnasium_vector(venv, EPISODES)
+        finally:
+            venv.close()
+    check_exactly_once(curriculum.curriculum, rollouts, step_updates)
+    assert_closed(curriculum)
+
+
+@pytest.mark.parametrize("start_method", [None, *START_METHODS], ids=["default", *START_METHODS])
+def test_sb3_subproc_vec_env_exactly_once(start_method):
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(
+        RecordingCurriculum(step_updates=True)
+    )
+    with curriculum:
+        venv = SubprocVecEnv(factories(task_queue, update_queue), start_method=start_method)
+        try:
+            rollouts = run_sb3_vector(venv, EPISODES)
+        finally:
+            venv.close()
+    check_exactly_once(curriculum.curriculum, rollouts, step_updates=True)
+    assert_closed(curriculum)
+
+
+def test_sb3_dummy_vec_env_exactly_once():
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
+    with curriculum:
+        venv = DummyVecEnv(factories(task_queue, update_queue))
+        try:
+            rollouts = run_sb3_vector(venv, EPISODES)
+        finally:
+            venv.close()
+    check_exactly_once(curriculum.curriculum, rollouts, step_updates=False)
+    assert_closed(curriculum)
+
+
+@pytest.mark.parametrize("context", START_METHODS)
+def test_hand_written_processes_many_episodes(context):
+    """16 env processes x 300 episodes each: no update lost or duplicated, every start method."""
+    num_envs, episodes = 16, 300
+    ctx = multiprocessing.get_context(context)
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
+    results = ctx.Queue()
+    with curriculum:
+        workers = [
+            ctx.Process(target=process_worker, args=(task_queue, update_queue, i, episodes, results))
+            for i in range(num_envs)
+        ]
+        for worker in workers:
+            worker.start()
+        reports = [results.get(timeout=45) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=10)
+            assert worker.exitcode == 0
+    rollouts = Rollouts(num_envs)
+    for env_id, observed, delivered in reports:
+        rollouts.episodes[env_id] = observed
+        rollouts.delivered.extend(delivered)
+    check_exactly_once(curriculum.curriculum, rollouts, step_updates=False)
+    assert sum(len(e) for e in curriculum.curriculum.episodes.values()) == num_envs * episodes
+    assert_closed(curriculum)
+
+
+def test_prefetch_keeps_a_task_ready_and_bounds_the_backlog():
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
+    with curriculum:
+        env = MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue, prefetch=2)
+        run_episodes(env, 1)
+        # One task in use, two kept ready: resets that pass their own task consume nothing more.
+        for _ in range(50):
+            env.reset(new_task=7)
+            while not env.step(0)[2]:
+                pass
+        env.close()
+    assert len(curriculum.curriculum.sampled) <= 1 + 1 + 2
+
+
+def test_learner_side_calls_are_forwarded():
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
+    with curriculum:
+        curriculum.custom_update([1, 2], values=3)
+        assert curriculum.curriculum.custom == [(([1, 2],), {"values": 3})]
+        assert curriculum.echo("hi") == "hi"  # curriculum-specific methods are forwarded too
+        assert curriculum.sample(2) == [0, 1]
+        curriculum.update_on_episode(1.5, 3, 0, env_id=9)
+        assert curriculum.curriculum.episodes[9] == [(0, 1.5, 3)]
+        assert curriculum.task_space == curriculum.curriculum.task_space
+
+
+def test_learner_calls_and_env_updates_interleave_safely():
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
+    with curriculum:
+        venv = gym.vector.AsyncVectorEnv(factories(task_queue, update_queue), context="fork")
+        stop = threading.Event()
+
+        def learner_updates():
+            while not stop.is_set():
+                curriculum.custom_update()
+
+        learner = threading.Thread(target=learner_updates)
+        learner.start()
+        try:
+            rollouts = run_gymnasium_vector(venv, 10)
+        finally:
+            stop.set()
+            learner.join()
+            venv.close()
+    check_exactly_once(curriculum.curriculum, rollouts, step_updates=False)
+    assert curriculum.curriculum.custom
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_env_without_new_task_is_refused():
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
+    with curriculum:
+        with pytest.raises(TaskInterfaceError, match="new_task"):
+            MultiProcessingSyncWrapper(gym.make("CartPole-v1"), task_queue, update_queue)
+        hidden = gym.wrappers.RecordEpisodeStatistics(make_cartpole())
+        with pytest.raises(TaskInterfaceError, match="directly above"):
+            MultiProcessingSyncWrapper(hidden, task_queue, update_queue)
+
+
+def test_handles_must_come_from_make_multiprocessing_curriculum():
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
+    other, other_tasks, other_updates = make_multiprocessing_curriculum(RecordingCurriculum())
+    with curriculum, other:
+        with pytest.raises(TypeError, match="task_queue must be the TaskQueue"):
+            MultiProcessingSyncWrapper(CountingEnv(), multiprocessing.Queue(), update_queue)
+        with pytest.raises(ValueError, match="different make_multiprocessing_curriculum calls"):
+            MultiProcessingSyncWrapper(CountingEnv(), task_queue, other_updates)
+
+
+def test_task_outside_the_curriculum_space_is_an_error():
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(
+        RecordingCurriculum(out_of_space=True)
+    )
+    with curriculum:
+        env = MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue, timeout=5)
+        with pytest.raises(CurriculumError, match=r"sampled task -1, which is not in DiscreteTaskSpace"):
+            env.reset()
+        env.close()
+        with pytest.raises(CurriculumError, match="sampled task -1"):
+            curriculum.sample()
+
+
+def test_task_outside_the_env_space_is_an_error():
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
+    with curriculum:
+        env = MultiProcessingSyncWrapper(
+            CountingEnv(DiscreteTaskSpace(0 + 1)), task_queue, update_queue, timeout=5
+        )
+        env.reset()  # task 0 fits
+        with pytest.raises(TaskSpaceError, match=r"task 1 is not in DiscreteTaskSpace\(1\)"):
+            env.reset()
+        env.close()
+
+
+def test_curriculum_never_started_times_out_with_advice():
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum(), start=False)
+    with curriculum:
+        env = MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue, timeout=0.3)
+        with pytest.raises(CurriculumTimeoutError, match=r"did not answer.*start\(\)"):
+            env.reset()
+        env.close()
+
+
+def test_closed_curriculum_cannot_be_reached():
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
+    curriculum.close()
+    env = MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue)
+    with pytest.raises(CurriculumConnectionError, match="closed or its process exited"):
+        env.reset()
+
+
+def test_curriculum_closed_under_a_running_env():
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
+    env = MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue, prefetch=0, timeout=5)
+    run_episodes(env, 1)
+    curriculum.close()
+    with pytest.raises(CurriculumConnectionError, match="lost the connection"):
+        run_episodes(env, 2)  # the task already delivered is used; the next exchange fails
+    env.close()
+
+
+def test_curriculum_raising_in_sample_reaches_env_and_learner():
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(
+        RecordingCurriculum(fail_on_sample=True)
+    )
+    with curriculum:
+        venv = gym.vector.AsyncVectorEnv(
+            factories(task_queue, update_queue, timeout=10), context="forkserver"
+        )
+        try:
+            with pytest.raises(Exception, match="sample exploded on purpose"):
+                venv.reset()
+        finally:
+            venv.close(terminate=True)
+        with pytest.raises(CurriculumError, match=r"(?s)Traceback.*RuntimeError: sample exploded on purpose"):
+            curriculum.metrics()
+    assert_closed(curriculum)
+
+
+def test_duplicate_env_ids_are_refused():
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
+    with curriculum:
+        first = make_counting_env(task_queue, update_queue, env_id=3, timeout=5)
+        first.reset()
+        second = make_counting_env(task_queue, update_queue, env_id=3, timeout=5)
+        with pytest.raises(CurriculumError, match="env_id 3 is already connected"):
+            second.reset()
+        first.close()
+        second.close()
+
+
+def test_invalid_wrapper_arguments():
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
+    with curriculum:
+        with pytest.raises(ValueError, match="prefetch=-1"):
+            MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue, prefetch=-1)
+
+
+# ------------------------------------------------------------------- failures and shutdown
+
+
+def blocking_worker(task_queue, update_queue, env_id: int, ran_episodes) -> None:
+    """Runs two episodes, says so, then waits to be killed."""
+    env = make_counting_env(task_queue, update_queue, env_id=env_id)
+    run_episodes(env, 2)
+    ran_episodes.set()
+    threading.Event().wait()
+
+
+def test_killed_env_process_is_forgotten_and_others_go_on():
+    ctx = multiprocessing.get_context("forkserver")
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
+    with curriculum:
+        ran_episodes = ctx.Event()
+        victim = ctx.Process(target=blocking_worker, args=(task_queue, update_queue, 0, ran_episodes))
+        victim.start()
+        assert ran_episodes.wait(timeout=30)
+        victim.kill()
+        victim.join(timeout=10)
+        # The killed env's id is free again and the curriculum still serves new envs.
+        env = make_counting_env(task_queue, update_queue, env_id=0, timeout=10)
+        episodes, _ = run_episodes(env, 3)
+        env.close()
+    assert curriculum.curriculum.episodes[0][2:] == episodes
+    assert len(curriculum.curriculum.episodes[0]) == 5
+    assert_closed(curriculum)
+
+
+CTRL_C_SCRIPT = """
+import json, os, sys
+from functools import partial
+import gymnasium as gym
+sys.path.insert(0, {tests_dir!r})
+from sync_fixtures import RecordingCurriculum, make_counting_env, run_gymnasium_vector
+from syllabus.core import make_multiprocessing_curriculum
+
+if __name__ == "__main__":
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
+    venv = gym.vector.AsyncVectorEnv([partial(make_counting_env, task_queue, update_queue)] * 2, context="forkserver")
+    venv.reset()
+    socket_dir = os.path.dirname(task_queue.address)
+    print(json.dumps({{"socket_dir": socket_dir, "workers": [p.pid for p in venv.processes]}}), flush=True)
+    run_gymnasium_vector(venv, 10**9)  # until Ctrl-C; nothing is closed explicitly
+"""
+
+
+def test_ctrl_c_leaves_no_process_socket_or_shared_memory(tmp_path):
+    shm_before = set(os.listdir("/dev/shm"))
+    script = tmp_path / "train.py"
+    script.write_text(CTRL_C_SCRIPT.format(tests_dir=os.path.dirname(__file__)))
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        ready = json.loads(proc.stdout.readline())
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert "KeyboardInterrupt" in stderr
+    assert not os.path.exists(ready["socket_dir"])
+    for pid in ready["workers"]:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert set(os.listdir("/dev/shm")) <= shm_before
