@@ -41,8 +41,8 @@ class RunningStat:
 class StatRecorder:
     """Per-task running statistics of episode return and length.
 
-    Statistics are kept per encoded task for enumerable task spaces and for all tasks together
-    (key ``None``) for every space, so return normalization works for Box task spaces too.
+    Statistics are kept per encoded task for enumerable task spaces, and for all tasks together
+    (key ``None``) for the others (e.g. Box), so return normalization works for every space.
 
     Args:
         task_space: The task space whose tasks are recorded.
@@ -73,12 +73,13 @@ class StatRecorder:
     def normalize(self, value: float | np.ndarray, task: Any) -> float | np.ndarray:
         """Standardizes a return (or reward) by the running statistics of ``task``.
 
-        With fewer than two recorded episodes the value is only centered.
+        While the recorded returns have no spread (e.g. a single episode) the value is only centered.
         """
         stat = self.returns.get(self._key(task))
         if stat is None:
             return value
-        return (value - stat.mean) / (stat.std + 1e-8)
+        std = stat.std
+        return value - stat.mean if std == 0.0 else (value - stat.mean) / std
 
     def metrics(self, max_tasks: int = 10) -> dict[str, float]:
         """Scalar metrics for logging: overall and, for up to ``max_tasks`` tasks, per-task means."""

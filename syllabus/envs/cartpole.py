@@ -13,7 +13,8 @@ from syllabus.task_space import BoxTaskSpace, TaskSpace
 class CartPoleTaskWrapper(TaskWrapper):
     """CartPole whose task is the half-width ``w`` of the initial state: each state variable starts in ``U(-w, w)``.
 
-    Gymnasium's default is ``w = 0.05``; larger ranges start the pole farther from balance.
+    Gymnasium's default is ``w = 0.05`` (the first task when the space has it, else the space's first
+    task); larger ranges start the pole farther from balance.
 
     Args:
         env: A ``CartPole-v1`` environment.
@@ -23,7 +24,8 @@ class CartPoleTaskWrapper(TaskWrapper):
 
     def __init__(self, env: gym.Env, task_space: TaskSpace | None = None) -> None:
         super().__init__(env, task_space if task_space is not None else BoxTaskSpace(0.01, 0.2, shape=()))
-        self._task = 0.05
+        space = self.task_space
+        self._task = 0.05 if space.contains(0.05) else (space.decode(0) if space.is_enumerable else space.sample())
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None):
         """Resets with the initial state drawn from ``U(-task, task)``."""
