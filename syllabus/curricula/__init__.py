@@ -5,6 +5,7 @@ from syllabus.curricula.constant import Constant
 from syllabus.curricula.domain_randomization import DomainRandomization
 from syllabus.curricula.learnability import Learnability
 from syllabus.curricula.learning_progress import LearningProgress
+from syllabus.curricula.plr import PrioritizedLevelReplay
 from syllabus.curricula.sequential import SequentialCurriculum
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "ExpandingBox",
     "Learnability",
     "LearningProgress",
+    "PrioritizedLevelReplay",
     "SequentialCurriculum",
     "SimulatedAnnealing",
 ]

@@ -1,0 +1,468 @@
+"""Prioritized Level Replay (Jiang, Grefenstette, Rocktäschel 2021) and Robust PLR (Jiang et al. 2021)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from syllabus.core.curriculum import Curriculum, Task
+from syllabus.curricula.plr.sampling import (
+    TRANSFORMS,
+    CdfSampler,
+    IndexPool,
+    RankedTasks,
+    StalenessTree,
+    transform,
+)
+from syllabus.curricula.plr.scoring import (
+    POLICY_STRATEGIES,
+    STRATEGIES,
+    PartialEpisodes,
+    gae,
+    smooth_scores,
+    split_segments,
+    step_scores,
+)
+from syllabus.task_space import TaskSpace
+
+SCHEDULES = ("proportionate", "fixed")
+
+
+class PrioritizedLevelReplay(Curriculum):
+    """Replays tasks with high learning potential, scored from the learner's rollouts.
+
+    The learner calls :meth:`custom_update` after each rollout. Each episode segment gets a score
+    (see ``strategy``), and tasks are replayed from the mixture
+    ``(1 - staleness_coef) * P_S + staleness_coef * P_C`` of a score distribution and a staleness
+    distribution, or a new (unseen) task is drawn uniformly, as decided by ``replay_schedule``.
+
+    Rules:
+
+    * A task is *seen* once it is sampled or scored. Seen tasks take part in ``P_C`` (staleness
+      ``c - C_i``: ``c`` counts all samples, ``C_i`` is ``c`` when task ``i`` was last sampled, 0 if
+      never); only *scored* tasks take part in ``P_S``, so a sampled task waits for its first score
+      before its score matters. When one component has no mass its share goes to the other; with
+      neither, replay is uniform over seen tasks.
+    * ``dones[t]`` ends the episode after step ``t`` with a bootstrap value of 0. For a time-limit
+      truncation either pass ``done`` (treated as termination) or, like Stable-Baselines3, add
+      ``gamma * V(final_obs)`` to the last reward.
+    * At the end of every :meth:`custom_update`, the score of a task is updated with each of its
+      segments in env order then time order: a finished episode gives its mean score over the
+      whole episode (steps of earlier rollouts included); an episode still running gives its mean
+      so far, and its running sum and step count carry over to the env's next rollout. With the
+      default ``alpha=1`` the task's score is therefore always its latest (partial or whole)
+      episode score; with ``alpha < 1`` a long episode is smoothed in once per rollout it spans.
+
+    Args:
+        task_space: An enumerable task space.
+        strategy: Segment score: ``value_l1`` (mean ``|GAE|``), ``positive_value_loss`` (mean
+            ``max(GAE, 0)``), ``gae`` (mean GAE), ``one_step_td_error`` (mean ``|r + gamma V' - V|``),
+            ``max_mc`` (mean of the task's highest lambda-return seen minus ``V``),
+            ``policy_entropy`` (normalized to [0, 1]), ``least_confidence`` (1 - top probability),
+            ``min_margin`` (1 - (top1 - top2) probability) or ``random`` (uniform sampling from all
+            tasks; updates are checked and ignored).
+        score_transform: ``rank``, ``power``, ``softmax``, ``eps_greedy`` or ``constant`` (see
+            :func:`~syllabus.curricula.plr.sampling.transform`; under ``rank``, among equal scores
+            the task that reached its score first ranks higher).
+        temperature: Temperature of ``score_transform``.
+        staleness_coef: Weight of the staleness distribution in the replay mixture.
+        staleness_transform: Transform of staleness values; the default ``power`` with
+            ``staleness_temperature=1`` samples in O(log n), the others in O(n).
+        staleness_temperature: Temperature of ``staleness_transform``.
+        alpha: Score smoothing, ``score = (1 - alpha) * old + alpha * new``.
+        replay_schedule: ``proportionate``: no replay until the seen fraction reaches ``rho``, then
+            replay with probability equal to the seen fraction; ``fixed``: replay with probability
+            ``replay_prob`` once any task is seen. Both always replay once every task is seen.
+        rho: Minimum seen fraction before replays (``proportionate``).
+        replay_prob: Replay probability (``fixed``).
+        gamma: Discount factor of the scores' GAE.
+        gae_lambda: Lambda of the scores' GAE.
+        robust: Robust PLR: the learner trains only on replayed tasks (see :func:`replay_mask`).
+        eps: Exploration weight of the ``eps_greedy`` transform.
+        random_seed: Seed of the curriculum's random generator.
+        record_stats: Keep per-task episode statistics.
+    """
+
+    def __init__(
+        self,
+        task_space: TaskSpace,
+        *,
+        strategy: str = "value_l1",
+        score_transform: str = "rank",
+        temperature: float = 0.1,
+        staleness_coef: float = 0.1,
+        staleness_transform: str = "power",
+        staleness_temperature: float = 1.0,
+        alpha: float = 1.0,
+        replay_schedule: str = "proportionate",
+        rho: float = 1.0,
+        replay_prob: float = 0.95,
+        gamma: float = 0.999,
+        gae_lambda: float = 0.95,
+        robust: bool = False,
+        eps: float = 0.05,
+        random_seed: int | None = None,
+        record_stats: bool = False,
+    ) -> None:
+        super().__init__(task_space, random_seed=random_seed, record_stats=record_stats)
+        if not task_space.is_enumerable:
+            raise ValueError(f"PrioritizedLevelReplay needs an enumerable task space, got {task_space!r}")
+        _check_choice("strategy", strategy, STRATEGIES)
+        _check_choice("score_transform", score_transform, TRANSFORMS)
+        _check_choice("staleness_transform", staleness_transform, TRANSFORMS)
+        _check_choice("replay_schedule", replay_schedule, SCHEDULES)
+        _check_range("temperature", temperature, 0.0, math.inf, low_open=True)
+        _check_range("staleness_temperature", staleness_temperature, 0.0, math.inf, low_open=True)
+        _check_range("alpha", alpha, 0.0, 1.0, low_open=True)
+        for name, value in (
+            ("staleness_coef", staleness_coef),
+            ("rho", rho),
+            ("replay_prob", replay_prob),
+            ("gamma", gamma),
+            ("gae_lambda", gae_lambda),
+            ("eps", eps),
+        ):
+            _check_range(name, value, 0.0, 1.0)
+        self.strategy = strategy
+        self.score_transform = score_transform
+        self.temperature = float(temperature)
+        self.staleness_coef = float(staleness_coef)
+        self.staleness_transform = staleness_transform
+        self.staleness_temperature = float(staleness_temperature)
+        self.alpha = float(alpha)
+        self.replay_schedule = replay_schedule
+        self.rho = float(rho)
+        self.replay_prob = float(replay_prob)
+        self.gamma = float(gamma)
+        self.gae_lambda = float(gae_lambda)
+        self.robust = bool(robust)
+        self.eps = float(eps)
+        self._n = task_space.num_tasks
+        self._linear_staleness = staleness_transform == "power" and self.staleness_temperature == 1.0
+        n = self._n
+        self._scores = np.zeros(n)
+        self._scored = np.zeros(n, dtype=bool)
+        self._max_returns = np.full(n, -np.inf)
+        self._last_sampled = np.zeros(n, dtype=np.int64)
+        self._count = 0
+        self._seen = np.zeros(n, dtype=bool)
+        self._seen_list: list[int] = []
+        self._unseen = IndexPool(list(range(n)), n)
+        self._staleness = StalenessTree(self._seen, self._last_sampled)
+        self._partial = PartialEpisodes()
+        self._ranked = RankedTasks(n, self.temperature)
+        self._score_sampler = CdfSampler(np.zeros(n))
+
+    # ----------------------------------------------------------------- sampling
+    def sample(self, k: int = 1) -> list[Task]:
+        """Samples ``k`` tasks, one at a time (each sample updates staleness)."""
+        return [self.task_space.decode(self._sample_index()[0]) for _ in range(k)]
+
+    def sample_with_metadata(self, k: int = 1) -> list[tuple[Task, dict[str, Any]]]:
+        """Samples ``k`` tasks, each with ``{"replay": bool, "train": bool}``.
+
+        ``replay`` tells whether the task was replayed from the seen tasks rather than drawn new
+        (for ``strategy="random"``: whether it was seen before). ``train`` is ``replay`` for a
+        robust PLR and always true otherwise; :func:`replay_mask` reads it.
+        """
+        out = []
+        for _ in range(k):
+            index, replay = self._sample_index()
+            out.append(
+                (self.task_space.decode(index), {"replay": replay, "train": replay or not self.robust})
+            )
+        return out
+
+    def _sample_index(self) -> tuple[int, bool]:
+        rng = self.rng
+        if self.strategy == "random":
+            index = min(int(rng.random() * self._n), self._n - 1)
+            replay = index not in self._unseen
+        else:
+            p_replay = self._replay_probability()
+            replay = p_replay == 1.0 or (p_replay > 0.0 and rng.random() < p_replay)
+            index = self._sample_replay() if replay else self._unseen.pick(rng.random())
+        if index in self._unseen:
+            self._mark_seen(index)
+        self._count += 1
+        self._staleness.shift(index, self._count - int(self._last_sampled[index]))
+        self._last_sampled[index] = self._count
+        return index, replay
+
+    def _replay_probability(self) -> float:
+        num_unseen = len(self._unseen)
+        if num_unseen == self._n:
+            return 0.0
+        if num_unseen == 0:
+            return 1.0
+        if self.replay_schedule == "fixed":
+            return self.replay_prob
+        seen_fraction = (self._n - num_unseen) / self._n
+        return seen_fraction if seen_fraction >= self.rho else 0.0
+
+    def _sample_replay(self) -> int:
+        rng = self.rng
+        if self._linear_staleness:
+            staleness_mass = self._staleness.total(self._count)
+        else:
+            seen, staleness_weights = self._staleness_weights()
+            staleness_mass = staleness_weights.sum()
+        scores = self._score_sampler
+        if scores.total > 0 and (staleness_mass <= 0 or rng.random() >= self.staleness_coef):
+            return scores.sample(rng.random())
+        if staleness_mass > 0:
+            if self._linear_staleness:
+                return self._staleness.sample(rng.random(), self._count)
+            return int(seen[CdfSampler(staleness_weights).sample(rng.random())])
+        return self._seen_list[min(int(rng.random() * len(self._seen_list)), len(self._seen_list) - 1)]
+
+    def _staleness_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """Seen task indices (ascending) and their transformed staleness."""
+        seen = np.flatnonzero(self._seen)
+        staleness = (self._count - self._last_sampled[seen]).astype(np.float64)
+        return seen, transform(self.staleness_transform, staleness, self.staleness_temperature, self.eps)
+
+    def _mark_seen(self, index: int) -> None:
+        self._unseen.remove(index)
+        self._seen[index] = True
+        self._seen_list.append(index)
+        self._staleness.insert(index, int(self._last_sampled[index]))
+
+    @property
+    def scores(self) -> np.ndarray:
+        """The current score of each encoded task (NaN for tasks not scored yet)."""
+        return np.where(self._scored, self._scores, np.nan)
+
+    def sample_weights(self) -> np.ndarray:
+        """The replay distribution over encoded tasks (zeros for unseen tasks; all zeros before any).
+
+        For ``strategy="random"``, the uniform distribution.
+        """
+        if self.strategy == "random":
+            return np.full(self._n, 1.0 / self._n)
+        score_probs = _normalized(self._score_sampler.weights)
+        seen, staleness_weights = self._staleness_weights()
+        staleness_probs = np.zeros(self._n)
+        staleness_probs[seen] = staleness_weights
+        staleness_probs = _normalized(staleness_probs)
+        if score_probs is not None and staleness_probs is not None:
+            return (1.0 - self.staleness_coef) * score_probs + self.staleness_coef * staleness_probs
+        if score_probs is not None or staleness_probs is not None:
+            return score_probs if score_probs is not None else staleness_probs
+        uniform = np.zeros(self._n)
+        uniform[seen] = 1.0 / max(len(seen), 1)
+        return uniform
+
+    def task_distribution(self) -> np.ndarray:
+        """Probability of each encoded task at the next sample, new-task draws included."""
+        if self.strategy == "random":
+            return self.sample_weights()
+        p_replay = self._replay_probability()
+        dist = p_replay * self.sample_weights()
+        if p_replay < 1.0:
+            dist[self._unseen.items] += (1.0 - p_replay) / len(self._unseen)
+        return dist
+
+    # ------------------------------------------------------------------ updates
+    def custom_update(
+        self,
+        tasks: np.ndarray,
+        rewards: np.ndarray,
+        dones: np.ndarray,
+        values: np.ndarray,
+        next_values: np.ndarray,
+        *,
+        action_log_dist: np.ndarray | None = None,
+    ) -> None:
+        """Scores the episodes of one rollout.
+
+        Args:
+            tasks: Encoded task of each step, ``(num_steps, num_envs)`` integers; constant within an episode.
+            rewards: Rewards, ``(num_steps, num_envs)``.
+            dones: Whether the episode ended after each step, ``(num_steps, num_envs)``.
+            values: Value predictions ``V(s_t)``, ``(num_steps, num_envs)``.
+            next_values: ``V(s_T)`` after the last step, ``(num_envs,)``.
+            action_log_dist: Action log-probabilities ``(num_steps, num_envs, num_actions)``,
+                required by the policy strategies.
+
+        Raises:
+            ValueError: If an array has the wrong shape, a task is not a valid encoding, a task
+                changes within an episode, or ``action_log_dist`` is missing when needed.
+        """
+        tasks, rewards, dones, values, next_values, action_log_dist = self._check_rollout(
+            tasks, rewards, dones, values, next_values, action_log_dist
+        )
+        if self.strategy == "random":
+            return
+        advantages, td_errors = gae(rewards, values, dones, next_values, self.gamma, self.gae_lambda)
+        segments = split_segments(tasks, dones)
+        if self.strategy == "max_mc":
+            np.maximum.at(self._max_returns, segments.task, segments.maxima(advantages + values))
+            per_step = self._max_returns[tasks] - values
+        else:
+            per_step = step_scores(self.strategy, advantages, td_errors, action_log_dist)
+        sums = segments.sums(per_step)
+        counts = segments.lengths.copy()
+        self._partial.merge(segments, sums, counts)
+        updated, scores = smooth_scores(self._scores, self._scored, segments.task, sums / counts, self.alpha)
+        self._scores[updated] = scores
+        self._scored[updated] = True
+        for index in updated[~self._seen[updated]].tolist():
+            self._mark_seen(index)
+        if self.score_transform == "rank":
+            self._ranked.update(self._scores, updated)
+        self._refresh_score_sampler()
+
+    def _check_rollout(
+        self,
+        tasks: Any,
+        rewards: Any,
+        dones: Any,
+        values: Any,
+        next_values: Any,
+        action_log_dist: Any,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        tasks = np.asarray(tasks)
+        if tasks.ndim != 2 or tasks.size == 0:
+            raise ValueError(
+                f"tasks must be a non-empty (num_steps, num_envs) array, got shape {tasks.shape}"
+            )
+        if not np.issubdtype(tasks.dtype, np.integer):
+            raise ValueError(f"tasks must be encoded tasks (integers), got dtype {tasks.dtype}")
+        if tasks.min() < 0 or tasks.max() >= self._n:
+            raise ValueError(
+                f"tasks must be encodings in 0..{self._n - 1}, got values in {tasks.min()}..{tasks.max()}"
+            )
+        arrays = {"rewards": rewards, "dones": dones, "values": values}
+        for name, array in arrays.items():
+            arrays[name] = np.asarray(array, dtype=bool if name == "dones" else np.float64)
+            if arrays[name].shape != tasks.shape:
+                raise ValueError(
+                    f"{name} must have the shape of tasks {tasks.shape}, got {arrays[name].shape}"
+                )
+        next_values = np.asarray(next_values, dtype=np.float64)
+        if next_values.shape != tasks.shape[1:]:
+            raise ValueError(
+                f"next_values must have shape {tasks.shape[1:]} (num_envs,), got {next_values.shape}"
+            )
+        dones = arrays["dones"]
+        switched = (tasks[1:] != tasks[:-1]) & ~dones[:-1]
+        if switched.any():
+            t, env = np.argwhere(switched)[0]
+            raise ValueError(
+                f"the task of env {env} changed after step {t} without a done; dones must mark episode ends"
+            )
+        if self.strategy in POLICY_STRATEGIES:
+            if action_log_dist is None:
+                raise ValueError(f"strategy {self.strategy!r} needs action_log_dist")
+            action_log_dist = np.asarray(action_log_dist, dtype=np.float64)
+            if (
+                action_log_dist.shape[:2] != tasks.shape
+                or action_log_dist.ndim != 3
+                or action_log_dist.shape[2] < 2
+            ):
+                raise ValueError(
+                    f"action_log_dist must have shape {tasks.shape} + (num_actions >= 2,), got {action_log_dist.shape}"
+                )
+        return (
+            tasks.astype(np.int64),
+            arrays["rewards"],
+            dones,
+            arrays["values"],
+            next_values,
+            action_log_dist,
+        )
+
+    def _refresh_score_sampler(self) -> None:
+        if self.score_transform == "rank":
+            weights = self._ranked.weights()
+        else:
+            scored = np.flatnonzero(self._scored)
+            weights = np.zeros(self._n)
+            weights[scored] = transform(
+                self.score_transform, self._scores[scored], self.temperature, self.eps
+            )
+        self._score_sampler = CdfSampler(weights)
+
+    # -------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        """Scores, staleness counters, seen tasks, carried partial episodes and the random generator."""
+        state = super().state_dict()
+        state["plr"] = {
+            "num_tasks": self._n,
+            "scores": self._scores.copy(),
+            "scored": self._scored.copy(),
+            "rank_order": self._ranked.order.copy(),
+            "max_returns": self._max_returns.copy(),
+            "last_sampled": self._last_sampled.copy(),
+            "count": self._count,
+            "seen": list(self._seen_list),
+            "unseen": list(self._unseen.items),
+            "partial": self._partial.state_dict(),
+        }
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores a state from :meth:`state_dict`; later samples match the saved curriculum's.
+
+        Raises:
+            ValueError: If the state is of a task space with another number of tasks.
+        """
+        plr = state["plr"]
+        if plr["num_tasks"] != self._n:
+            raise ValueError(f"state has {plr['num_tasks']} tasks, this curriculum has {self._n}")
+        super().load_state_dict(state)
+        self._scores = np.array(plr["scores"], dtype=np.float64)
+        self._scored = np.array(plr["scored"], dtype=bool)
+        self._max_returns = np.array(plr["max_returns"], dtype=np.float64)
+        self._last_sampled = np.array(plr["last_sampled"], dtype=np.int64)
+        self._count = int(plr["count"])
+        self._seen_list = [int(i) for i in plr["seen"]]
+        self._seen = np.zeros(self._n, dtype=bool)
+        self._seen[self._seen_list] = True
+        self._unseen = IndexPool([int(i) for i in plr["unseen"]], self._n)
+        self._staleness = StalenessTree(self._seen, self._last_sampled)
+        self._partial.load_state_dict(plr["partial"])
+        self._ranked = RankedTasks(self._n, self.temperature, plr["rank_order"])
+        self._refresh_score_sampler()
+
+
+def replay_mask(task_metadata: Sequence[Mapping[str, Any] | None] | Mapping[str, Any]) -> np.ndarray:
+    """Which envs' current episodes the learner trains on, from their reset ``info["task_metadata"]``.
+
+    Robust PLR (``robust=True``) takes no gradient steps on new tasks: their rollouts only score
+    them. Multiply each step's losses by the entry of its env. Episodes without metadata (e.g.
+    tasks not sampled by PLR) are trained on.
+
+    Args:
+        task_metadata: Each env's metadata (``None`` when absent), or the batched form a gymnasium
+            vector env puts in its info (``{"train": array, "_train": mask, ...}``).
+
+    Example:
+        >>> replay_mask([{"replay": True, "train": True}, {"replay": False, "train": False}, None]).tolist()
+        [True, False, True]
+    """
+    if isinstance(task_metadata, Mapping):
+        return np.where(task_metadata["_train"], task_metadata["train"], True).astype(bool)
+    return np.array([meta is None or bool(meta.get("train", True)) for meta in task_metadata], dtype=bool)
+
+
+def _normalized(weights: np.ndarray) -> np.ndarray | None:
+    total = weights.sum()
+    return weights / total if total > 0 else None
+
+
+def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not valid; choose one of {', '.join(choices)}")
+
+
+def _check_range(name: str, value: Any, low: float, high: float, low_open: bool = False) -> None:
+    valid = isinstance(value, numbers.Real) and not isinstance(value, bool) and low <= value <= high
+    if not valid or (low_open and value == low):
+        bounds = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise ValueError(f"{name}={value!r} is not valid; it must be a number in {bounds}")

@@ -1,0 +1,186 @@
+"""Sampling machinery of Prioritized Level Replay: weight transforms and fast samplers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+TRANSFORMS = ("rank", "power", "softmax", "eps_greedy", "constant")
+
+
+def transform(name: str, values: np.ndarray, temperature: float, eps: float) -> np.ndarray:
+    """Unnormalized sampling weights of ``values`` (scores or staleness of the candidate tasks).
+
+    * ``rank``: ``1 / rank ** (1 / temperature)``, rank 1 for the largest value (ties by position);
+    * ``power``: ``max(value, 0) ** (1 / temperature)``;
+    * ``softmax``: ``exp(value / temperature)`` (shifted by the maximum for stability);
+    * ``eps_greedy``: ``1 - eps`` on the (first) largest value plus ``eps`` spread uniformly;
+    * ``constant``: uniform.
+    """
+    if len(values) == 0:
+        return np.zeros(0)
+    if name == "rank":
+        ranks = np.empty(len(values))
+        ranks[np.argsort(-values, kind="stable")] = np.arange(1, len(values) + 1)
+        return ranks ** (-1.0 / temperature)
+    if name == "power":
+        return np.maximum(values, 0.0) ** (1.0 / temperature)
+    if name == "softmax":
+        return np.exp((values - values.max()) / temperature)
+    if name == "eps_greedy":
+        weights = np.full(len(values), eps / len(values))
+        weights[np.argmax(values)] += 1.0 - eps
+        return weights
+    if name == "constant":
+        return np.ones(len(values))
+    raise ValueError(f"unknown transform {name!r}; valid: {', '.join(TRANSFORMS)}")
+
+
+class CdfSampler:
+    """Samples indices with probability proportional to fixed nonnegative weights, in O(log n).
+
+    Args:
+        weights: One weight per index; may all be zero (then :attr:`total` is 0 and nothing is sampled).
+    """
+
+    def __init__(self, weights: np.ndarray) -> None:
+        self.weights = weights
+        self._cdf = np.cumsum(weights)
+        self.total = float(self._cdf[-1])
+        self._last = int(self._cdf.searchsorted(self.total))  # the last index with positive weight
+
+    def sample(self, u: float) -> int:
+        """The index whose cumulative-weight interval holds ``u * total`` (``0 <= u < 1``)."""
+        return min(int(self._cdf.searchsorted(u * self.total, side="right")), self._last)
+
+
+class RankedTasks:
+    """Scored tasks in descending score order, kept sorted in O(n) per update (no full sort).
+
+    Re-scored tasks are taken out and merged back in; among equal scores, tasks that reached
+    their score earlier rank first.
+
+    Args:
+        num_tasks: Number of task indices.
+        temperature: Temperature of the rank transform.
+        order: A saved :attr:`order` to start from.
+    """
+
+    def __init__(self, num_tasks: int, temperature: float, order: np.ndarray | None = None) -> None:
+        self._rank_weights = np.arange(1, num_tasks + 1, dtype=np.float64) ** (-1.0 / temperature)
+        self.order = np.zeros(0, dtype=np.int64) if order is None else np.asarray(order, dtype=np.int64)
+
+    def update(self, scores: np.ndarray, changed: np.ndarray) -> None:
+        """Moves the tasks ``changed`` (distinct indices, new or re-scored) to their place by ``scores``."""
+        moved = np.zeros(len(scores), dtype=bool)
+        moved[changed] = True
+        kept = self.order[~moved[self.order]]
+        changed = changed[np.argsort(-scores[changed], kind="stable")]
+        places = np.searchsorted(-scores[kept], -scores[changed], side="right")
+        self.order = np.insert(kept, places, changed)
+
+    def weights(self) -> np.ndarray:
+        """``1 / rank ** (1 / temperature)`` for ranked tasks, 0 for the others."""
+        weights = np.zeros(len(self._rank_weights))
+        weights[self.order] = self._rank_weights[: len(self.order)]
+        return weights
+
+
+class StalenessTree:
+    """Samples seen tasks with probability proportional to ``count - last_sampled[i]`` in O(log n).
+
+    Two Fenwick trees over task indices hold 1 and ``last_sampled[i]`` for every seen task, so
+    the staleness mass of a prefix is ``count * seen_in_prefix - last_sampled_sum_in_prefix``.
+    Everything is exact integer arithmetic.
+
+    Args:
+        seen: Which tasks are seen (a boolean array over task indices).
+        last_sampled: Sample count at which each task was last sampled (0 if never).
+    """
+
+    def __init__(self, seen: np.ndarray, last_sampled: np.ndarray) -> None:
+        self._n = len(seen)
+        self._top = 1 << (self._n.bit_length() - 1)
+        last = np.where(seen, last_sampled, 0).astype(np.int64)
+        self._seen = _fenwick(seen.astype(np.int64))
+        self._last = _fenwick(last)
+        self.num_seen = int(seen.sum())
+        self.last_sum = int(last.sum())
+
+    def _add(self, tree: list[int], index: int, delta: int) -> None:
+        j = index + 1
+        while j <= self._n:
+            tree[j] += delta
+            j += j & -j
+
+    def insert(self, index: int, last_sampled: int) -> None:
+        """Adds a newly seen task."""
+        self._add(self._seen, index, 1)
+        self._add(self._last, index, last_sampled)
+        self.num_seen += 1
+        self.last_sum += last_sampled
+
+    def shift(self, index: int, delta: int) -> None:
+        """Adds ``delta`` to the ``last_sampled`` of a seen task."""
+        self._add(self._last, index, delta)
+        self.last_sum += delta
+
+    def total(self, count: int) -> int:
+        """Total staleness of the seen tasks."""
+        return count * self.num_seen - self.last_sum
+
+    def sample(self, u: float, count: int) -> int:
+        """The seen task whose staleness interval holds ``floor(u * total)`` (needs ``total > 0``)."""
+        total = self.total(count)
+        target = min(int(u * total), total - 1)
+        seen, last, n = self._seen, self._last, self._n
+        pos, step = 0, self._top
+        while step:
+            nxt = pos + step
+            if nxt <= n:
+                mass = count * seen[nxt] - last[nxt]
+                if mass <= target:
+                    pos = nxt
+                    target -= mass
+            step >>= 1
+        return pos
+
+
+def _fenwick(values: np.ndarray) -> list[int]:
+    """A 1-based Fenwick tree of ``values`` as Python ints, built in O(n)."""
+    prefix = np.concatenate([[0], np.cumsum(values)])
+    nodes = np.arange(1, len(values) + 1)
+    return [0, *(prefix[nodes] - prefix[nodes - (nodes & -nodes)]).tolist()]
+
+
+class IndexPool:
+    """A set of indices with O(1) removal (swap with the last) and O(1) uniform picks.
+
+    Args:
+        items: The initial indices, in pool order.
+        size: Upper bound (exclusive) of the indices.
+    """
+
+    def __init__(self, items: list[int], size: int) -> None:
+        self.items = list(items)
+        self._pos = [-1] * size
+        for position, item in enumerate(self.items):
+            self._pos[item] = position
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __contains__(self, index: int) -> bool:
+        return self._pos[index] >= 0
+
+    def pick(self, u: float) -> int:
+        """The item at position ``floor(u * len)`` (``0 <= u < 1``; the pool must not be empty)."""
+        return self.items[min(int(u * len(self.items)), len(self.items) - 1)]
+
+    def remove(self, index: int) -> None:
+        """Removes ``index`` (which must be in the pool)."""
+        position = self._pos[index]
+        moved = self.items[-1]
+        self.items[position] = moved
+        self._pos[moved] = position
+        self.items.pop()
+        self._pos[index] = -1

@@ -1,0 +1,5 @@
+"""Integrations with RL libraries; each submodule imports its library only when imported itself.
+
+* :mod:`syllabus.integrations.sb3`: :class:`~syllabus.integrations.sb3.PLRCallback` feeds
+  Prioritized Level Replay from Stable-Baselines3 on-policy algorithms.
+"""
