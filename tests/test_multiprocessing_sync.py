@@ -59,60 +59,38 @@ def factories(task_queue, update_queue, **kwargs):
     return [partial(make_counting_env, task_queue, update_queue, env_id=i, **kwargs) for i in range(NUM_ENVS)]
 
 
-@pytest.mark.parametrize("step_updates", [False, True], ids=["episode-updates", "step-updates"])
-@pytest.mark.parametrize("context", START_METHODS)
-def test_gymnasium_async_vector_env_exactly_once(context, step_updates):
+def check_vector_env(make_venv, run, step_updates: bool, **env_kwargs) -> None:
+    """Runs EPISODES per env through a synced vector env and checks exactly-once delivery and cleanup."""
     curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum(step_updates))
     with curriculum:
-        venv = gym.vector.AsyncVectorEnv(
-            factories(task_queue, update_queue, step_batch_size=4), context=context
-        )
+        venv = make_venv(factories(task_queue, update_queue, **env_kwargs))
         try:
-            rollouts = run_gymnasium_vector(venv, EPISODES)
+            rollouts = run(venv, EPISODES)
         finally:
             venv.close()
     check_exactly_once(curriculum.curriculum, rollouts, step_updates)
     assert_closed(curriculum)
+
+
+@pytest.mark.parametrize("step_updates", [False, True], ids=["episode-updates", "step-updates"])
+@pytest.mark.parametrize("context", START_METHODS)
+def test_gymnasium_async_vector_env_exactly_once(context, step_updates):
+    make_venv = partial(gym.vector.AsyncVectorEnv, context=context)
+    check_vector_env(make_venv, run_gymnasium_vector, step_updates, step_batch_size=4)
 
 
 @pytest.mark.parametrize("step_updates", [False, True], ids=["episode-updates", "step-updates"])
 def test_gymnasium_sync_vector_env_exactly_once(step_updates):
-    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum(step_updates))
-    with curriculum:
-        venv = gym.vector.SyncVectorEnv(factories(task_queue, update_queue))
-        try:
-            rollouts = run_gymnasium_vector(venv, EPISODES)
-        finally:
-            venv.close()
-    check_exactly_once(curriculum.curriculum, rollouts, step_updates)
-    assert_closed(curriculum)
+    check_vector_env(gym.vector.SyncVectorEnv, run_gymnasium_vector, step_updates)
 
 
 @pytest.mark.parametrize("start_method", [None, *START_METHODS], ids=["default", *START_METHODS])
 def test_sb3_subproc_vec_env_exactly_once(start_method):
-    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(
-        RecordingCurriculum(step_updates=True)
-    )
-    with curriculum:
-        venv = SubprocVecEnv(factories(task_queue, update_queue), start_method=start_method)
-        try:
-            rollouts = run_sb3_vector(venv, EPISODES)
-        finally:
-            venv.close()
-    check_exactly_once(curriculum.curriculum, rollouts, step_updates=True)
-    assert_closed(curriculum)
+    check_vector_env(partial(SubprocVecEnv, start_method=start_method), run_sb3_vector, step_updates=True)
 
 
 def test_sb3_dummy_vec_env_exactly_once():
-    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
-    with curriculum:
-        venv = DummyVecEnv(factories(task_queue, update_queue))
-        try:
-            rollouts = run_sb3_vector(venv, EPISODES)
-        finally:
-            venv.close()
-    check_exactly_once(curriculum.curriculum, rollouts, step_updates=False)
-    assert_closed(curriculum)
+    check_vector_env(DummyVecEnv, run_sb3_vector, step_updates=False)
 
 
 @pytest.mark.parametrize("context", START_METHODS)
