@@ -2,6 +2,7 @@
 
 from syllabus.core.curriculum import Curriculum, StepBatch
 from syllabus.core.curriculum_wrapper import CurriculumWrapper
+from syllabus.core.direct_sync import DirectSyncWrapper
 from syllabus.core.env_sync import SyncWrapper
 from syllabus.core.errors import (
     CurriculumConnectionError,
@@ -25,6 +26,7 @@ __all__ = [
     "CurriculumError",
     "CurriculumTimeoutError",
     "CurriculumWrapper",
+    "DirectSyncWrapper",
     "MultiProcessingCurriculumWrapper",
     "MultiProcessingSyncWrapper",
     "ReinitTaskWrapper",
