@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import selectors
 import shutil
 import socket
 import tempfile
@@ -25,7 +26,7 @@ import traceback
 import weakref
 from dataclasses import dataclass
 from functools import partial
-from multiprocessing.connection import Client, Connection, wait
+from multiprocessing.connection import Client, Connection
 from typing import Any
 
 import gymnasium as gym
@@ -39,7 +40,6 @@ from syllabus.core.protocol import CurriculumDispatcher, Failure, Goodbye, Hello
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 60.0
-_MAX_MESSAGES_PER_WAKEUP = 64
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,9 @@ class _SyncServer:
         self._wake_reader, self._wake_writer = multiprocessing.Pipe(duplex=False)
         self._env_ids: dict[Connection, int | None] = {}  # None until the env says hello
         self._rejected: set[Connection] = set()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._listener, selectors.EVENT_READ)
+        self._selector.register(self._wake_reader, selectors.EVENT_READ)
         self._thread = threading.Thread(target=self._serve, name="syllabus-curriculum-sync", daemon=True)
         self._owner_pid = os.getpid()
         self._closed = False
@@ -137,14 +140,14 @@ class _SyncServer:
     def _serve(self) -> None:
         try:
             while True:
-                ready = wait([self._listener, self._wake_reader, *self._env_ids])
-                if self._wake_reader in ready:
-                    self._drain()
-                    return
-                for source in ready:
+                for key, _ in self._selector.select():
+                    source = key.fileobj
+                    if source is self._wake_reader:
+                        self._drain()
+                        return
                     if source is self._listener:
                         self._accept()
-                    else:
+                    elif source in self._env_ids:  # not dropped earlier in this round
                         self._read(source)
         except BaseException:  # noqa: BLE001 - the failure is reported to every env and the learner
             self._dispatcher.failure = self._dispatcher.failure or (
@@ -155,25 +158,26 @@ class _SyncServer:
 
     def _accept(self) -> None:
         sock, _ = self._listener.accept()
-        self._env_ids[Connection(sock.detach())] = None
+        conn = Connection(sock.detach())
+        self._env_ids[conn] = None
+        self._selector.register(conn, selectors.EVENT_READ)
 
     def _read(self, conn: Connection) -> None:
-        for _ in range(_MAX_MESSAGES_PER_WAKEUP):
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):
-                self._drop(conn, lost=True)
-                return
-            if not self._handle(conn, message) or not conn.poll(0):
-                return
+        """Handles one message; the selector is level-triggered, so the next one wakes it again."""
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            self._drop(conn, lost=True)
+            return
+        self._handle(conn, message)
 
-    def _handle(self, conn: Connection, message: Any) -> bool:
-        """Applies one message; returns whether the connection is still open."""
+    def _handle(self, conn: Connection, message: Any) -> None:
+        """Applies one message and sends the reply, if any."""
         if isinstance(message, Goodbye):
             self._drop(conn, lost=False)
-            return False
+            return
         if conn in self._rejected:
-            return True  # told why already; ignore the rest until it closes
+            return  # told why already; ignore the rest until it closes
         if isinstance(message, Hello):
             env_id, reply = self._dispatcher.connect(message)
             if isinstance(reply, Failure):
@@ -184,7 +188,6 @@ class _SyncServer:
             reply = self._dispatcher.handle(self._env_ids[conn], message)
         if reply is not None:
             self._send(conn, reply)
-        return True
 
     @staticmethod
     def _send(conn: Connection, reply: Any) -> None:
@@ -198,6 +201,7 @@ class _SyncServer:
     def _drop(self, conn: Connection, lost: bool) -> None:
         env_id = self._env_ids.pop(conn)
         self._rejected.discard(conn)
+        self._selector.unregister(conn)
         conn.close()
         if env_id is not None:
             self._dispatcher.disconnect(env_id)
@@ -209,17 +213,20 @@ class _SyncServer:
     def _drain(self) -> None:
         """Handles what connected environments already sent, without waiting for more."""
         while self._env_ids:
-            ready = wait(list(self._env_ids), timeout=0)
+            ready = [key.fileobj for key, _ in self._selector.select(timeout=0)]
+            ready = [conn for conn in ready if conn in self._env_ids]
             if not ready:
                 return
             for conn in ready:
-                self._read(conn)
+                if conn in self._env_ids:
+                    self._read(conn)
 
     def _close_connections(self) -> None:
         for conn in self._env_ids:
             conn.close()
         self._env_ids.clear()
         self._listener.close()
+        self._selector.close()
 
 
 class MultiProcessingCurriculumWrapper(CurriculumWrapper):

@@ -6,36 +6,35 @@ yet, one :class:`EpisodeUpdate` per episode end (which also asks for the next ta
 closes. The curriculum side answers with :class:`Welcome`, :class:`Tasks` and, when the
 curriculum has failed, :class:`Failure`. :class:`CurriculumDispatcher` applies messages to a
 curriculum; backends only move them.
+
+Messages are named tuples: they pickle in half the time of frozen dataclasses, and every episode
+end sends two of them.
 """
 
 from __future__ import annotations
 
 import threading
 import traceback
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from syllabus.core.curriculum import Curriculum, StepBatch
 from syllabus.core.errors import CurriculumError
 
 
-@dataclass(frozen=True)
-class Hello:
+class Hello(NamedTuple):
     """First message of an environment; ``env_id=None`` asks the curriculum side to assign one."""
 
     env_id: int | None
     pid: int
 
 
-@dataclass(frozen=True)
-class TaskRequest:
+class TaskRequest(NamedTuple):
     """Asks for ``count`` more tasks."""
 
     count: int
 
 
-@dataclass(frozen=True)
-class EpisodeUpdate:
+class EpisodeUpdate(NamedTuple):
     """Result of one finished episode; ``request_task`` asks for one more task in the same message."""
 
     task: Any
@@ -45,35 +44,30 @@ class EpisodeUpdate:
     request_task: bool = True
 
 
-@dataclass(frozen=True)
-class StepUpdate:
+class StepUpdate(NamedTuple):
     """Consecutive steps of one environment, for curricula with ``requires_step_updates``."""
 
     batch: StepBatch
 
 
-@dataclass(frozen=True)
-class Goodbye:
+class Goodbye(NamedTuple):
     """The environment closes; nothing follows."""
 
 
-@dataclass(frozen=True)
-class Welcome:
+class Welcome(NamedTuple):
     """Answer to :class:`Hello`: the environment's id and whether it must send step updates."""
 
     env_id: int
     requires_step_updates: bool
 
 
-@dataclass(frozen=True)
-class Tasks:
+class Tasks(NamedTuple):
     """Tasks for one environment, each with its (optional) metadata, in sampling order."""
 
     tasks: list[tuple[Any, dict[str, Any] | None]]
 
 
-@dataclass(frozen=True)
-class Failure:
+class Failure(NamedTuple):
     """The curriculum failed; ``message`` carries its traceback. The environment raises it."""
 
     message: str
