@@ -85,7 +85,9 @@ def test_expanding_box_widens_exactly_after_window():
 
 
 def test_expanding_box_uses_mean_progress_of_sliding_window():
-    curriculum = ExpandingBox(BoxTaskSpace(0.0, 1.0), 0.5, 0.5, success_threshold=0.75, window=4, random_seed=0)
+    curriculum = ExpandingBox(
+        BoxTaskSpace(0.0, 1.0), 0.5, 0.5, success_threshold=0.75, window=4, random_seed=0
+    )
     _succeed(curriculum, 4, progress=0.5)  # mean 0.5 < 0.75
     _succeed(curriculum, 1, progress=1.0)  # window 0.5, 0.5, 0.5, 1.0: mean 0.625
     assert (curriculum.low, curriculum.high) == (0.5, 0.5)
@@ -130,7 +132,11 @@ def test_expanding_box_state_dict_round_trip():
         ((-0.5, 0.5), {}, "initial_low must be a task of BoxTaskSpace.*got -0.5"),
         ((0.2, 1.5), {}, "initial_high must be a task.*got 1.5"),
         ((0.6, 0.4), {}, "initial_low must be <= initial_high, got 0.6 and 0.4"),
-        ((0.2, 0.4), {"success_threshold": 1.2}, r"success_threshold must be a number in \[0.0, 1.0\], got 1.2"),
+        (
+            (0.2, 0.4),
+            {"success_threshold": 1.2},
+            r"success_threshold must be a number in \[0.0, 1.0\], got 1.2",
+        ),
         ((0.2, 0.4), {"window": 0}, "window must be a positive integer, got 0"),
         ((0.2, 0.4), {"expand_fraction": 0.0}, r"expand_fraction must be a number in \(0.0, 1.0\], got 0.0"),
     ],

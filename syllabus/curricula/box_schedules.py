@@ -82,7 +82,12 @@ class SimulatedAnnealing(Curriculum):
         return [self.task_space.decode(task) for _ in range(k)]
 
     def update_on_episode(
-        self, episode_return: float, length: int, task: Task, progress: float | None = None, env_id: int | None = None
+        self,
+        episode_return: float,
+        length: int,
+        task: Task,
+        progress: float | None = None,
+        env_id: int | None = None,
     ) -> None:
         """Advances the schedule by the episode's ``length`` steps."""
         super().update_on_episode(episode_return, length, task, progress, env_id)
@@ -154,7 +159,12 @@ class ExpandingBox(Curriculum):
         return [self.task_space.decode(self.rng.uniform(self.low, self.high)) for _ in range(k)]
 
     def update_on_episode(
-        self, episode_return: float, length: int, task: Task, progress: float | None = None, env_id: int | None = None
+        self,
+        episode_return: float,
+        length: int,
+        task: Task,
+        progress: float | None = None,
+        env_id: int | None = None,
     ) -> None:
         """Adds the episode's progress to the window and widens the box when the window succeeds.
 

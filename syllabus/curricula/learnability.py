@@ -55,14 +55,24 @@ class Learnability(SuccessCurriculum):
         record_stats: bool = False,
     ) -> None:
         super().__init__(
-            task_space, eps=eps, success_threshold=success_threshold, random_seed=random_seed, record_stats=record_stats
+            task_space,
+            eps=eps,
+            success_threshold=success_threshold,
+            random_seed=random_seed,
+            record_stats=record_stats,
         )
         if top_k is not None and not (
-            isinstance(top_k, (int, np.integer)) and not isinstance(top_k, bool) and 1 <= top_k <= self.num_tasks
+            isinstance(top_k, (int, np.integer))
+            and not isinstance(top_k, bool)
+            and 1 <= top_k <= self.num_tasks
         ):
-            raise ValueError(f"top_k must be None or an integer in [1, {self.num_tasks}] (num_tasks), got {top_k!r}")
+            raise ValueError(
+                f"top_k must be None or an integer in [1, {self.num_tasks}] (num_tasks), got {top_k!r}"
+            )
         self.top_k = None if top_k is None else int(top_k)
-        self.ema_alpha = None if ema_alpha is None else check_number("ema_alpha", ema_alpha, 0.0, 1.0, open_low=True)
+        self.ema_alpha = (
+            None if ema_alpha is None else check_number("ema_alpha", ema_alpha, 0.0, 1.0, open_low=True)
+        )
         self.success_rate = np.zeros(self.num_tasks)
 
     def scores(self) -> np.ndarray:

@@ -53,7 +53,11 @@ class LearningProgress(SuccessCurriculum):
         record_stats: bool = False,
     ) -> None:
         super().__init__(
-            task_space, eps=eps, success_threshold=success_threshold, random_seed=random_seed, record_stats=record_stats
+            task_space,
+            eps=eps,
+            success_threshold=success_threshold,
+            random_seed=random_seed,
+            record_stats=record_stats,
         )
         self.ema_alpha = check_number("ema_alpha", ema_alpha, 0.0, 1.0, open_low=True)
         self.p_theta = check_number("p_theta", p_theta, 0.0, 1.0, open_low=True, open_high=True)

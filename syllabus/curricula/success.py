@@ -95,7 +95,12 @@ class SuccessCurriculum(Curriculum):
 
     # ----------------------------------------------------------------- updates
     def update_on_episode(
-        self, episode_return: float, length: int, task: Task, progress: float | None = None, env_id: int | None = None
+        self,
+        episode_return: float,
+        length: int,
+        task: Task,
+        progress: float | None = None,
+        env_id: int | None = None,
     ) -> None:
         """Records a success observation of ``task`` from its progress or its return.
 
@@ -174,7 +179,9 @@ class SuccessCurriculum(Curriculum):
             ValueError: The state holds estimates for a different number of tasks.
         """
         if len(state["counts"]) != self.num_tasks:
-            raise ValueError(f"the state has {len(state['counts'])} tasks, this curriculum has {self.num_tasks}")
+            raise ValueError(
+                f"the state has {len(state['counts'])} tasks, this curriculum has {self.num_tasks}"
+            )
         super().load_state_dict(state)
         for name in self._STATE_ARRAYS:
             current = getattr(self, name)

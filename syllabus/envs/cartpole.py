@@ -25,7 +25,9 @@ class CartPoleTaskWrapper(TaskWrapper):
     def __init__(self, env: gym.Env, task_space: TaskSpace | None = None) -> None:
         super().__init__(env, task_space if task_space is not None else BoxTaskSpace(0.01, 0.2, shape=()))
         space = self.task_space
-        self._task = 0.05 if space.contains(0.05) else (space.decode(0) if space.is_enumerable else space.sample())
+        self._task = (
+            0.05 if space.contains(0.05) else (space.decode(0) if space.is_enumerable else space.sample())
+        )
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None):
         """Resets with the initial state drawn from ``U(-task, task)``."""
