@@ -1,0 +1,207 @@
+"""cli.plot: learning curves of run directories side by side, and each run's task distribution."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+import yaml
+
+from cli.plot import (
+    RunGroup,
+    group_curve,
+    group_runs,
+    is_continuous,
+    load_run,
+    plot_runs,
+    smooth,
+    task_frequencies,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+LOG_EVERY = 2048
+
+
+def write_run(
+    root: Path,
+    name: str,
+    *,
+    curriculum: str = "dr",
+    seed: int = 0,
+    overrides: list[str] | None = None,
+    tasks: list | None = None,
+    total_steps: int = 40 * LOG_EVERY,
+    slope: float = 1.0,
+    extra: dict | None = None,
+) -> Path:
+    """A run directory as the runner writes it: composed config, overrides, progress and episodes CSVs."""
+    run = root / name
+    (run / ".hydra").mkdir(parents=True)
+    (run / "logs").mkdir()
+    config = {
+        "seed": seed,
+        "total_timesteps": total_steps,
+        "num_envs": 4,
+        "env": {"name": "cartpole", "task_space": "box"},
+        "curriculum": {"name": curriculum},
+        "sync": {"name": "multiprocessing"},
+        **(extra or {}),
+    }
+    (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    if overrides is None:
+        overrides = ["env=cartpole", f"curriculum={curriculum}", f"seed={seed}"]
+    (run / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    rng = np.random.default_rng(seed)
+    with open(run / "logs" / "episodes.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "env_id", "task", "episode_return", "episode_length"])
+        for i, task in enumerate(tasks or []):
+            step = (i + 1) * total_steps // len(tasks)
+            writer.writerow([step, i % 4, task, 10 + slope * step / 1000 + rng.normal(), 50])
+    with open(run / "logs" / "progress.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            ["step", "time", "steps_per_sec", "episodes", "episode_return_mean", "episode_length_mean"]
+        )
+        for row, step in enumerate(range(LOG_EVERY, total_steps + 1, LOG_EVERY)):
+            mean = "" if row < 2 or not tasks else 10 + slope * step / 1000 + rng.normal()
+            writer.writerow([step, step / 900, 900.0, row * 10, mean, "" if mean == "" else 50.0])
+    return run
+
+
+def categorical_tasks(n: int = 400, seed: int = 0) -> list[str]:
+    """Discrete tasks drifting from "easy" to harder ones, plus a long tail of rare level seeds."""
+    rng = np.random.default_rng(seed)
+    names = ["easy", "medium", "hard"]
+    tasks = []
+    for i in range(n):
+        if rng.random() < 0.1:
+            tasks.append(f"level-{rng.integers(100)}")
+        else:
+            tasks.append(names[min(2, int(3 * i / n + rng.normal(0, 0.3)) if i else 0)])
+    return tasks
+
+
+def continuous_tasks(n: int = 400, seed: int = 0) -> list[float]:
+    """Scalar Box tasks whose range widens over training."""
+    rng = np.random.default_rng(seed)
+    return [float(rng.uniform(0.01, 0.01 + 0.19 * (i + 1) / n)) for i in range(n)]
+
+
+def assert_png(path: Path) -> None:
+    assert path.is_file() and path.stat().st_size > 1000
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    height, width, _ = matplotlib.image.imread(path).shape
+    assert height > 100 and width > 100
+
+
+def test_group_runs_averages_seeds_and_labels_by_differing_overrides(tmp_path):
+    runs = [
+        load_run(write_run(tmp_path, f"{curriculum}-{seed}", curriculum=curriculum, seed=seed))
+        for curriculum in ("dr", "plr")
+        for seed in (0, 1)
+    ]
+    groups = group_runs(runs)
+    assert [group.label for group in groups] == ["curriculum=dr", "curriculum=plr"]  # env=cartpole is shared
+    assert [[run.path.name for run in group.runs] for group in groups] == [
+        ["dr-0", "dr-1"],
+        ["plr-0", "plr-1"],
+    ]
+
+
+def test_group_runs_without_telling_overrides_uses_the_differing_config(tmp_path):
+    runs = [
+        load_run(write_run(tmp_path, "a", overrides=[], extra={"learner": {"lr": 0.001}})),
+        load_run(write_run(tmp_path, "b", overrides=[], seed=3, extra={"learner": {"lr": 0.001}})),
+        load_run(write_run(tmp_path, "c", overrides=[], extra={"learner": {"lr": 0.01}})),
+    ]
+    groups = group_runs(runs)
+    assert [(group.label, len(group.runs)) for group in groups] == [
+        ("learner.lr=0.001", 2),
+        ("learner.lr=0.01", 1),
+    ]
+
+
+def test_single_group_label(tmp_path):
+    with_overrides = load_run(write_run(tmp_path, "x", curriculum="plr", seed=2))
+    assert group_runs([with_overrides])[0].label == "env=cartpole, curriculum=plr"
+    bare = load_run(write_run(tmp_path, "y", curriculum="lp", overrides=["seed=4", "+env.seed=4"]))
+    assert group_runs([bare])[0].label == "lp on cartpole"
+
+
+def test_group_curve_is_the_mean_and_spread_across_seeds(tmp_path):
+    group = RunGroup("g", [load_run(write_run(tmp_path, f"s{s}", seed=s, tasks=["a"] * 50)) for s in (0, 1)])
+    steps, mean, std = group_curve(group, window=1)
+    first, second = (run.returns[2:] for run in group.runs)  # the first two rows have no episodes yet
+    np.testing.assert_allclose(steps, group.runs[0].steps[2:])
+    np.testing.assert_allclose(mean, (first + second) / 2)
+    np.testing.assert_allclose(std, np.abs(first - second) / 2)
+
+
+def test_smooth_is_a_trailing_mean_skipping_nans():
+    values = np.array([np.nan, 1.0, 2.0, 3.0, 4.0, 5.0])
+    np.testing.assert_allclose(smooth(values, 2), [np.nan, 1.0, 1.5, 2.5, 3.5, 4.5])
+    np.testing.assert_allclose(smooth(values, 1), values)
+
+
+def test_task_frequencies_top_k_and_other():
+    steps = np.arange(100, dtype=float)  # four bins of 25 episodes
+    tasks = ["a"] * 50 + ["b"] * 25 + ["c"] * 15 + ["d"] * 10
+    centres, labels, fractions = task_frequencies(steps, tasks, bins=4, top_k=2)
+    assert labels == ["a", "b", "other"]
+    assert len(centres) == 4
+    np.testing.assert_allclose(fractions.sum(axis=0), 1.0)
+    np.testing.assert_allclose(fractions[0], [1.0, 1.0, 0.0, 0.0])  # "a": the first half of training
+    np.testing.assert_allclose(fractions[1], [0.0, 0.0, 1.0, 0.0])
+    np.testing.assert_allclose(fractions[2], [0.0, 0.0, 0.0, 1.0])  # c and d fill the last quarter
+
+
+def test_is_continuous():
+    assert is_continuous(["0.05", "0.1", "1e-3", "7"])
+    assert not is_continuous(["0.05", "easy"])
+    assert not is_continuous(["(1, 2)"])
+    assert not is_continuous([])
+
+
+def test_plot_runs_writes_every_png(tmp_path):
+    dirs = [
+        write_run(tmp_path, "dr-0", curriculum="dr", seed=0, tasks=categorical_tasks(seed=0)),
+        write_run(tmp_path, "dr-1", curriculum="dr", seed=1, tasks=categorical_tasks(seed=1)),
+        write_run(tmp_path, "se-0", curriculum="se", seed=0, tasks=continuous_tasks(seed=0), slope=2.0),
+        write_run(tmp_path, "se-1", curriculum="se", seed=1, tasks=continuous_tasks(seed=1), slope=2.0),
+        write_run(tmp_path, "empty", curriculum="none", tasks=[]),  # no episode finished yet
+    ]
+    written = plot_runs(dirs)
+    assert written == [dirs[0] / "plots" / "learning_curves.png"] + [
+        d / "plots" / "task_distribution.png" for d in dirs
+    ]
+    for path in written:
+        assert_png(path)
+
+
+def test_plot_runs_out_dir_holds_the_comparison(tmp_path):
+    run = write_run(tmp_path, "runs/0", tasks=continuous_tasks(50))
+    written = plot_runs([run], out_dir=tmp_path / "report")
+    assert written == [tmp_path / "report" / "learning_curves.png", run / "plots" / "task_distribution.png"]
+    for path in written:
+        assert_png(path)
+
+
+@pytest.mark.parametrize("missing", [".hydra/config.yaml", "logs/progress.csv", "logs/episodes.csv"])
+def test_a_directory_that_is_not_a_run_is_named(tmp_path, missing):
+    run = write_run(tmp_path, "run", tasks=["a"])
+    (run / missing).unlink()
+    with pytest.raises(FileNotFoundError, match=f"not a Syllabus run directory: .*{missing}"):
+        plot_runs([run])
+
+
+def test_bad_logs_and_arguments(tmp_path):
+    run = write_run(tmp_path, "run", tasks=["a"])
+    (run / "logs" / "episodes.csv").write_text("step,env_id,episode_return\n1,0,3.0\n")
+    with pytest.raises(ValueError, match="episodes.csv has no column 'task'"):
+        load_run(run)
+    with pytest.raises(ValueError, match="at least one run directory"):
+        plot_runs([])
