@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 train: install
-	$(PY) examples/sb3_cartpole.py
+	$(VENV)/bin/syllabus train
 
 test: install
 	$(PY) -m pytest
@@ -23,6 +23,8 @@ test: install
 bench: install
 	$(PY) bench/sync_overhead.py
 	$(PY) bench/curricula.py
+	$(PY) bench/procgen_reset.py
+	$(PY) bench/train_throughput.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,138 @@
+"""The SB3 callback of a run: episode and interval logs, progress, interval checkpoints and stop requests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from cli.run_logs import RunLogs
+
+RECENT_EPISODES = 100
+
+
+class RunCallback(BaseCallback):
+    """Logs every finished episode with its task, a progress row per log interval, and stops on request.
+
+    Args:
+        logs: Where rows go.
+        display: A progress display (:mod:`cli.progress`).
+        curriculum: The learner-side curriculum whose metrics are logged (``None`` without one).
+        log_interval: Env steps between progress rows.
+        checkpoint_interval: Env steps between checkpoints (0: none during training).
+        save_checkpoint: Called with the step count to write ``checkpoints/step_<N>``.
+        stop: Set to stop training at the next step (Ctrl-C).
+        episodes: Episodes finished before this session (resumed runs).
+        elapsed: Training seconds before this session (resumed runs).
+        max_tasks: Tasks listed in curriculum metrics.
+    """
+
+    def __init__(
+        self,
+        logs: RunLogs,
+        display: Any,
+        curriculum: Any,
+        *,
+        log_interval: int,
+        checkpoint_interval: int,
+        save_checkpoint: Callable[[int], None],
+        stop: threading.Event,
+        episodes: int = 0,
+        elapsed: float = 0.0,
+        max_tasks: int = 10,
+    ) -> None:
+        super().__init__()
+        self.logs = logs
+        self.display = display
+        self.curriculum = curriculum
+        self.log_interval = log_interval
+        self.checkpoint_interval = checkpoint_interval
+        self._save_checkpoint = save_checkpoint
+        self.stop = stop
+        self.episodes = episodes
+        self._elapsed_before = elapsed
+        self._max_tasks = max_tasks
+        self._returns: deque[float] = deque(maxlen=RECENT_EPISODES)
+        self._lengths: deque[int] = deque(maxlen=RECENT_EPISODES)
+        self._tasks: list[Any] = []
+        self._start = time.monotonic()
+        self._last_time = self._start
+        self._last_steps = 0
+        self._next_log = 0
+        self._next_checkpoint = 0
+        self._last_logged = -1
+
+    @property
+    def elapsed(self) -> float:
+        """Training seconds, including those before a resume."""
+        return self._elapsed_before + time.monotonic() - self._start
+
+    def _next_multiple(self, interval: int) -> int:
+        return (self.num_timesteps // interval + 1) * interval
+
+    def _on_training_start(self) -> None:
+        self._start = self._last_time = time.monotonic()
+        self._last_steps = self.num_timesteps
+        self._next_log = self._next_multiple(self.log_interval)
+        if self.checkpoint_interval:
+            self._next_checkpoint = self._next_multiple(self.checkpoint_interval)
+        reset_infos = self.training_env.unwrapped.reset_infos
+        self._tasks = [info.get("task") for info in reset_infos]
+
+    def _on_rollout_start(self) -> None:
+        # Between rollouts the model has trained on every step counted so far: a consistent checkpoint.
+        if self.checkpoint_interval and self.num_timesteps >= self._next_checkpoint:
+            self._save_checkpoint(self.num_timesteps)
+            self._next_checkpoint = self._next_multiple(self.checkpoint_interval)
+
+    def _on_step(self) -> bool:
+        dones = self.locals["dones"]
+        if dones.any():
+            infos = self.locals["infos"]
+            reset_infos = self.training_env.unwrapped.reset_infos
+            for i in np.flatnonzero(dones).tolist():
+                episode = infos[i].get("episode")
+                if episode is not None:
+                    self.episodes += 1
+                    self._returns.append(float(episode["r"]))
+                    self._lengths.append(int(episode["l"]))
+                    self.logs.episode(self.num_timesteps, i, self._tasks[i], episode["r"], episode["l"])
+                self._tasks[i] = reset_infos[i].get("task")
+        self.display.update(self.num_timesteps, self.mean_return)
+        if self.num_timesteps >= self._next_log:
+            self.log_interval_row()
+            self._next_log = self._next_multiple(self.log_interval)
+        return not self.stop.is_set()
+
+    @property
+    def mean_return(self) -> float:
+        """Mean return of the last 100 episodes (NaN before the first)."""
+        return float(np.mean(self._returns)) if self._returns else float("nan")
+
+    def log_interval_row(self) -> None:
+        """Writes a progress row and the curriculum's metrics for the current step (once per step count)."""
+        now = time.monotonic()
+        steps = self.num_timesteps
+        if steps == self._last_logged:
+            return
+        self._last_logged = steps
+        steps_per_sec = (steps - self._last_steps) / max(now - self._last_time, 1e-9)
+        self._last_time, self._last_steps = now, steps
+        row = {
+            "step": steps,
+            "time": round(self.elapsed, 3),
+            "steps_per_sec": round(steps_per_sec, 1),
+            "episodes": self.episodes,
+            "episode_return_mean": self.mean_return if self._returns else "",
+            "episode_length_mean": float(np.mean(self._lengths)) if self._lengths else "",
+        }
+        metrics = (
+            self.curriculum.log_metrics(max_tasks=self._max_tasks) if self.curriculum is not None else {}
+        )
+        self.logs.interval(row, metrics)
+        self.display.interval(steps, steps_per_sec, self.mean_return)

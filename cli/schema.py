@@ -1,0 +1,313 @@
+"""Schemas of the runner's configuration, and validation of a composed config against them.
+
+Every group option names itself (``env.name: procgen``); :func:`validate` picks that option's
+dataclass, so a user's own option (``--config-dir``) or a run's saved ``config.yaml`` is checked
+the same way. A wrong type, an unknown key or an unknown name fails with :class:`ConfigError`
+naming the key before anything starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+# ---------------------------------------------------------------------------- env
+
+
+@dataclass
+class CartPoleEnvConfig:
+    """CartPole-v1; a task is the half-width of the initial-state range."""
+
+    name: str = "cartpole"
+    tasks: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.1, 0.15, 0.2])
+    eval_tasks: list[float] | None = None
+    success_threshold: float | None = 195.0
+
+
+@dataclass
+class ProcgenEnvConfig:
+    """Procgen; a task is a level seed in ``[start_level, start_level + num_levels)``."""
+
+    name: str = "procgen"
+    game: str = "bigfish"
+    num_levels: int = 200
+    start_level: int = 0
+    distribution_mode: str = "easy"
+    eval_num_levels: int = 100
+    success_threshold: float | None = None
+
+
+@dataclass
+class MiniGridEnvConfig:
+    """MiniGrid; tasks are env ids, or seeds of one env id."""
+
+    name: str = "minigrid"
+    env_ids: list[str] | None = None
+    env_id: str | None = None
+    seeds: list[int] | None = None
+    eval_tasks: list[Any] | None = None
+    success_threshold: float | None = None
+
+
+# --------------------------------------------------------------------- curriculum
+
+
+@dataclass
+class NoCurriculumConfig:
+    """No curriculum, no sync wrapper."""
+
+    name: str = "none"
+
+
+@dataclass
+class ConstantConfig:
+    """One task, chosen by its index in the task space."""
+
+    name: str = "constant"
+    task_index: int = 0
+
+
+@dataclass
+class DomainRandomizationConfig:
+    """Uniformly random tasks."""
+
+    name: str = "dr"
+
+
+@dataclass
+class SequentialConfig:
+    """Stages over growing prefixes of the task space."""
+
+    name: str = "sequential"
+    stage_fractions: list[float] = field(default_factory=lambda: [0.4, 0.7, 1.0])
+    stopping_conditions: list[str] = field(default_factory=lambda: ["steps>=15000", "steps>=15000"])
+    return_window: int = 100
+
+
+@dataclass
+class PLRConfig:
+    """Prioritized Level Replay (``robust: true`` for Robust PLR)."""
+
+    name: str = "plr"
+    strategy: str = "value_l1"
+    score_transform: str = "rank"
+    temperature: float = 0.1
+    staleness_coef: float = 0.1
+    staleness_transform: str = "power"
+    staleness_temperature: float = 1.0
+    alpha: float = 1.0
+    replay_schedule: str = "proportionate"
+    rho: float = 1.0
+    replay_prob: float = 0.95
+    eps: float = 0.05
+    robust: bool = False
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+
+
+@dataclass
+class LearningProgressConfig:
+    """Learning Progress over success rates."""
+
+    name: str = "lp"
+    ema_alpha: float = 0.1
+    p_theta: float = 0.1
+    eps: float = 0.05
+    success_threshold: float | None = None
+
+
+@dataclass
+class LearnabilityConfig:
+    """Learnability ``p (1 - p)`` over success rates."""
+
+    name: str = "learnability"
+    top_k: int | None = None
+    eps: float = 0.05
+    ema_alpha: float | None = None
+    success_threshold: float | None = None
+
+
+# --------------------------------------------------------------- sync, learner, logger
+
+
+@dataclass
+class MultiprocessingSyncConfig:
+    """Envs in SB3 ``SubprocVecEnv`` workers, the curriculum served by a sync thread."""
+
+    name: str = "multiprocessing"
+    start_method: str = "forkserver"
+    timeout: float = 60.0
+
+
+@dataclass
+class NoSyncConfig:
+    """One process: ``DummyVecEnv`` and the curriculum called directly."""
+
+    name: str = "none"
+
+
+@dataclass
+class SB3PPOConfig:
+    """Stable-Baselines3 PPO hyperparameters."""
+
+    name: str = "sb3_ppo"
+    policy: str = "auto"
+    learning_rate: float = 3e-4
+    n_steps: int = 2048
+    n_minibatches: int = 32
+    n_epochs: int = 10
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    normalize_advantage: bool = True
+    policy_kwargs: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
+    num_threads: int = 1
+
+
+@dataclass
+class LoggerConfig:
+    """What a run writes and shows while it trains."""
+
+    name: str = "default"
+    log_interval: int = 4096
+    checkpoint_interval: int = 0
+    tensorboard: bool = True
+    progress: str = "auto"
+    max_tasks: int = 10
+
+
+@dataclass
+class RunConfig:
+    """A validated run configuration: one typed object per group plus the shared keys."""
+
+    env: Any
+    curriculum: Any
+    sync: Any
+    learner: Any
+    logger: LoggerConfig
+    seed: int = 0
+    total_timesteps: int = 80_000
+    num_envs: int = 4
+
+
+GROUP_SCHEMAS: dict[str, dict[str, type]] = {
+    "env": {"cartpole": CartPoleEnvConfig, "procgen": ProcgenEnvConfig, "minigrid": MiniGridEnvConfig},
+    "curriculum": {
+        "none": NoCurriculumConfig,
+        "constant": ConstantConfig,
+        "dr": DomainRandomizationConfig,
+        "sequential": SequentialConfig,
+        "plr": PLRConfig,
+        "robust_plr": PLRConfig,
+        "lp": LearningProgressConfig,
+        "learnability": LearnabilityConfig,
+    },
+    "sync": {"multiprocessing": MultiprocessingSyncConfig, "none": NoSyncConfig},
+    "learner": {"sb3_ppo": SB3PPOConfig},
+    "logger": {"default": LoggerConfig, "csv": LoggerConfig},
+}
+"""For each group, the schema of every valid ``name``."""
+
+_TOP_LEVEL = {"seed": int, "total_timesteps": int, "num_envs": int}
+_CHOICES = {
+    "logger.progress": ("auto", "bar", "log"),
+    "sync.start_method": ("fork", "forkserver", "spawn"),
+    "learner.device": ("cpu", "cuda", "auto"),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the key and what is valid."""
+
+
+def validate(cfg: DictConfig | dict[str, Any]) -> RunConfig:
+    """Resolves and checks a composed config, returning typed group objects.
+
+    Raises:
+        ConfigError: A key is unknown, missing, of the wrong type, or has an invalid value.
+    """
+    try:
+        data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"cannot resolve the config: {_first_line(exc)}") from None
+    unknown = sorted(set(data) - set(GROUP_SCHEMAS) - set(_TOP_LEVEL))
+    if unknown:
+        raise ConfigError(
+            f"unknown top-level key {unknown[0]!r}; valid keys: {', '.join([*GROUP_SCHEMAS, *_TOP_LEVEL])}"
+        )
+    groups = {
+        group: _validate_group(group, data.get(group), schemas) for group, schemas in GROUP_SCHEMAS.items()
+    }
+    top = {}
+    for key, kind in _TOP_LEVEL.items():
+        value = data.get(key)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        top[key] = value
+    run = RunConfig(**groups, **top)
+    _check_values(run)
+    return run
+
+
+def _validate_group(group: str, node: Any, schemas: dict[str, type]) -> Any:
+    if not isinstance(node, dict):
+        raise ConfigError(f"missing config group {group!r}; choose one of: {', '.join(schemas)}")
+    name = node.get("name")
+    if name not in schemas:
+        raise ConfigError(f"{group}.name: unknown {group} {name!r}; valid choices: {', '.join(schemas)}")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schemas[name]), node)
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:
+        key = f"{group}.{exc.full_key}" if getattr(exc, "full_key", None) else group
+        raise ConfigError(f"{key}: {_first_line(exc)}") from None
+
+
+def _check_values(run: RunConfig) -> None:
+    positive = {
+        "total_timesteps": run.total_timesteps,
+        "num_envs": run.num_envs,
+        "logger.log_interval": run.logger.log_interval,
+        "logger.max_tasks": run.logger.max_tasks,
+    }
+    if isinstance(run.learner, SB3PPOConfig):
+        positive.update(
+            {
+                "learner.n_steps": run.learner.n_steps,
+                "learner.n_minibatches": run.learner.n_minibatches,
+                "learner.n_epochs": run.learner.n_epochs,
+            }
+        )
+        rollout = run.learner.n_steps * run.num_envs
+        if rollout % run.learner.n_minibatches:
+            raise ConfigError(
+                f"learner.n_minibatches={run.learner.n_minibatches} must divide learner.n_steps * num_envs "
+                f"= {run.learner.n_steps} * {run.num_envs} = {rollout}"
+            )
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"{key} must be >= 1, got {value}")
+    if isinstance(run.learner, SB3PPOConfig) and run.learner.num_threads < 0:
+        raise ConfigError(
+            f"learner.num_threads must be >= 0 (0: torch's default), got {run.learner.num_threads}"
+        )
+    if run.logger.checkpoint_interval < 0:
+        raise ConfigError(
+            f"logger.checkpoint_interval must be >= 0 (0: final only), got {run.logger.checkpoint_interval}"
+        )
+    for key, choices in _CHOICES.items():
+        group, attr = key.split(".")
+        value = getattr(getattr(run, group), attr, None)
+        if value is not None and value not in choices:
+            raise ConfigError(f"{key}: invalid value {value!r}; valid choices: {', '.join(choices)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0]

@@ -1,0 +1,174 @@
+"""A run directory end to end: its contents, resume, Ctrl-C, exact relaunch, eval and plot."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import psutil
+import pytest
+from cli_fixtures import SYLLABUS, TINY, cli_env, header, read_csv, syllabus
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A tiny CartPole PLR run under multiprocessing sync, with interval checkpoints."""
+    root = tmp_path_factory.mktemp("runs")
+    run_dir = root / "run"
+    syllabus("train", *TINY, "logger.checkpoint_interval=256", f"hydra.run.dir={run_dir}", cwd=root)
+    return run_dir
+
+
+@pytest.mark.timeout(150)
+def test_run_dir_layout(finished_run):
+    for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
+        assert (finished_run / ".hydra" / name).exists()
+    meta = json.loads((finished_run / "meta.json").read_text())
+    assert meta["status"] == "completed" and meta["seed"] == 0 and meta["steps"] >= 512
+    assert meta["command"].startswith("syllabus train total_timesteps=512")
+    assert meta["packages"]["stable-baselines3"] and meta["packages"]["torch"]
+    assert set(meta["git"]) == {"commit", "dirty"}
+    assert meta["start_time"] <= meta["end_time"] and meta["host"]
+    logs = finished_run / "logs"
+    assert header(logs / "progress.csv") == [
+        "step", "time", "steps_per_sec", "episodes", "episode_return_mean", "episode_length_mean"
+    ]  # fmt: skip
+    assert header(logs / "episodes.csv") == ["step", "env_id", "task", "episode_return", "episode_length"]
+    assert header(logs / "curriculum.csv") == ["step", "metric", "value"]
+    progress = read_csv(logs / "progress.csv")
+    assert [int(r["step"]) for r in progress] == [256, 512]
+    episodes = read_csv(logs / "episodes.csv")
+    assert int(progress[-1]["episodes"]) == len(episodes)
+    assert {r["env_id"] for r in episodes} == {"0", "1"}
+    assert all(
+        float(r["episode_return"]) == int(r["episode_length"]) for r in episodes
+    )  # CartPole pays 1/step
+    metrics = {r["metric"] for r in read_csv(logs / "curriculum.csv")}
+    assert {"curriculum/task_entropy", "stats/episodes"} <= metrics
+    assert any(p.name.startswith("events.out.tfevents") for p in (logs / "tb").iterdir())
+    checkpoints = {p.name for p in (finished_run / "checkpoints").iterdir()}
+    assert checkpoints == {"step_256", "final"}
+    for name in ("model.zip", "curriculum.pkl", "trainer.pkl"):
+        assert (finished_run / "checkpoints" / "final" / name).exists()
+
+
+@pytest.mark.timeout(150)
+def test_resume_continues_model_curriculum_and_logs(finished_run, tmp_path):
+    from stable_baselines3 import PPO
+
+    before = PPO.load(finished_run / "checkpoints" / "final" / "model.zip")
+    episodes_before = read_csv(finished_run / "logs" / "episodes.csv")
+    syllabus("train", "--resume", str(finished_run), "total_timesteps=1024", "--quiet", cwd=tmp_path)
+    meta = json.loads((finished_run / "meta.json").read_text())
+    assert meta["status"] == "completed" and meta["steps"] >= 1024
+    assert [r["from_step"] for r in meta["resumes"]] == [512]
+    assert "total_timesteps: 1024" in (finished_run / ".hydra" / "config.yaml").read_text()
+    assert "- total_timesteps=512" in (finished_run / ".hydra" / "overrides.yaml").read_text()  # the original
+    progress = read_csv(finished_run / "logs" / "progress.csv")
+    assert [int(r["step"]) for r in progress] == [256, 512, 768, 1024]
+    assert [float(r["time"]) for r in progress] == sorted(float(r["time"]) for r in progress)
+    episodes = read_csv(finished_run / "logs" / "episodes.csv")
+    assert episodes[: len(episodes_before)] == episodes_before
+    assert int(progress[-1]["episodes"]) == len(episodes)
+    after = PPO.load(finished_run / "checkpoints" / "final" / "model.zip")
+    assert after.num_timesteps == 1024
+    assert after._n_updates == before._n_updates * 2  # optimizer state went on: 2 more rollouts x n_epochs
+    # Resuming a finished run does nothing.
+    result = syllabus("train", "--resume", str(finished_run), "total_timesteps=1024", cwd=tmp_path)
+    assert "already at step 1024" in result.stdout + result.stderr
+
+
+@pytest.mark.timeout(150)
+def test_eval_writes_results_into_the_run(finished_run, tmp_path):
+    out = syllabus("eval", str(finished_run), "-n", "1", cwd=tmp_path).stdout
+    assert "5 training tasks" in out
+    result = json.loads((finished_run / "eval.json").read_text())
+    assert result["checkpoint"] == "checkpoints/final" and result["deterministic"] is True
+    assert set(result["tasks"]) == {"0.02", "0.05", "0.1", "0.15", "0.2"}
+    assert result["episodes"] == 5 and result["return_mean"] > 0
+
+
+@pytest.mark.timeout(150)
+def test_plot_writes_pngs(finished_run, tmp_path):
+    out = syllabus("plot", str(finished_run), "--out", str(tmp_path / "cmp"), cwd=tmp_path).stdout
+    written = [Path(line) for line in out.splitlines()]
+    assert written[0] == tmp_path / "cmp" / "learning_curves.png"
+    assert finished_run / "plots" / "task_distribution.png" in written
+    for path in written:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.timeout(60)
+def test_commands_reject_a_directory_that_is_not_a_run(tmp_path):
+    for command in ("eval", "plot"):
+        result = syllabus(command, str(tmp_path), cwd=tmp_path, check=False)
+        assert result.returncode == 2
+        assert "is not a run directory" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.timeout(150)
+def test_sync_none_relaunch_from_saved_config_reproduces_episodes(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    syllabus("train", "sync=none", *TINY, "logger=csv", f"hydra.run.dir={first}", cwd=tmp_path)
+    syllabus(
+        "train",
+        "--config-dir",
+        str(first / ".hydra"),
+        "--config-name",
+        "config",
+        f"hydra.run.dir={second}",
+        cwd=tmp_path,
+    )
+    episodes = read_csv(first / "logs" / "episodes.csv")
+    assert len(episodes) > 10 and len({r["task"] for r in episodes}) > 1
+    assert read_csv(second / "logs" / "episodes.csv") == episodes
+
+
+def _session_processes(session_id: int) -> list[psutil.Process]:
+    """Live processes of a session (zombies have exited; init reaps them in its own time)."""
+    out = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getsid(proc.pid) == session_id and proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(proc)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return out
+
+
+@pytest.mark.timeout(150)
+def test_ctrl_c_saves_a_checkpoint_leaves_no_process_and_resumes(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [*SYLLABUS, "train", "total_timesteps=100000", "num_envs=2", "logger.log_interval=256",
+         f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        lines = []
+        for line in proc.stdout:  # bounded by the test timeout; the run logs every 256 steps
+            lines.append(line)
+            if "step 512/100000" in line:
+                break
+        else:
+            pytest.fail("the run ended before logging progress:\n" + "".join(lines))
+        os.killpg(proc.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the whole process group
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert proc.returncode == 130, "".join(lines) + rest
+    assert "interrupted at step" in rest
+    assert not _session_processes(proc.pid), "processes of the run outlived it"
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["status"] == "interrupted"
+    (checkpoint,) = (run_dir / "checkpoints").iterdir()
+    assert checkpoint.name == f"step_{meta['steps']}" and meta["steps"] >= 512
+    syllabus("train", "--resume", str(run_dir), f"total_timesteps={meta['steps'] + 256}", cwd=tmp_path)
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["status"] == "completed" and (run_dir / "checkpoints" / "final").is_dir()

@@ -1,0 +1,177 @@
+"""`syllabus train` end to end in subprocesses: every curriculum under every sync, sweeps, Procgen, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cli_fixtures import TINY, header, read_csv, syllabus
+
+from cli.catalog import group_options
+
+CURRICULA = group_options()["curriculum"]
+SYNCS = group_options()["sync"]
+PROGRESS_HEADER = ["step", "time", "steps_per_sec", "episodes", "episode_return_mean", "episode_length_mean"]
+EPISODES_HEADER = ["step", "env_id", "task", "episode_return", "episode_length"]
+CARTPOLE_TASKS = {"0.02", "0.05", "0.1", "0.15", "0.2"}
+
+
+@pytest.mark.timeout(240)
+def test_every_curriculum_under_every_sync_in_one_sweep(tmp_path):
+    """One basic-launcher multirun over the curriculum x sync grid: each job trains and logs its tasks."""
+    result = syllabus(
+        "train",
+        "-m",
+        f"curriculum={','.join(CURRICULA)}",
+        f"sync={','.join(SYNCS)}",
+        *TINY,
+        "logger=csv",
+        f"hydra.sweep.dir={tmp_path}",
+        cwd=tmp_path,
+        timeout=230,
+    )
+    jobs = sorted((p for p in tmp_path.iterdir() if p.is_dir()), key=lambda p: int(p.name))
+    assert len(jobs) == len(CURRICULA) * len(SYNCS), result.stdout
+    seen = set()
+    for job in jobs:
+        meta = json.loads((job / "meta.json").read_text())
+        assert meta["status"] == "completed" and meta["steps"] >= 512, job
+        episodes = read_csv(job / "logs" / "episodes.csv")
+        assert episodes and {row["task"] for row in episodes} <= CARTPOLE_TASKS, job
+        assert (job / "checkpoints" / "final" / "model.zip").exists()
+        assert header(job / "logs" / "progress.csv") == PROGRESS_HEADER
+        overrides = (job / ".hydra" / "overrides.yaml").read_text()
+        chosen = [
+            line.split("=")[1]
+            for line in overrides.splitlines()
+            if line.startswith(("- curriculum", "- sync"))
+        ]
+        seen.add(tuple(chosen))
+        if "curriculum=constant" in overrides:
+            assert {row["task"] for row in episodes} == {"0.02"}
+        if "curriculum=none" in overrides:
+            assert {row["task"] for row in episodes} == {"0.05"}  # the env's default task
+            assert not (job / "checkpoints" / "final" / "curriculum.pkl").exists()
+        else:
+            assert (job / "checkpoints" / "final" / "curriculum.pkl").exists()
+    assert seen == {(c, s) for c in CURRICULA for s in SYNCS}
+
+
+@pytest.mark.timeout(120)
+def test_parallel_sweep_with_joblib_launcher(tmp_path):
+    syllabus(
+        "train",
+        "--multirun",
+        "seed=0,1",
+        *TINY,
+        "logger=csv",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path,
+        timeout=110,
+    )
+    metas = [json.loads((tmp_path / "sweep" / str(i) / "meta.json").read_text()) for i in range(2)]
+    assert [m["seed"] for m in metas] == [0, 1]
+    assert all(m["status"] == "completed" for m in metas)
+    assert (tmp_path / "sweep" / "multirun.yaml").exists()
+
+
+@pytest.mark.timeout(150)
+def test_procgen_plr_run_and_held_out_eval(tmp_path):
+    run_dir = tmp_path / "procgen"
+    syllabus(
+        "train",
+        "env=procgen",
+        "curriculum=plr",
+        "env.num_levels=20",
+        "env.eval_num_levels=2",
+        "total_timesteps=256",
+        "num_envs=2",
+        "learner.n_steps=64",
+        "logger.log_interval=128",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+        timeout=140,
+    )
+    progress = read_csv(run_dir / "logs" / "progress.csv")
+    assert int(progress[-1]["step"]) >= 256
+    metrics = {row["metric"] for row in read_csv(run_dir / "logs" / "curriculum.csv")}
+    assert "curriculum/task_entropy" in metrics
+    out = syllabus("eval", str(run_dir), "--episodes-per-task", "1", cwd=tmp_path, timeout=140).stdout
+    assert "held-out" in out
+    result = json.loads((run_dir / "eval.json").read_text())
+    assert set(result["tasks"]) == {"20", "21"}  # the two levels after the 20 training levels
+    assert result["episodes"] == 2
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["curriculum=nope"], "Available options in 'curriculum'"),
+        (["seed=abc"], "seed must be an integer, got 'abc'"),
+        (["+curriculum.temprature=1"], "curriculum.temprature: Key 'temprature' not in 'PLRConfig'"),
+        (["learner.n_epochs=ten"], "learner.n_epochs: Value 'ten'"),
+        (["curriculum.temprature=1"], "Key 'temprature' is not in struct"),
+    ],
+)
+def test_bad_overrides_fail_cleanly_before_anything_starts(tmp_path, args, expected):
+    result = syllabus("train", *args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert expected in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "run" / "meta.json").exists()
+    if args == ["curriculum=nope"]:
+        for choice in CURRICULA:
+            assert f"\t{choice}\n" in output
+
+
+@pytest.mark.timeout(60)
+def test_missing_optional_dependency_names_the_extra(tmp_path):
+    import subprocess
+    import sys
+
+    from cli_fixtures import cli_env
+
+    code = "import sys; sys.modules['procgen'] = None; from cli.app import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "train", "env=procgen", f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert result.returncode == 2
+    assert 'pip install "syllabus-rl[procgen]"' in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.timeout(60)
+def test_cfg_job_prints_the_composed_config_without_running(tmp_path):
+    result = syllabus("train", "--cfg", "job", "env=procgen", "seed=5", cwd=tmp_path)
+    assert "name: procgen" in result.stdout and "seed: 5" in result.stdout
+    assert "learning_rate: 0.0005" in result.stdout  # the tuned Procgen learner settings
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.timeout(60)
+def test_configs_lists_groups_and_user_config_dir_adds_options(tmp_path):
+    out = syllabus("configs", cwd=tmp_path).stdout
+    assert "curriculum" in out and "plr*" in out and "robust_plr" in out
+    user = tmp_path / "my_configs" / "curriculum"
+    user.mkdir(parents=True)
+    (user / "my_dr.yaml").write_text("name: dr\n")
+    result = syllabus(
+        "train",
+        "--config-dir",
+        str(tmp_path / "my_configs"),
+        "curriculum=my_dr",
+        "--cfg",
+        "job",
+        cwd=tmp_path,
+    )
+    assert "curriculum:\n  name: dr\n" in result.stdout
