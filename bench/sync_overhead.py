@@ -6,15 +6,23 @@
 2. Task-delivery latency: 8 env processes under load; how long a reset waits for its task when
    nothing is prefetched (``prefetch=0``: a full round trip through the curriculum) and with the
    default prefetch.
+3. Ray (``--backend ray`` or ``all``): the same two figures with each env in a Ray actor, stepped
+   through ``RayVecEnv``, raw vs behind ``RaySyncWrapper`` with the curriculum as a Ray actor; plus
+   the cost per episode when each actor runs its env loop itself (no per-step Ray call to hide it).
 
-    python bench/sync_overhead.py [--reps 16] [--seconds 1]
+    python bench/sync_overhead.py [--reps 16] [--seconds 1] [--backend all|multiprocessing|ray]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
+import os
+import secrets
+import shutil
 import statistics
+import tempfile
 import time
 from functools import partial
 
@@ -57,7 +65,11 @@ def make_synced(task_queue, update_queue, prefetch: int = 1) -> gym.Env:
 
 def cpu_seconds(processes: list[psutil.Process]) -> float:
     """User + system CPU time of the learner process (all its threads) and the env workers."""
-    return sum(sum(p.cpu_times()[:2]) for p in processes)
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):  # a Ray helper may come and go
+            total += sum(process.cpu_times()[:2])
+    return total
 
 
 def measure(venv: gym.vector.AsyncVectorEnv, seconds: float) -> tuple[float, float]:
@@ -76,35 +88,52 @@ def measure(venv: gym.vector.AsyncVectorEnv, seconds: float) -> tuple[float, flo
     return steps / elapsed, cpu / steps * 1e6
 
 
-def throughput(reps: int, seconds: float) -> None:
-    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(DomainRandomization(TASK_SPACE))
+def paired_ratios(
+    reps: int, run_raw, run_synced
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Runs raw and synced measurements in alternating order (so drifts in machine load cancel out).
+
+    Returns:
+        Steps/s of raw and synced, then CPU microseconds per step of raw and synced, one per rep.
+    """
     raw_rates, synced_rates, raw_cpu, synced_cpu = [], [], [], []
-    with curriculum:
-        raw = gym.vector.AsyncVectorEnv([NearFreeEnv] * NUM_ENVS)
-        synced = gym.vector.AsyncVectorEnv([partial(make_synced, task_queue, update_queue)] * NUM_ENVS)
-        try:
-            for rep in range(reps):  # alternate the order so drifts in machine load cancel out
-                first, second = (raw, synced) if rep % 2 == 0 else (synced, raw)
-                results = {id(first): measure(first, seconds), id(second): measure(second, seconds)}
-                raw_rates.append(results[id(raw)][0])
-                synced_rates.append(results[id(synced)][0])
-                raw_cpu.append(results[id(raw)][1])
-                synced_cpu.append(results[id(synced)][1])
-        finally:
-            raw.close()
-            synced.close()
+    for rep in range(reps):
+        order = (run_raw, run_synced) if rep % 2 == 0 else (run_synced, run_raw)
+        results = {fn: fn() for fn in order}
+        raw_rates.append(results[run_raw][0])
+        synced_rates.append(results[run_synced][0])
+        raw_cpu.append(results[run_raw][1])
+        synced_cpu.append(results[run_synced][1])
+    return raw_rates, synced_rates, raw_cpu, synced_cpu
+
+
+def report(reps: int, raw_rates, synced_rates, raw_cpu, synced_cpu, goal: str) -> None:
+    """Prints median steps/s, the paired synced/raw ratio and CPU per step."""
     ratios = [s / r for s, r in zip(synced_rates, raw_rates, strict=True)]
     q1, median, q3 = np.percentile(ratios, [25, 50, 75])
     print(f"  raw    median {statistics.median(raw_rates):8.0f} steps/s")
     print(f"  synced median {statistics.median(synced_rates):8.0f} steps/s")
     print(
-        f"  ratio synced/raw over {reps} paired reps: median {median:.3f} (quartiles {q1:.3f}-{q3:.3f})   goal >= 0.97"
+        f"  ratio synced/raw over {reps} paired reps: median {median:.3f} (quartiles {q1:.3f}-{q3:.3f}){goal}"
     )
     raw_us, synced_us = statistics.median(raw_cpu), statistics.median(synced_cpu)
     print(
         f"  CPU per env step (all processes): raw {raw_us:.1f} us, synced {synced_us:.1f} us; "
         f"throughput ratio implied on saturated cores {raw_us / synced_us:.3f}"
     )
+
+
+def throughput(reps: int, seconds: float) -> None:
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(DomainRandomization(TASK_SPACE))
+    with curriculum:
+        raw = gym.vector.AsyncVectorEnv([NearFreeEnv] * NUM_ENVS)
+        synced = gym.vector.AsyncVectorEnv([partial(make_synced, task_queue, update_queue)] * NUM_ENVS)
+        try:
+            results = paired_ratios(reps, partial(measure, raw, seconds), partial(measure, synced, seconds))
+        finally:
+            raw.close()
+            synced.close()
+    report(reps, *results, "   goal >= 0.97")
 
 
 def latency_worker(task_queue, update_queue, prefetch: int, episodes: int, results) -> None:
@@ -138,24 +167,174 @@ def latency(prefetch: int, episodes: int = 200) -> list[float]:
     return waits
 
 
+# ------------------------------------------------------------------------------------------- Ray
+
+
+def make_ray_synced(prefetch: int = 1) -> gym.Env:
+    from syllabus.core import RaySyncWrapper
+
+    return RaySyncWrapper(NearFreeEnv(), prefetch=prefetch)
+
+
+def all_processes() -> list[psutil.Process]:
+    """This process and every process it started (Ray's GCS, raylet and workers included)."""
+    me = psutil.Process()
+    return [me, *me.children(recursive=True)]
+
+
+def measure_sb3(venv, seconds: float) -> tuple[float, float]:
+    """Steps/s and CPU microseconds per step (all processes) of an SB3 VecEnv over about ``seconds``."""
+    venv.reset()
+    actions = np.zeros(venv.num_envs, dtype=np.int64)
+    for _ in range(100):  # warm up
+        venv.step(actions)
+    processes = all_processes()
+    steps, cpu, start = 0, cpu_seconds(processes), time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(20):
+            venv.step(actions)
+        steps += 20 * venv.num_envs
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds(processes) - cpu
+    return steps / elapsed, cpu / steps * 1e6
+
+
+class EnvLoop:
+    """Runs its own env loop in a Ray actor: the env's steps with no per-step Ray call around them."""
+
+    def __init__(self, make_env) -> None:
+        self.env = make_env()
+        self.env.reset()
+
+    def run(self, steps: int) -> int:
+        for _ in range(steps):
+            if self.env.step(0)[3]:
+                self.env.reset()
+        return steps
+
+
+def ray_throughput(reps: int, seconds: float) -> None:
+    import ray
+
+    from syllabus.core import make_ray_curriculum
+    from syllabus.integrations.ray_vec_env import RayVecEnv
+
+    with make_ray_curriculum(DomainRandomization(TASK_SPACE)):
+        raw = RayVecEnv([NearFreeEnv] * NUM_ENVS)
+        synced = RayVecEnv([make_ray_synced] * NUM_ENVS)
+        try:
+            report(
+                reps,
+                *paired_ratios(
+                    reps, partial(measure_sb3, raw, seconds), partial(measure_sb3, synced, seconds)
+                ),
+                "   goal >= 0.93",
+            )
+        finally:
+            synced.close()
+            raw.close()
+
+        print(f"\n  Env loop inside each of {NUM_ENVS} actors (no per-step Ray call), raw vs synced")
+        loop = ray.remote(num_cpus=0)(EnvLoop)
+        raw_loops = [loop.remote(NearFreeEnv) for _ in range(NUM_ENVS)]
+        synced_loops = [loop.remote(make_ray_synced) for _ in range(NUM_ENVS)]
+        steps = 20_000  # per actor and repetition: 200 episodes
+
+        def run_loops(loops) -> tuple[float, float]:
+            processes = all_processes()
+            cpu, start = cpu_seconds(processes), time.perf_counter()
+            ray.get([actor.run.remote(steps) for actor in loops], timeout=300)
+            elapsed, cpu = time.perf_counter() - start, cpu_seconds(processes) - cpu
+            return NUM_ENVS * steps / elapsed, cpu / (NUM_ENVS * steps) * 1e6
+
+        try:
+            run_loops(raw_loops)  # warm up: actor start-up, first connection
+            run_loops(synced_loops)
+            results = paired_ratios(
+                max(2, reps // 4), partial(run_loops, raw_loops), partial(run_loops, synced_loops)
+            )
+            report(max(2, reps // 4), *results, "")
+            per_episode = (statistics.median(results[3]) - statistics.median(results[2])) * EPISODE_LENGTH
+            print(f"  sync CPU per episode (one update + one task, all processes): {per_episode:.0f} us")
+        finally:
+            for actor in raw_loops + synced_loops:
+                ray.kill(actor)
+
+
+def ray_latency(prefetch: int, episodes: int = 200, num_envs: int = NUM_ENVS) -> list[float]:
+    import ray
+
+    from syllabus.core import make_ray_curriculum
+
+    def worker(prefetch: int, episodes: int) -> list[float]:
+        env = make_ray_synced(prefetch)
+        env.reset()
+        waits = []
+        for _ in range(episodes):
+            while not env.step(0)[3]:
+                pass
+            start = time.perf_counter()
+            env.reset()  # the episode update just went out; with prefetch=0 this waits for its answer
+            waits.append(time.perf_counter() - start)
+        env.close()
+        return waits
+
+    task = ray.remote(num_cpus=0)(worker)
+    with make_ray_curriculum(DomainRandomization(TASK_SPACE)):
+        results = ray.get([task.remote(prefetch, episodes) for _ in range(num_envs)], timeout=300)
+    return [w for waits in results for w in waits]
+
+
+@contextlib.contextmanager
+def local_ray():
+    """A local Ray on every core, in a private temporary directory, with its auth token in memory only."""
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))  # else Ray writes one under $HOME
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _temp_dir=temp_dir, logging_level="warning")
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def print_latency(latency_of, goal: str = "   goal median < 1 ms") -> None:
+    for prefetch in (0, 1):
+        waits = np.array(latency_of(prefetch)) * 1e3
+        label = "round trip (prefetch=0)" if prefetch == 0 else "reset wait (prefetch=1, default)"
+        print(
+            f"  {label:34s} median {np.median(waits):.3f} ms   p90 {np.percentile(waits, 90):.3f} ms"
+            + (goal if prefetch == 0 else "")
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Sync overhead benchmark")
     parser.add_argument("--reps", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--backend", choices=["all", "multiprocessing", "ray"], default="all")
     args = parser.parse_args()
 
-    print(
-        f"Throughput: {NUM_ENVS} near-free envs, {EPISODE_LENGTH}-step episodes, AsyncVectorEnv, DomainRandomization"
-    )
-    throughput(args.reps, args.seconds)
-    print(f"\nTask-delivery latency: {NUM_ENVS} env processes under load, reset wait per episode")
-    for prefetch in (0, 1):
-        waits = np.array(latency(prefetch)) * 1e3
-        label = "round trip (prefetch=0)" if prefetch == 0 else "reset wait (prefetch=1, default)"
+    if args.backend in ("all", "multiprocessing"):
         print(
-            f"  {label:34s} median {np.median(waits):.3f} ms   p90 {np.percentile(waits, 90):.3f} ms"
-            + ("   goal median < 1 ms" if prefetch == 0 else "")
+            f"Throughput: {NUM_ENVS} near-free envs, {EPISODE_LENGTH}-step episodes, AsyncVectorEnv, "
+            "DomainRandomization"
         )
+        throughput(args.reps, args.seconds)
+        print(f"\nTask-delivery latency: {NUM_ENVS} env processes under load, reset wait per episode")
+        print_latency(latency)
+    if args.backend in ("all", "ray"):
+        with local_ray():
+            print(
+                f"\nRay throughput: {NUM_ENVS} near-free envs in Ray actors, {EPISODE_LENGTH}-step episodes, "
+                "RayVecEnv, DomainRandomization in a Ray actor"
+            )
+            ray_throughput(args.reps, args.seconds)
+            print(f"\nRay task-delivery latency: {NUM_ENVS} env actors under load, reset wait per episode")
+            print_latency(ray_latency, goal="")
+            print("\nRay task-delivery latency: 1 env actor, idle machine")
+            print_latency(partial(ray_latency, num_envs=1), goal="")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from syllabus.core.multiprocessing_sync import (
     UpdateQueue,
     make_multiprocessing_curriculum,
 )
+from syllabus.core.ray_sync import RayCurriculumWrapper, RaySyncWrapper, make_ray_curriculum
 from syllabus.core.stat_recorder import StatRecorder
 from syllabus.core.task_interface import ReinitTaskWrapper, TaskEnv, TaskWrapper
 
@@ -29,6 +30,8 @@ __all__ = [
     "DirectSyncWrapper",
     "MultiProcessingCurriculumWrapper",
     "MultiProcessingSyncWrapper",
+    "RayCurriculumWrapper",
+    "RaySyncWrapper",
     "ReinitTaskWrapper",
     "StatRecorder",
     "StepBatch",
@@ -39,4 +42,5 @@ __all__ = [
     "TaskWrapper",
     "UpdateQueue",
     "make_multiprocessing_curriculum",
+    "make_ray_curriculum",
 ]

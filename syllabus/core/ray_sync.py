@@ -1,0 +1,511 @@
+"""Ray synchronization: the curriculum as a named Ray actor, environments on any Ray worker.
+
+``make_ray_curriculum`` moves the curriculum into a Ray actor registered under a name; the
+returned :class:`RayCurriculumWrapper` forwards every Curriculum method to it from the learner.
+Each :class:`RaySyncWrapper` finds the actor by name (or takes its handle) in whatever Ray
+process builds the env, and speaks the message protocol of :mod:`syllabus.core.protocol` with
+it: the actor applies every message through the same :class:`CurriculumDispatcher` as the
+multiprocessing backend, so both backends behave alike.
+
+Environment messages are fire-and-forget actor calls. Ray runs the calls of one caller on an
+actor without concurrency (``max_concurrency=1``) in the order they were submitted, and each
+env reads the replies in that same order; at most ``max_in_flight`` calls are unanswered per
+env, beyond which a send waits for the oldest one (backpressure, never loss).
+
+Importing this module does not import Ray; the functions and classes do, when used.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import pickle
+import threading
+import time
+import traceback
+import uuid
+import weakref
+from collections import deque
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+
+from syllabus.core.curriculum import Curriculum
+from syllabus.core.curriculum_wrapper import CurriculumWrapper
+from syllabus.core.env_sync import SyncWrapper
+from syllabus.core.errors import CurriculumConnectionError, CurriculumError, CurriculumTimeoutError
+from syllabus.core.protocol import CurriculumDispatcher, Failure, Goodbye, Hello
+from syllabus.task_space import TaskSpace
+
+if TYPE_CHECKING:
+    from ray.actor import ActorHandle
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_NAME = "curriculum"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_START_TIMEOUT = 120.0
+DEFAULT_MAX_IN_FLIGHT = 32
+# Actor options that would break in-order, exactly-once delivery, or that have their own argument.
+_RESERVED_OPTIONS = ("name", "namespace", "max_concurrency", "max_restarts", "max_task_retries")
+
+
+def _ray() -> ModuleType:
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("the Ray backend needs Ray: pip install 'syllabus-rl[ray]'") from None
+    return ray
+
+
+def _label(name: str, namespace: str | None) -> str:
+    return f"{name!r}" if namespace is None else f"{name!r} (namespace {namespace!r})"
+
+
+class _RemoteTraceback(Exception):
+    """Carries the traceback of an exception raised inside the curriculum actor."""
+
+
+def _dumps(obj: Any) -> bytes:
+    return _ray().cloudpickle.dumps(obj)
+
+
+def _loads(data: bytes) -> Any:
+    return pickle.loads(data)
+
+
+def _outcome(action: Callable[[], Any]) -> bytes:
+    """Runs ``action``; pickles ``(True, result)``, or ``(False, (exception, traceback))`` if it raised."""
+    try:
+        return _dumps((True, action()))
+    except Exception as exc:  # noqa: BLE001 - re-raised on the learner side
+        tb = traceback.format_exc()
+        try:
+            data = _dumps((False, (exc, tb)))
+            _loads(data)  # an exception whose __init__ cannot rebuild it from its args fails here
+        except Exception:  # noqa: BLE001 - any pickling failure means the same: send the text instead
+            data = _dumps((False, (CurriculumError(f"{type(exc).__name__}: {exc}"), tb)))
+        return data
+
+
+class _CurriculumActor:
+    """The curriculum's Ray actor: serves environment messages and the learner's calls, one at a time.
+
+    Arguments and results travel pickled, so both sides get ordinary, writable objects (Ray's own
+    transfer would hand over numpy arrays as read-only views). Learner calls never raise here:
+    the learner re-raises the curriculum's own exception, and environments get :class:`Failure` replies.
+    """
+
+    def __init__(self, curriculum: bytes) -> None:
+        self._dispatcher = CurriculumDispatcher(_loads(curriculum), threading.RLock())
+        self._env_ids: dict[str, int | None] = {}  # session -> env id, None when refused at hello
+
+    def task_space(self) -> bytes:
+        return _outcome(lambda: self._dispatcher.curriculum.task_space)
+
+    def env_message(self, session: str, message: bytes) -> bytes | None:
+        """Applies one message of the environment connected as ``session``; returns its reply or None."""
+        reply = self._apply(session, _loads(message))
+        return None if reply is None else _dumps(reply)
+
+    def _apply(self, session: str, message: Any) -> Any:
+        if isinstance(message, Hello):
+            env_id, reply = self._dispatcher.connect(message)
+            self._env_ids[session] = None if isinstance(reply, Failure) else env_id
+            return reply
+        env_id = self._env_ids.get(session)
+        if isinstance(message, Goodbye):
+            self._env_ids.pop(session, None)
+            if env_id is not None:
+                self._dispatcher.disconnect(env_id)
+            return None
+        if env_id is None:
+            return None  # refused at hello and told why; ignore the rest until it closes
+        return self._dispatcher.handle(env_id, message)
+
+    def call(self, name: str, arguments: bytes) -> bytes:
+        """Calls curriculum method ``name`` with the pickled ``(args, kwargs)``."""
+
+        def action() -> Any:
+            args, kwargs = _loads(arguments)
+            with self._dispatcher.lock:
+                self._dispatcher.raise_if_failed()
+                return getattr(self._dispatcher.curriculum, name)(*args, **kwargs)
+
+        return _outcome(action)
+
+    def lookup(self, name: str) -> bytes:
+        """``None`` for a method, ``(value,)`` for another attribute."""
+
+        def action() -> Any:
+            with self._dispatcher.lock:
+                self._dispatcher.raise_if_failed()
+                attr = getattr(self._dispatcher.curriculum, name)
+            return None if callable(attr) else (attr,)
+
+        return _outcome(action)
+
+    def snapshot(self) -> bytes:
+        with self._dispatcher.lock:
+            return _outcome(lambda: self._dispatcher.curriculum)
+
+
+@functools.cache
+def _actor_class() -> Any:
+    return _ray().remote(_CurriculumActor)
+
+
+def _kill(actor: ActorHandle) -> None:
+    ray = _ray()
+    if ray.is_initialized():
+        ray.kill(actor, no_restart=True)
+
+
+class RayCurriculumWrapper(CurriculumWrapper):
+    """The learner's handle on a curriculum that runs as a named Ray actor.
+
+    Use it like the curriculum it wraps: every Curriculum method (and any other public method or
+    attribute of the curriculum) is forwarded to the actor and returns the real result; an
+    exception raised by the curriculum is re-raised here as the same exception, chained to its
+    traceback in the actor. Once the curriculum has failed while serving environments, every
+    call raises :class:`~syllabus.core.errors.CurriculumError` with that traceback. Thread-safe.
+
+    Close it (:meth:`close` or a ``with`` block) after closing the environments: their ``close()``
+    waits until the actor has applied their updates. Closing kills the actor; it also dies when
+    this wrapper is garbage collected and with the Ray driver.
+
+    Args:
+        actor: Handle of the curriculum actor.
+        name: The actor's name.
+        namespace: The actor's Ray namespace (``None``: the job's).
+        timeout: Seconds a forwarded call may take before raising.
+        task_space: The curriculum's task space.
+    """
+
+    def __init__(
+        self, actor: ActorHandle, name: str, namespace: str | None, timeout: float, task_space: TaskSpace
+    ) -> None:
+        # The base class's state (a dispatcher and its lock) lives in the actor; only _call differs.
+        self.actor = actor
+        self.name = name
+        self.namespace = namespace
+        self.timeout = timeout
+        self._task_space = task_space
+        self._methods: set[str] = set()
+        self._finalizer = weakref.finalize(self, _kill, actor)
+
+    def _get(self, ref: Any) -> Any:
+        ray = _ray()
+        try:
+            ok, value = _loads(ray.get(ref, timeout=self.timeout))
+        except ray.exceptions.GetTimeoutError:
+            raise CurriculumTimeoutError(
+                f"the curriculum actor {_label(self.name, self.namespace)} did not answer within "
+                f"{self.timeout:g} s; it is blocked or very slow. Raise `timeout` if this is expected."
+            ) from None
+        except ray.exceptions.RayActorError as exc:
+            raise CurriculumConnectionError(
+                f"the curriculum actor {_label(self.name, self.namespace)} is dead "
+                f"(closed, killed, or its node failed): {exc}"
+            ) from None
+        if not ok:
+            exc, tb = value
+            raise exc from _RemoteTraceback(f"raised in the curriculum actor {self.name!r}:\n{tb}")
+        return value
+
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return self._get(self.actor.call.remote(name, _dumps((args, kwargs))))
+
+    @property
+    def task_space(self) -> TaskSpace:
+        """The curriculum's task space."""
+        return self._task_space
+
+    @property
+    def num_tasks(self) -> int | None:
+        """Number of tasks, ``None`` when the task space is not enumerable."""
+        return self._attribute("num_tasks")
+
+    @property
+    def requires_step_updates(self) -> bool:
+        """Whether environments send step updates to this curriculum."""
+        return self._attribute("requires_step_updates")
+
+    def log_metrics(
+        self, writer: Any = None, step: int | None = None, max_tasks: int = 10
+    ) -> dict[str, float]:
+        """See :meth:`Curriculum.log_metrics`; the metrics come from the actor, the writing happens here."""
+        # Curriculum.log_metrics only needs self.metrics, which this wrapper forwards to the actor.
+        return Curriculum.log_metrics(self, writer, step, max_tasks)  # type: ignore[arg-type]
+
+    def snapshot(self) -> Curriculum:
+        """A copy of the curriculum as it is in the actor now (changing it changes nothing there)."""
+        return self._get(self.actor.snapshot.remote())
+
+    def _attribute(self, name: str) -> Any:
+        found = self._get(self.actor.lookup.remote(name))
+        if found is None:
+            raise AttributeError(f"{name!r} of the curriculum is a method, not an attribute")
+        return found[0]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._methods:
+            found = self._get(self.actor.lookup.remote(name))
+            if found is not None:
+                return found[0]
+            self._methods.add(name)
+        return functools.partial(self._call, name)
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            "the curriculum wrapper cannot be sent to other processes: env factories need no handle "
+            "(RaySyncWrapper finds the actor by name), or pass them `actor = curriculum.actor`"
+        )
+
+    def close(self) -> None:
+        """Kills the curriculum actor; updates still in flight are dropped. Idempotent."""
+        self._finalizer()
+
+    def __enter__(self) -> RayCurriculumWrapper:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, namespace={self.namespace!r})"
+
+
+def make_ray_curriculum(
+    curriculum: Curriculum,
+    name: str = DEFAULT_NAME,
+    namespace: str | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    start_timeout: float = DEFAULT_START_TIMEOUT,
+    actor_options: dict[str, Any] | None = None,
+) -> RayCurriculumWrapper:
+    """Moves ``curriculum`` into a Ray actor named ``name`` that environments on any Ray worker find.
+
+    Call ``ray.init()`` (or ``ray.init(address=...)`` for an existing cluster) first.
+
+    Example:
+        >>> curriculum = make_ray_curriculum(curriculum)
+        >>> env = RaySyncWrapper(env)  # in each env factory, on any Ray worker of the job
+
+    Args:
+        curriculum: The curriculum to serve; it is pickled into the actor.
+        name: Name of the actor; environments look it up by this name.
+        namespace: Ray namespace of the actor; ``None`` is the current job's namespace.
+        timeout: Seconds a learner-side call may wait for the actor.
+        start_timeout: Seconds to wait for the actor to start (a new Ray worker process, or a node).
+        actor_options: Extra Ray actor options (e.g. ``num_cpus``, ``scheduling_strategy``). By
+            default the actor reserves no CPU and is placed on the driver's node if possible.
+
+    Returns:
+        The learner's handle on the curriculum, used like the curriculum itself.
+
+    Raises:
+        CurriculumConnectionError: Ray is not initialized, or the actor failed to start.
+        CurriculumError: An actor named ``name`` already exists in the namespace.
+    """
+    ray = _ray()
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    if not isinstance(curriculum, Curriculum):
+        raise TypeError(f"curriculum must be a Curriculum, got {curriculum!r}")
+    if timeout <= 0 or start_timeout <= 0:
+        raise ValueError(
+            f"need timeout > 0 and start_timeout > 0; got timeout={timeout}, start_timeout={start_timeout}"
+        )
+    reserved = sorted(set(actor_options or {}) & set(_RESERVED_OPTIONS))
+    if reserved:
+        raise ValueError(
+            f"actor_options may not set {reserved}: pass name/namespace as arguments; concurrency, restarts "
+            "and retries would break in-order, exactly-once delivery"
+        )
+    if not ray.is_initialized():
+        raise CurriculumConnectionError(
+            "Ray is not initialized: call ray.init() (a local Ray) or ray.init(address=...) (an existing "
+            "cluster) before make_ray_curriculum"
+        )
+    options = {
+        "num_cpus": 0,
+        "scheduling_strategy": NodeAffinitySchedulingStrategy(
+            ray.get_runtime_context().get_node_id(), soft=True
+        ),
+        **(actor_options or {}),
+        "name": name,
+        "namespace": namespace,
+        "max_concurrency": 1,
+    }
+    try:
+        actor = _actor_class().options(**options).remote(_dumps(curriculum))
+    except ray.exceptions.ActorAlreadyExistsError:
+        raise CurriculumError(
+            f"a Ray actor named {_label(name, namespace)} already exists: close that curriculum first, or pass "
+            f"another name to make_ray_curriculum (and the same curriculum_name to RaySyncWrapper)"
+        ) from None
+    try:
+        _, task_space = _loads(ray.get(actor.task_space.remote(), timeout=start_timeout))
+    except ray.exceptions.GetTimeoutError:
+        _kill(actor)
+        raise CurriculumConnectionError(
+            f"the curriculum actor {_label(name, namespace)} did not start within {start_timeout:g} s: the "
+            "cluster may lack the resources in actor_options; raise `start_timeout` if it is only slow"
+        ) from None
+    except ray.exceptions.RayActorError as exc:
+        _kill(actor)
+        raise CurriculumConnectionError(
+            f"the curriculum actor {_label(name, namespace)} failed to start: {exc}"
+        ) from None
+    return RayCurriculumWrapper(actor, name, namespace, timeout, task_space)
+
+
+class _RayTransport:
+    """One environment's channel to the curriculum actor: a queue of unanswered actor calls."""
+
+    def __init__(self, actor: ActorHandle, label: str, timeout: float, max_in_flight: int) -> None:
+        self._ray = _ray()
+        self._actor = actor
+        self._label = label
+        self._timeout = timeout
+        self._max_in_flight = max_in_flight
+        self._session = uuid.uuid4().hex
+        self._pending: deque[Any] = deque()  # object refs of sent messages, oldest first
+        self._replies: deque[Any] = deque()  # replies received, not yet read
+
+    def send(self, message: Any) -> None:
+        if len(self._pending) >= self._max_in_flight:
+            try:
+                self._settle_oldest(self._timeout)
+            except TimeoutError:
+                raise CurriculumTimeoutError(
+                    f"the curriculum actor {self._label} applied none of the {self._max_in_flight} updates in "
+                    f"flight within {self._timeout:g} s: it is blocked or very slow. Raise `timeout` if this "
+                    "is expected."
+                ) from None
+        self._pending.append(self._actor.env_message.remote(self._session, _dumps(message)))
+
+    def recv(self, timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while not self._replies:
+            if not self._pending:
+                raise TimeoutError  # nothing asked for is outstanding: no reply can come
+            self._settle_oldest(max(0.0, deadline - time.monotonic()))
+        return self._replies.popleft()
+
+    def close(self) -> None:
+        """Waits (up to the timeout) until the actor has applied every message sent, then forgets them."""
+        if self._pending:
+            pending = list(self._pending)
+            done, _ = self._ray.wait(pending, num_returns=len(pending), timeout=self._timeout)
+            if len(done) < len(pending):
+                logger.warning(
+                    "closing an env before the curriculum actor %s applied its last %d messages",
+                    self._label,
+                    len(pending) - len(done),
+                )
+        self._pending.clear()
+        self._replies.clear()
+
+    def _settle_oldest(self, timeout: float) -> None:
+        """Waits for the reply to the oldest message in flight; raises TimeoutError when it is late."""
+        exceptions = self._ray.exceptions
+        try:
+            reply = self._ray.get(self._pending[0], timeout=timeout)
+        except exceptions.GetTimeoutError:
+            raise TimeoutError from None
+        except exceptions.RayActorError as exc:
+            raise CurriculumConnectionError(
+                f"the curriculum actor {self._label} is dead (closed, killed, or its node failed): {exc}"
+            ) from None
+        except exceptions.RayError as exc:
+            raise CurriculumError(
+                f"the curriculum actor {self._label} failed to apply a message: {exc}"
+            ) from None
+        self._pending.popleft()
+        if reply is not None:
+            self._replies.append(_loads(reply))
+
+
+def _find_actor(name: str, namespace: str | None) -> ActorHandle:
+    ray = _ray()
+    if not ray.is_initialized():
+        raise CurriculumConnectionError(
+            f"Ray is not initialized in this process, so the curriculum actor {_label(name, namespace)} cannot "
+            "be found: build RaySyncWrapper envs in the Ray driver or in Ray workers (e.g. in RayVecEnv)"
+        )
+    try:
+        return ray.get_actor(name, namespace=namespace)
+    except ValueError:
+        raise CurriculumConnectionError(
+            f"no curriculum actor named {_label(name, namespace)} in this Ray cluster: create it with "
+            f"make_ray_curriculum(curriculum, name={name!r}) before the envs reset, and pass the same namespace "
+            "to both when the envs run in another Ray job"
+        ) from None
+
+
+def _connector(
+    name: str, namespace: str | None, actor: ActorHandle | None, timeout: float, max_in_flight: int
+) -> Callable[[], _RayTransport]:
+    def connect() -> _RayTransport:
+        handle = actor if actor is not None else _find_actor(name, namespace)
+        return _RayTransport(handle, _label(name, namespace), timeout, max_in_flight)
+
+    return connect
+
+
+class RaySyncWrapper(SyncWrapper):
+    """Connects an environment to a curriculum served by :func:`make_ray_curriculum`.
+
+    Build it in the env factory, in any Ray process of the job (a Ray actor such as the workers
+    of :class:`~syllabus.integrations.ray_vec_env.RayVecEnv`, or the driver); the actor is looked
+    up at the first reset. See :class:`~syllabus.core.env_sync.SyncWrapper` for what it does on
+    reset and step. Updates are sent without waiting; :meth:`close` waits (up to ``timeout``)
+    until the curriculum has applied them.
+
+    Args:
+        env: A task env, or wrapped in a TaskWrapper directly beneath this wrapper.
+        curriculum_name: Name given to ``make_ray_curriculum``.
+        namespace: Ray namespace of the curriculum actor; ``None`` is the current job's.
+        actor: The curriculum actor's handle (``curriculum.actor``); skips the lookup by name.
+        env_id: Identifier reported with updates; assigned in connection order when ``None``.
+        timeout: Seconds a reset (or a send under backpressure) may wait for the curriculum.
+        prefetch: Tasks kept ready beyond the one the next reset takes.
+        step_batch_size: Steps per step-update message (only for curricula that need step updates).
+        max_in_flight: Messages sent and not yet applied by the curriculum before a send waits.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        curriculum_name: str = DEFAULT_NAME,
+        namespace: str | None = None,
+        actor: ActorHandle | None = None,
+        *,
+        env_id: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        prefetch: int = 1,
+        step_batch_size: int = 64,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    ) -> None:
+        if actor is not None and not isinstance(actor, _ray().actor.ActorHandle):
+            raise TypeError(
+                f"actor must be the curriculum actor's handle (the `actor` attribute of what "
+                f"make_ray_curriculum returned), got {actor!r}"
+            )
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
+        super().__init__(
+            env,
+            _connector(curriculum_name, namespace, actor, timeout, max_in_flight),
+            env_id=env_id,
+            timeout=timeout,
+            prefetch=prefetch,
+            step_batch_size=step_batch_size,
+        )
