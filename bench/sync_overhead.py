@@ -136,8 +136,8 @@ def throughput(reps: int, seconds: float) -> None:
     report(reps, *results, "   goal >= 0.97")
 
 
-def latency_worker(task_queue, update_queue, prefetch: int, episodes: int, results) -> None:
-    env = make_synced(task_queue, update_queue, prefetch)
+def reset_waits(env: gym.Env, episodes: int) -> list[float]:
+    """Runs ``episodes`` episodes and returns how long each reset after an episode end took; closes ``env``."""
     env.reset()
     waits = []
     for _ in range(episodes):
@@ -147,7 +147,11 @@ def latency_worker(task_queue, update_queue, prefetch: int, episodes: int, resul
         env.reset()  # the episode update just went out; with prefetch=0 this waits for its answer
         waits.append(time.perf_counter() - start)
     env.close()
-    results.put(waits)
+    return waits
+
+
+def latency_worker(task_queue, update_queue, prefetch: int, episodes: int, results) -> None:
+    results.put(reset_waits(make_synced(task_queue, update_queue, prefetch), episodes))
 
 
 def latency(prefetch: int, episodes: int = 200) -> list[float]:
@@ -266,17 +270,7 @@ def ray_latency(prefetch: int, episodes: int = 200, num_envs: int = NUM_ENVS) ->
     from syllabus.core import make_ray_curriculum
 
     def worker(prefetch: int, episodes: int) -> list[float]:
-        env = make_ray_synced(prefetch)
-        env.reset()
-        waits = []
-        for _ in range(episodes):
-            while not env.step(0)[3]:
-                pass
-            start = time.perf_counter()
-            env.reset()  # the episode update just went out; with prefetch=0 this waits for its answer
-            waits.append(time.perf_counter() - start)
-        env.close()
-        return waits
+        return reset_waits(make_ray_synced(prefetch), episodes)
 
     task = ray.remote(num_cpus=0)(worker)
     with make_ray_curriculum(DomainRandomization(TASK_SPACE)):

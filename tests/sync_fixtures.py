@@ -12,6 +12,7 @@ import gymnasium as gym
 import numpy as np
 
 from syllabus.core import Curriculum, MultiProcessingSyncWrapper, TaskEnv
+from syllabus.curricula import DomainRandomization
 from syllabus.task_space import DiscreteTaskSpace
 
 TASK_SPACE = DiscreteTaskSpace(10**6)
@@ -80,6 +81,18 @@ class RecordingCurriculum(Curriculum):
 
     def echo(self, value: Any) -> Any:
         return value
+
+
+class RecordingDomainRandomization(DomainRandomization):
+    """Domain Randomization that keeps every episode update it receives."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.updates: list[tuple] = []
+
+    def update_on_episode(self, episode_return, length, task, progress=None, env_id=None) -> None:
+        self.updates.append((task, episode_return, length, progress))
+        super().update_on_episode(episode_return, length, task, progress, env_id=env_id)
 
 
 def make_counting_env(

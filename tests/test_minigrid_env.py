@@ -7,10 +7,10 @@ from functools import partial
 import gymnasium as gym
 import numpy as np
 import pytest
+from sync_fixtures import RecordingDomainRandomization
 
 from syllabus.core import MultiProcessingSyncWrapper, make_multiprocessing_curriculum
 from syllabus.core.task_interface import check_task_interface
-from syllabus.curricula import DomainRandomization
 from syllabus.envs.minigrid import DEFAULT_ENV_IDS, MiniGridTaskEnv, make_minigrid
 from syllabus.task_space import DiscreteTaskSpace, TaskSpaceError
 
@@ -173,18 +173,6 @@ def test_bad_task_keeps_the_current_one(env):
         with pytest.raises(TaskSpaceError):
             env.reset(new_task=bad)
     assert env.task == IDS[2]
-
-
-class RecordingDomainRandomization(DomainRandomization):
-    """Domain Randomization that keeps every episode update it receives."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.updates: list[tuple] = []
-
-    def update_on_episode(self, episode_return, length, task, progress=None, env_id=None) -> None:
-        self.updates.append((task, episode_return, length, progress))
-        super().update_on_episode(episode_return, length, task, progress, env_id=env_id)
 
 
 def make_synced_minigrid(task_queue, update_queue):

@@ -10,10 +10,10 @@ from functools import partial
 import gymnasium as gym
 import numpy as np
 import pytest
+from sync_fixtures import RecordingDomainRandomization
 
 from syllabus.core import MultiProcessingSyncWrapper, make_multiprocessing_curriculum
 from syllabus.core.task_interface import check_task_interface
-from syllabus.curricula import DomainRandomization
 from syllabus.envs.procgen import (
     GAMES,
     ProcgenTaskEnv,
@@ -186,18 +186,6 @@ def test_bad_levels_and_tasks_are_rejected(env):
         with pytest.raises(TaskSpaceError):
             env.reset(new_task=bad)
     assert env.task == 5
-
-
-class RecordingDomainRandomization(DomainRandomization):
-    """Domain Randomization that keeps every episode update it receives."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.updates: list[tuple] = []
-
-    def update_on_episode(self, episode_return, length, task, progress=None, env_id=None) -> None:
-        self.updates.append((task, episode_return, length, progress))
-        super().update_on_episode(episode_return, length, task, progress, env_id=env_id)
 
 
 def make_synced_procgen(task_queue, update_queue):
