@@ -7,12 +7,18 @@ decides the vector env and the wrapper in one place, :func:`open_environments`.
 from __future__ import annotations
 
 import importlib
+import logging
 import math
 import multiprocessing
+import os
+import secrets
 import signal
+import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -22,14 +28,25 @@ from cli.schema import (
     ConfigError,
     MiniGridEnvConfig,
     ProcgenEnvConfig,
+    RaySyncConfig,
     RunConfig,
     SB3PPOConfig,
 )
-from syllabus.core import Curriculum, MultiProcessingSyncWrapper, make_multiprocessing_curriculum
+from syllabus.core import (
+    Curriculum,
+    MultiProcessingSyncWrapper,
+    RaySyncWrapper,
+    make_multiprocessing_curriculum,
+    make_ray_curriculum,
+)
 from syllabus.core.direct_sync import DirectSyncWrapper
 from syllabus.task_space import DiscreteTaskSpace, TaskSpace
 
 EXTRAS = {"procgen": "procgen", "minigrid": "minigrid"}
+RAY_CLIENT_PORT = 10001
+PROBE_TIMEOUT = 10.0  # seconds to wait for a TCP answer from sync.address (Ray itself retries for minutes)
+
+logger = logging.getLogger("syllabus.train")
 
 
 class MissingDependencyError(RuntimeError):
@@ -232,6 +249,80 @@ def _direct_env(env_cfg: Any, curriculum: Curriculum | None) -> gym.Env:
     return TaskInfoWrapper(env) if curriculum is None else DirectSyncWrapper(env, curriculum)
 
 
+def _ray_env(
+    env_cfg: Any, actor: Any, curriculum_name: str, namespace: str | None, timeout: float
+) -> gym.Env:
+    """Env factory of ``sync=ray``, run in each RayVecEnv actor; ``actor`` is the curriculum's (or None)."""
+    env = make_task_env(env_cfg)
+    if actor is None:
+        return TaskInfoWrapper(env)
+    return RaySyncWrapper(env, curriculum_name, namespace, actor=actor, timeout=timeout)
+
+
+def check_sync_config(sync: Any) -> None:
+    """Checks that the sync backend's optional package is installed (Ray for ``sync=ray``) and that
+    something answers at ``sync.address`` (``auto`` is left to Ray)."""
+    if not isinstance(sync, RaySyncConfig):
+        return
+    try:
+        import ray  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f'sync=ray needs an optional dependency: {exc}; install it with: pip install "syllabus-rl[ray]"'
+        ) from None
+    if sync.address in (None, "auto"):
+        return
+    host, _, port = sync.address.removeprefix("ray://").partition(":")
+    try:
+        socket.create_connection((host, int(port or RAY_CLIENT_PORT)), timeout=PROBE_TIMEOUT).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"sync.address={sync.address!r}: nothing answers at {host}:{port or RAY_CLIENT_PORT} within "
+            f"{PROBE_TIMEOUT:g} s ({exc}); start a Ray cluster there (`ray start --head`) or use "
+            "sync.address=null for a local Ray"
+        ) from None
+
+
+def connect_ray(sync: RaySyncConfig) -> Callable[[], None] | None:
+    """Starts a local Ray (``sync.address: null``) or joins the cluster at ``sync.address``.
+
+    Reuses a Ray this process already initialized (e.g. a launcher's). A local Ray gets an auth token
+    in the environment unless the user has one, so Ray writes none under the home directory.
+
+    Returns:
+        ``ray.shutdown`` (stops a local Ray; only disconnects from a cluster), or ``None`` when Ray was
+        already initialized and stays as it was.
+
+    Raises:
+        ConfigError: No Ray cluster answers at ``sync.address``.
+    """
+    import ray
+
+    if ray.is_initialized():
+        logger.info("using the Ray this process is already connected to; sync.address is not used")
+        return None
+    if sync.address is None:
+        if os.environ.get("RAY_AUTH_MODE", "token").lower() == "token" and not (
+            os.environ.get("RAY_AUTH_TOKEN")
+            or os.environ.get("RAY_AUTH_TOKEN_PATH")
+            or (Path.home() / ".ray" / "auth_token").exists()
+        ):
+            os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(16)  # Ray caches it: kept for the process
+        ray.init(num_cpus=sync.num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+        return ray.shutdown
+    try:
+        ray.init(address=sync.address, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0].rstrip(".")
+        if exc.__cause__ is not None:  # e.g. Ray's AuthenticationError, which says what to set
+            reason += f" ({str(exc.__cause__).strip().splitlines()[0]})"
+        raise ConfigError(
+            f"sync.address={sync.address!r}: cannot join a Ray cluster there: {reason}. Start one (`ray start "
+            "--head`), or use sync.address=null for a local Ray"
+        ) from None
+    return ray.shutdown
+
+
 @dataclass
 class Environments:
     """The vector env of a run and the learner-side curriculum (the object to update, save and log).
@@ -280,8 +371,9 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
     """Builds the vector env for ``run.sync`` with every env synced to ``curriculum``.
 
     ``sync=multiprocessing``: SB3 ``SubprocVecEnv`` with :class:`MultiProcessingSyncWrapper` envs;
-    ``sync=none``: SB3 ``DummyVecEnv`` with :class:`DirectSyncWrapper` envs (deterministic). The
-    vector env is wrapped in ``VecMonitor`` for episode statistics.
+    ``sync=ray``: :class:`RayVecEnv` of :class:`RaySyncWrapper` envs, the curriculum a Ray actor
+    (:func:`connect_ray` first); ``sync=none``: SB3 ``DummyVecEnv`` with :class:`DirectSyncWrapper`
+    envs (deterministic). The vector env is wrapped in ``VecMonitor`` for episode statistics.
     """
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
 
@@ -298,6 +390,20 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
                 envs._closers.append(wrapper.close)
             factory = partial(_worker_env, run.env, task_queue, update_queue)
             venv = SubprocVecEnv([factory] * run.num_envs, start_method=run.sync.start_method)
+        elif run.sync.name == "ray":
+            disconnect = connect_ray(run.sync)
+            if disconnect is not None:
+                envs._closers.append(disconnect)
+            from syllabus.integrations.ray_vec_env import RayVecEnv
+
+            name = run.sync.curriculum_name or f"syllabus-curriculum-{uuid.uuid4().hex[:12]}"
+            actor = None
+            if curriculum is not None:
+                wrapper = make_ray_curriculum(curriculum, name, run.sync.namespace, timeout=run.sync.timeout)
+                envs.curriculum, actor = wrapper, wrapper.actor
+                envs._closers.append(wrapper.close)
+            factory = partial(_ray_env, run.env, actor, name, run.sync.namespace, run.sync.timeout)
+            venv = RayVecEnv([factory] * run.num_envs, num_cpus=run.sync.env_num_cpus)
         elif run.sync.name == "none":
             venv = DummyVecEnv([partial(_direct_env, run.env, curriculum)] * run.num_envs)
         else:

@@ -8,6 +8,7 @@ naming the key before anything starts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,6 +144,19 @@ class MultiprocessingSyncConfig:
 
 
 @dataclass
+class RaySyncConfig:
+    """Envs in Ray actors (``RayVecEnv``), the curriculum as a named Ray actor."""
+
+    name: str = "ray"
+    address: str | None = None
+    num_cpus: int | None = None
+    env_num_cpus: float = 0.01
+    curriculum_name: str | None = None
+    namespace: str | None = None
+    timeout: float = 60.0
+
+
+@dataclass
 class NoSyncConfig:
     """One process: ``DummyVecEnv`` and the curriculum called directly."""
 
@@ -209,7 +223,7 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
         "lp": LearningProgressConfig,
         "learnability": LearnabilityConfig,
     },
-    "sync": {"multiprocessing": MultiprocessingSyncConfig, "none": NoSyncConfig},
+    "sync": {"multiprocessing": MultiprocessingSyncConfig, "ray": RaySyncConfig, "none": NoSyncConfig},
     "learner": {"sb3_ppo": SB3PPOConfig},
     "logger": {"default": LoggerConfig, "csv": LoggerConfig},
 }
@@ -221,6 +235,8 @@ _CHOICES = {
     "sync.start_method": ("fork", "forkserver", "spawn"),
     "learner.device": ("cpu", "cuda", "auto"),
 }
+# `auto`, `HOST:PORT` (a cluster's GCS) or `ray://HOST[:PORT]` (Ray Client).
+_RAY_ADDRESS = re.compile(r"auto|ray://[^\s:/]+(:\d+)?|[^\s:/]+:\d+")
 
 
 class ConfigError(ValueError):
@@ -302,11 +318,35 @@ def _check_values(run: RunConfig) -> None:
         raise ConfigError(
             f"logger.checkpoint_interval must be >= 0 (0: final only), got {run.logger.checkpoint_interval}"
         )
+    if isinstance(run.sync, RaySyncConfig):
+        _check_ray_sync(run.sync)
     for key, choices in _CHOICES.items():
         group, attr = key.split(".")
         value = getattr(getattr(run, group), attr, None)
         if value is not None and value not in choices:
             raise ConfigError(f"{key}: invalid value {value!r}; valid choices: {', '.join(choices)}")
+
+
+def _check_ray_sync(sync: RaySyncConfig) -> None:
+    if sync.address is not None and not _RAY_ADDRESS.fullmatch(sync.address):
+        raise ConfigError(
+            f"sync.address: invalid Ray address {sync.address!r}; valid: null (start a local Ray), auto "
+            "(the cluster running on this machine), HOST:PORT (a cluster's GCS) or ray://HOST:PORT (Ray Client)"
+        )
+    if sync.num_cpus is not None:
+        if sync.address is not None:
+            raise ConfigError(
+                f"sync.num_cpus={sync.num_cpus} sizes a local Ray only; with sync.address={sync.address!r} "
+                "the cluster has its own CPUs: leave sync.num_cpus null"
+            )
+        if sync.num_cpus < 1:
+            raise ConfigError(f"sync.num_cpus must be >= 1 (or null: all cores), got {sync.num_cpus}")
+    if sync.env_num_cpus < 0:
+        raise ConfigError(f"sync.env_num_cpus must be >= 0, got {sync.env_num_cpus}")
+    if sync.timeout <= 0:
+        raise ConfigError(f"sync.timeout must be > 0 seconds, got {sync.timeout}")
+    if sync.curriculum_name == "":
+        raise ConfigError("sync.curriculum_name must not be empty (null: a name unique to the run)")
 
 
 def _first_line(exc: BaseException) -> str:

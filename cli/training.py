@@ -16,6 +16,7 @@ from pathlib import Path
 from cli.builders import (
     Environments,
     check_env_config,
+    check_sync_config,
     learner_callbacks,
     make_curriculum,
     make_learner,
@@ -81,6 +82,7 @@ def train(run: RunConfig, run_dir: Path, *, resume: bool, command: str, quiet: b
         ConfigError, MissingDependencyError: Raised before anything starts.
     """
     check_env_config(run.env)
+    check_sync_config(run.sync)
     checkpoint, state = None, TrainerState()
     if resume:
         checkpoint = latest_checkpoint(run_dir)

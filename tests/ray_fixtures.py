@@ -27,6 +27,14 @@ TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 AUTH_TOKEN = secrets.token_hex(16)
 
 
+def kill_actor_process(actor: Any) -> None:
+    """Kills an actor's process and waits until it is gone (``ray.kill`` returns before that)."""
+    pid = ray.get(actor.__ray_call__.remote(lambda _: os.getpid()), timeout=10)
+    process = psutil.Process(pid)
+    process.kill()
+    process.wait(timeout=10)
+
+
 def ray_processes() -> list[psutil.Process]:
     """Ray's own processes (GCS, raylet, workers) started from this process."""
     found = []

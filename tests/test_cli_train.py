@@ -10,7 +10,8 @@ from cli_fixtures import TINY, header, read_csv, syllabus
 from cli.catalog import group_options
 
 CURRICULA = group_options()["curriculum"]
-SYNCS = group_options()["sync"]
+# sync=ray starts a Ray per job; tests/test_cli_ray.py covers it end to end.
+SYNCS = [sync for sync in group_options()["sync"] if sync != "ray"]
 PROGRESS_HEADER = ["step", "time", "steps_per_sec", "episodes", "episode_return_mean", "episode_length_mean"]
 EPISODES_HEADER = ["step", "env_id", "task", "episode_return", "episode_length"]
 CARTPOLE_TASKS = {"0.02", "0.05", "0.1", "0.15", "0.2"}

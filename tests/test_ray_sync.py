@@ -13,6 +13,7 @@ import ray
 from ray_fixtures import (
     Signal,
     StallingCurriculum,
+    kill_actor_process,
     local_ray,
     make_ray_counting_env,
     rollouts_from,
@@ -216,7 +217,7 @@ def test_killed_actor_is_named_in_the_errors():
     curriculum = make_ray_curriculum(RecordingCurriculum(), name="doomed")
     env = RaySyncWrapper(CountingEnv(), curriculum_name="doomed", prefetch=0, timeout=10)
     run_episodes(env, 1)
-    ray.kill(curriculum.actor)
+    kill_actor_process(curriculum.actor)
     with pytest.raises(CurriculumConnectionError, match="curriculum actor 'doomed' is dead"):
         run_episodes(env, 2)  # the task already delivered is used; the next exchange fails
     env.close()

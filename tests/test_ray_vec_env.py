@@ -10,7 +10,7 @@ import numpy as np
 import psutil
 import pytest
 import ray
-from ray_fixtures import local_ray, make_ray_counting_env
+from ray_fixtures import kill_actor_process, local_ray, make_ray_counting_env
 from stable_baselines3 import PPO
 from sync_fixtures import CountingEnv, RecordingCurriculum, check_exactly_once, run_sb3_vector
 
@@ -119,7 +119,7 @@ def test_dead_env_worker_is_named_and_close_leaves_no_actor():
     venv = RayVecEnv([CountingEnv] * 3)
     pids = actor_pids(venv)
     venv.reset()
-    ray.kill(venv.actors[1])
+    kill_actor_process(venv.actors[1])
     with pytest.raises(EnvWorkerError, match="env 1 of the RayVecEnv died.*does not restart"):
         venv.step(np.zeros(3, dtype=np.int64))
     venv.close()
