@@ -20,14 +20,8 @@ from contextlib import ExitStack
 import psutil
 from hydra import compose, initialize_config_dir
 
-from cli.builders import (
-    learner_callbacks,
-    make_curriculum,
-    make_learner,
-    open_environments,
-    start_worker_server,
-    task_space_of,
-)
+from cli.builders import learner_callbacks, make_curriculum, make_learner, task_space_of
+from cli.environments import open_environments, start_worker_server
 from cli.hydra_app import CONFIG_DIR
 from cli.schema import RunConfig, validate
 

@@ -1,24 +1,13 @@
-"""From a validated config to objects: task envs, the curriculum, the vector env and the learner.
+"""From a validated config to objects: task envs, the curriculum and the learner.
 
-The chain is config -> task env factory -> sync wrapper -> vector env -> learner. The sync backend
-decides the vector env and the wrapper in one place, :func:`open_environments`.
+The chain is config -> task env factory -> sync wrapper -> vector env -> learner; the sync wrapper
+and the vector env are built in :mod:`cli.environments`.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 import math
-import multiprocessing
-import os
-import secrets
-import signal
-import socket
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -28,25 +17,13 @@ from cli.schema import (
     ConfigError,
     MiniGridEnvConfig,
     ProcgenEnvConfig,
-    RaySyncConfig,
     RunConfig,
     SB3PPOConfig,
 )
-from syllabus.core import (
-    Curriculum,
-    MultiProcessingSyncWrapper,
-    RaySyncWrapper,
-    make_multiprocessing_curriculum,
-    make_ray_curriculum,
-)
-from syllabus.core.direct_sync import DirectSyncWrapper
+from syllabus.core import Curriculum
 from syllabus.task_space import DiscreteTaskSpace, TaskSpace
 
 EXTRAS = {"procgen": "procgen", "minigrid": "minigrid"}
-RAY_CLIENT_PORT = 10001
-PROBE_TIMEOUT = 10.0  # seconds to wait for a TCP answer from sync.address (Ray itself retries for minutes)
-
-logger = logging.getLogger("syllabus.train")
 
 
 class MissingDependencyError(RuntimeError):
@@ -220,200 +197,6 @@ def _prefix_stages(fractions: list[float], task_space: TaskSpace) -> list[list[A
 def takes_learner_updates(run: RunConfig) -> bool:
     """Whether the curriculum learns from the learner's rollouts (value predictions), i.e. PLR."""
     return run.curriculum.name in ("plr", "robust_plr")
-
-
-# ---------------------------------------------------------------------- env side
-
-
-class TaskInfoWrapper(gym.Wrapper):
-    """Puts the env's current task in the reset ``info["task"]`` when no sync wrapper does (``curriculum=none``)."""
-
-    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        obs, info = self.env.reset(**kwargs)
-        info["task"] = self.env.get_wrapper_attr("task")
-        return obs, info
-
-
-def _worker_env(env_cfg: Any, task_queue: Any, update_queue: Any) -> gym.Env:
-    """Env factory run in each SubprocVecEnv worker; the learner alone handles Ctrl-C and closes workers."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    env = make_task_env(env_cfg)
-    if task_queue is None:
-        return TaskInfoWrapper(env)
-    return MultiProcessingSyncWrapper(env, task_queue, update_queue)
-
-
-def _direct_env(env_cfg: Any, curriculum: Curriculum | None) -> gym.Env:
-    """Env factory of ``sync=none``: the curriculum is called in this process."""
-    env = make_task_env(env_cfg)
-    return TaskInfoWrapper(env) if curriculum is None else DirectSyncWrapper(env, curriculum)
-
-
-def _ray_env(
-    env_cfg: Any, actor: Any, curriculum_name: str, namespace: str | None, timeout: float
-) -> gym.Env:
-    """Env factory of ``sync=ray``, run in each RayVecEnv actor; ``actor`` is the curriculum's (or None)."""
-    env = make_task_env(env_cfg)
-    if actor is None:
-        return TaskInfoWrapper(env)
-    return RaySyncWrapper(env, curriculum_name, namespace, actor=actor, timeout=timeout)
-
-
-def check_sync_config(sync: Any) -> None:
-    """Checks that the sync backend's optional package is installed (Ray for ``sync=ray``) and that
-    something answers at ``sync.address`` (``auto`` is left to Ray)."""
-    if not isinstance(sync, RaySyncConfig):
-        return
-    try:
-        import ray  # noqa: F401
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f'sync=ray needs an optional dependency: {exc}; install it with: pip install "syllabus-rl[ray]"'
-        ) from None
-    if sync.address in (None, "auto"):
-        return
-    host, _, port = sync.address.removeprefix("ray://").partition(":")
-    try:
-        socket.create_connection((host, int(port or RAY_CLIENT_PORT)), timeout=PROBE_TIMEOUT).close()
-    except OSError as exc:
-        raise ConfigError(
-            f"sync.address={sync.address!r}: nothing answers at {host}:{port or RAY_CLIENT_PORT} within "
-            f"{PROBE_TIMEOUT:g} s ({exc}); start a Ray cluster there (`ray start --head`) or use "
-            "sync.address=null for a local Ray"
-        ) from None
-
-
-def connect_ray(sync: RaySyncConfig) -> Callable[[], None] | None:
-    """Starts a local Ray (``sync.address: null``) or joins the cluster at ``sync.address``.
-
-    Reuses a Ray this process already initialized (e.g. a launcher's). A local Ray gets an auth token
-    in the environment unless the user has one, so Ray writes none under the home directory.
-
-    Returns:
-        ``ray.shutdown`` (stops a local Ray; only disconnects from a cluster), or ``None`` when Ray was
-        already initialized and stays as it was.
-
-    Raises:
-        ConfigError: No Ray cluster answers at ``sync.address``.
-    """
-    import ray
-
-    if ray.is_initialized():
-        logger.info("using the Ray this process is already connected to; sync.address is not used")
-        return None
-    if sync.address is None:
-        if os.environ.get("RAY_AUTH_MODE", "token").lower() == "token" and not (
-            os.environ.get("RAY_AUTH_TOKEN")
-            or os.environ.get("RAY_AUTH_TOKEN_PATH")
-            or (Path.home() / ".ray" / "auth_token").exists()
-        ):
-            os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(16)  # Ray caches it: kept for the process
-        ray.init(num_cpus=sync.num_cpus, include_dashboard=False, logging_level=logging.WARNING)
-        return ray.shutdown
-    try:
-        ray.init(address=sync.address, logging_level=logging.WARNING)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0].rstrip(".")
-        if exc.__cause__ is not None:  # e.g. Ray's AuthenticationError, which says what to set
-            reason += f" ({str(exc.__cause__).strip().splitlines()[0]})"
-        raise ConfigError(
-            f"sync.address={sync.address!r}: cannot join a Ray cluster there: {reason}. Start one (`ray start "
-            "--head`), or use sync.address=null for a local Ray"
-        ) from None
-    return ray.shutdown
-
-
-@dataclass
-class Environments:
-    """The vector env of a run and the learner-side curriculum (the object to update, save and log).
-
-    Close it (or use ``with``) to close the envs, then the curriculum's sync machinery.
-    """
-
-    venv: Any
-    curriculum: Any
-    _closers: list[Callable[[], None]] = field(default_factory=list)
-
-    def close(self) -> None:
-        """Closes everything that was opened, in reverse order; idempotent."""
-        while self._closers:
-            self._closers.pop()()
-
-    def __enter__(self) -> Environments:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-
-def start_worker_server(run: RunConfig) -> None:
-    """Starts the forkserver of ``sync=multiprocessing`` now, with SB3's worker and this module imported.
-
-    Workers then fork ready-made instead of each importing torch (seconds per worker), and the
-    server's imports overlap with the learner's own.
-    """
-    if run.sync.name != "multiprocessing":
-        return
-    if multiprocessing.get_start_method(allow_none=True) not in (None, "fork", "forkserver", "spawn"):
-        # A launcher's worker (joblib's loky) sets its own default context, which env workers, started
-        # from here, cannot resolve; they use the standard one the config names.
-        multiprocessing.set_start_method(run.sync.start_method, force=True)
-    if run.sync.start_method == "forkserver":
-        from multiprocessing import forkserver
-
-        multiprocessing.set_forkserver_preload(
-            ["cli", "stable_baselines3.common.vec_env.subproc_vec_env", __name__]
-        )
-        forkserver.ensure_running()
-
-
-def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environments:
-    """Builds the vector env for ``run.sync`` with every env synced to ``curriculum``.
-
-    ``sync=multiprocessing``: SB3 ``SubprocVecEnv`` with :class:`MultiProcessingSyncWrapper` envs;
-    ``sync=ray``: :class:`RayVecEnv` of :class:`RaySyncWrapper` envs, the curriculum a Ray actor
-    (:func:`connect_ray` first); ``sync=none``: SB3 ``DummyVecEnv`` with :class:`DirectSyncWrapper`
-    envs (deterministic). The vector env is wrapped in ``VecMonitor`` for episode statistics.
-    """
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
-
-    envs = Environments(venv=None, curriculum=curriculum)
-    try:
-        if run.sync.name == "multiprocessing":
-            start_worker_server(run)
-            task_queue = update_queue = None
-            if curriculum is not None:
-                wrapper, task_queue, update_queue = make_multiprocessing_curriculum(
-                    curriculum, timeout=run.sync.timeout
-                )
-                envs.curriculum = wrapper
-                envs._closers.append(wrapper.close)
-            factory = partial(_worker_env, run.env, task_queue, update_queue)
-            venv = SubprocVecEnv([factory] * run.num_envs, start_method=run.sync.start_method)
-        elif run.sync.name == "ray":
-            disconnect = connect_ray(run.sync)
-            if disconnect is not None:
-                envs._closers.append(disconnect)
-            from syllabus.integrations.ray_vec_env import RayVecEnv
-
-            name = run.sync.curriculum_name or f"syllabus-curriculum-{uuid.uuid4().hex[:12]}"
-            actor = None
-            if curriculum is not None:
-                wrapper = make_ray_curriculum(curriculum, name, run.sync.namespace, timeout=run.sync.timeout)
-                envs.curriculum, actor = wrapper, wrapper.actor
-                envs._closers.append(wrapper.close)
-            factory = partial(_ray_env, run.env, actor, name, run.sync.namespace, run.sync.timeout)
-            venv = RayVecEnv([factory] * run.num_envs, num_cpus=run.sync.env_num_cpus)
-        elif run.sync.name == "none":
-            venv = DummyVecEnv([partial(_direct_env, run.env, curriculum)] * run.num_envs)
-        else:
-            raise ConfigError(f"sync.name: no builder for sync backend {run.sync.name!r}")
-        envs._closers.append(venv.close)
-        envs.venv = VecMonitor(venv)
-    except BaseException:
-        envs.close()
-        raise
-    return envs
 
 
 # ----------------------------------------------------------------------- learner

@@ -14,18 +14,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cli.builders import (
-    Environments,
     check_env_config,
-    check_sync_config,
     learner_callbacks,
     make_curriculum,
     make_learner,
-    open_environments,
     set_torch_threads,
-    start_worker_server,
     task_space_of,
 )
 from cli.callbacks import RunCallback
+from cli.environments import Environments, check_sync_config, open_environments, start_worker_server
 from cli.progress import make_display
 from cli.run_dir import (
     FINAL,

@@ -7,7 +7,6 @@ import json
 import pickle
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -162,20 +161,3 @@ def test_unreachable_address_fails_cleanly_before_anything_starts(tmp_path):
     assert "syllabus train: error: sync.address='127.0.0.1:1': nothing answers at 127.0.0.1:1" in output
     assert "Traceback" not in output
     assert not run_dir.exists()
-
-
-@pytest.mark.timeout(60)
-def test_missing_ray_names_the_extra(tmp_path):
-    code = "import sys; sys.modules['ray'] = None; from cli.app import main; main()"
-    result = subprocess.run(
-        [sys.executable, "-c", code, "train", "sync=ray", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=tmp_path,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=50,
-    )
-    assert result.returncode == 2
-    assert 'pip install "syllabus-rl[ray]"' in result.stderr
-    assert "Traceback" not in result.stderr
-    assert not (tmp_path / "run").exists()

@@ -130,15 +130,18 @@ def test_bad_overrides_fail_cleanly_before_anything_starts(tmp_path, args, expec
 
 
 @pytest.mark.timeout(60)
-def test_missing_optional_dependency_names_the_extra(tmp_path):
+@pytest.mark.parametrize(
+    ("module", "override", "extra"), [("procgen", "env=procgen", "procgen"), ("ray", "sync=ray", "ray")]
+)
+def test_missing_optional_dependency_names_the_extra(tmp_path, module, override, extra):
     import subprocess
     import sys
 
     from cli_fixtures import cli_env
 
-    code = "import sys; sys.modules['procgen'] = None; from cli.app import main; main()"
+    code = f"import sys; sys.modules[{module!r}] = None; from cli.app import main; main()"
     result = subprocess.run(
-        [sys.executable, "-c", code, "train", "env=procgen", f"hydra.run.dir={tmp_path / 'run'}"],
+        [sys.executable, "-c", code, "train", override, f"hydra.run.dir={tmp_path / 'run'}"],
         cwd=tmp_path,
         env=cli_env(),
         capture_output=True,
@@ -146,7 +149,7 @@ def test_missing_optional_dependency_names_the_extra(tmp_path):
         timeout=50,
     )
     assert result.returncode == 2
-    assert 'pip install "syllabus-rl[procgen]"' in result.stderr
+    assert f'pip install "syllabus-rl[{extra}]"' in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
 
