@@ -3,6 +3,8 @@
 1. Throughput: 8 near-free envs (100-step episodes) in gymnasium ``AsyncVectorEnv``, raw and
    behind ``MultiProcessingSyncWrapper`` with Domain Randomization, in paired repetitions
    (2 cores shared by 17 processes make single timings noisy; the paired ratios are the figure).
+   Then the sync's own CPU cost, without the vector env's noise: each of 8 processes loops over
+   its env, and the CPU time of all processes is compared, raw vs synced.
 2. Task-delivery latency: how long a reset waits for its task when nothing is prefetched
    (``prefetch=0``) and with the default prefetch, timed inside the env processes. With one env
    stepping in a tight loop on an idle machine, a ``prefetch=0`` reset waits for a full round trip
@@ -137,7 +139,55 @@ def throughput(reps: int, seconds: float) -> None:
         finally:
             raw.close()
             synced.close()
-    report(reps, *results, "   goal >= 0.97")
+        report(reps, *results, "   goal >= 0.97")
+        print(f"\n  Env loop inside each of {NUM_ENVS} processes (no vector env), raw vs synced")
+        synced_env = partial(make_synced, task_queue, update_queue)
+        loop_reps = max(2, reps // 4)
+        raw_loop, synced_loop = [], []
+        for rep in range(loop_reps):
+            order = (NearFreeEnv, synced_env) if rep % 2 == 0 else (synced_env, NearFreeEnv)
+            cost = {make_env: loop_cpu_per_step(make_env) for make_env in order}
+            raw_loop.append(cost[NearFreeEnv])
+            synced_loop.append(cost[synced_env])
+    per_step = statistics.median(synced_loop) - statistics.median(raw_loop)
+    workload_us = statistics.median(results[2])
+    print(
+        f"  CPU per env step (all processes, {loop_reps} reps): raw {statistics.median(raw_loop):.2f} us, "
+        f"synced {statistics.median(synced_loop):.2f} us"
+    )
+    print(
+        f"  sync CPU per episode (one update + one task, all processes): {per_step * EPISODE_LENGTH:.0f} us; "
+        f"on the AsyncVectorEnv workload above ({workload_us:.0f} us per step) it implies a ratio of "
+        f"{workload_us / (workload_us + per_step):.3f}"
+    )
+
+
+def loop_worker(make_env, episodes: int, results) -> None:
+    """Runs ``episodes`` episodes in a tight loop and puts the CPU seconds this process spent on them."""
+    env = make_env()
+    env.reset()
+    start = time.process_time()
+    for _ in range(episodes):
+        while not env.step(0)[3]:
+            pass
+        env.reset()
+    results.put(time.process_time() - start)
+    env.close()
+
+
+def loop_cpu_per_step(make_env, episodes: int = 500) -> float:
+    """CPU microseconds per step of NUM_ENVS processes looping over ``make_env`` envs, this process included."""
+    ctx = multiprocessing.get_context("forkserver")
+    results = ctx.Queue()
+    workers = [ctx.Process(target=loop_worker, args=(make_env, episodes, results)) for _ in range(NUM_ENVS)]
+    learner_start = time.process_time()  # this process: the curriculum's sync thread
+    for worker in workers:
+        worker.start()
+    worker_cpu = sum(results.get(timeout=120) for _ in workers)
+    learner_cpu = time.process_time() - learner_start
+    for worker in workers:
+        worker.join()
+    return (worker_cpu + learner_cpu) / (NUM_ENVS * episodes * EPISODE_LENGTH) * 1e6
 
 
 class ResetTimer(gym.Wrapper):
