@@ -95,8 +95,8 @@ def test_sb3_dummy_vec_env_exactly_once():
 
 @pytest.mark.parametrize("context", START_METHODS)
 def test_hand_written_processes_many_episodes(context):
-    """16 env processes x 300 episodes each: no update lost or duplicated, every start method."""
-    num_envs, episodes = 16, 300
+    """16 env processes x 1,000 episodes each: no update lost or duplicated, every start method."""
+    num_envs, episodes = 16, 1000
     ctx = multiprocessing.get_context(context)
     curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
     results = ctx.Queue()
