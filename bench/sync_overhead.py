@@ -78,18 +78,25 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
     return total
 
 
-def measure(venv: gym.vector.AsyncVectorEnv, seconds: float) -> tuple[float, float]:
-    """Returns (steps per second, CPU microseconds per step) over about ``seconds``."""
-    processes = [psutil.Process(), *(psutil.Process(p.pid) for p in venv.processes)]
-    venv.reset(seed=0)
+def all_processes() -> list[psutil.Process]:
+    """This process and every process it started (Ray's GCS, raylet and workers included)."""
+    me = psutil.Process()
+    return [me, *me.children(recursive=True)]
+
+
+def measure(venv, seconds: float, block: int = 100) -> tuple[float, float]:
+    """Steps/s and CPU microseconds per step (this process and all it started) of a gymnasium or SB3
+    vector env stepped for about ``seconds``, ``block`` vector steps at a time."""
+    venv.reset()
     actions = np.zeros(venv.num_envs, dtype=np.int64)
-    for _ in range(200):  # warm up
+    for _ in range(2 * block):  # warm up
         venv.step(actions)
+    processes = all_processes()
     steps, cpu, start = 0, cpu_seconds(processes), time.perf_counter()
     while time.perf_counter() - start < seconds:
-        for _ in range(100):
+        for _ in range(block):
             venv.step(actions)
-        steps += 100 * venv.num_envs
+        steps += block * venv.num_envs
     elapsed, cpu = time.perf_counter() - start, cpu_seconds(processes) - cpu
     return steps / elapsed, cpu / steps * 1e6
 
@@ -267,28 +274,6 @@ def make_ray_synced(prefetch: int = 1) -> gym.Env:
     return RaySyncWrapper(NearFreeEnv(), prefetch=prefetch)
 
 
-def all_processes() -> list[psutil.Process]:
-    """This process and every process it started (Ray's GCS, raylet and workers included)."""
-    me = psutil.Process()
-    return [me, *me.children(recursive=True)]
-
-
-def measure_sb3(venv, seconds: float) -> tuple[float, float]:
-    """Steps/s and CPU microseconds per step (all processes) of an SB3 VecEnv over about ``seconds``."""
-    venv.reset()
-    actions = np.zeros(venv.num_envs, dtype=np.int64)
-    for _ in range(100):  # warm up
-        venv.step(actions)
-    processes = all_processes()
-    steps, cpu, start = 0, cpu_seconds(processes), time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for _ in range(20):
-            venv.step(actions)
-        steps += 20 * venv.num_envs
-    elapsed, cpu = time.perf_counter() - start, cpu_seconds(processes) - cpu
-    return steps / elapsed, cpu / steps * 1e6
-
-
 class EnvLoop:
     """Runs its own env loop in a Ray actor: the env's steps with no per-step Ray call around them."""
 
@@ -316,7 +301,7 @@ def ray_throughput(reps: int, seconds: float) -> None:
             report(
                 reps,
                 *paired_ratios(
-                    reps, partial(measure_sb3, raw, seconds), partial(measure_sb3, synced, seconds)
+                    reps, partial(measure, raw, seconds, 20), partial(measure, synced, seconds, 20)
                 ),
                 "   goal >= 0.93",
             )
