@@ -148,25 +148,35 @@ def throughput(reps: int, seconds: float) -> None:
             synced.close()
         report(reps, *results, "   goal >= 0.97")
         print(f"\n  Env loop inside each of {NUM_ENVS} processes (no vector env), raw vs synced")
-        synced_env = partial(make_synced, task_queue, update_queue)
         loop_reps = max(2, reps // 4)
-        raw_loop, synced_loop = [], []
-        for rep in range(loop_reps):
-            order = (NearFreeEnv, synced_env) if rep % 2 == 0 else (synced_env, NearFreeEnv)
-            cost = {make_env: loop_cpu_per_step(make_env) for make_env in order}
-            raw_loop.append(cost[NearFreeEnv])
-            synced_loop.append(cost[synced_env])
-    per_step = statistics.median(synced_loop) - statistics.median(raw_loop)
-    workload_us = statistics.median(results[2])
+        loops = paired_ratios(
+            loop_reps,
+            partial(env_loops, NearFreeEnv),
+            partial(env_loops, partial(make_synced, task_queue, update_queue)),
+        )
+    raw_us, synced_us = statistics.median(loops[2]), statistics.median(loops[3])
+    per_step, workload_us = synced_us - raw_us, statistics.median(results[2])
     print(
-        f"  CPU per env step (all processes, {loop_reps} reps): raw {statistics.median(raw_loop):.2f} us, "
-        f"synced {statistics.median(synced_loop):.2f} us"
+        f"  CPU per env step (all processes, {loop_reps} reps): raw {raw_us:.2f} us, synced {synced_us:.2f} us"
     )
     print(
         f"  sync CPU per episode (one update + one task, all processes): {per_step * EPISODE_LENGTH:.0f} us; "
         f"on the AsyncVectorEnv workload above ({workload_us:.0f} us per step) it implies a ratio of "
         f"{workload_us / (workload_us + per_step):.3f}"
     )
+
+
+def in_processes(target, args: tuple, num_envs: int = NUM_ENVS) -> list:
+    """Runs ``target(*args, results)`` in ``num_envs`` forkserver processes; returns what each put in ``results``."""
+    ctx = multiprocessing.get_context("forkserver")
+    results = ctx.Queue()
+    workers = [ctx.Process(target=target, args=(*args, results)) for _ in range(num_envs)]
+    for worker in workers:
+        worker.start()
+    outputs = [results.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join()
+    return outputs
 
 
 def loop_worker(make_env, episodes: int, results) -> None:
@@ -182,19 +192,14 @@ def loop_worker(make_env, episodes: int, results) -> None:
     env.close()
 
 
-def loop_cpu_per_step(make_env, episodes: int = 500) -> float:
-    """CPU microseconds per step of NUM_ENVS processes looping over ``make_env`` envs, this process included."""
-    ctx = multiprocessing.get_context("forkserver")
-    results = ctx.Queue()
-    workers = [ctx.Process(target=loop_worker, args=(make_env, episodes, results)) for _ in range(NUM_ENVS)]
-    learner_start = time.process_time()  # this process: the curriculum's sync thread
-    for worker in workers:
-        worker.start()
-    worker_cpu = sum(results.get(timeout=120) for _ in workers)
-    learner_cpu = time.process_time() - learner_start
-    for worker in workers:
-        worker.join()
-    return (worker_cpu + learner_cpu) / (NUM_ENVS * episodes * EPISODE_LENGTH) * 1e6
+def env_loops(make_env, episodes: int = 500) -> tuple[float, float]:
+    """Steps/s (process start-up included) and CPU microseconds per step of NUM_ENVS processes looping
+    over ``make_env`` envs (their CPU and this process's, where the curriculum's sync thread runs)."""
+    learner_cpu, start = time.process_time(), time.perf_counter()
+    worker_cpu = sum(in_processes(loop_worker, (make_env, episodes)))
+    elapsed, learner_cpu = time.perf_counter() - start, time.process_time() - learner_cpu
+    steps = NUM_ENVS * episodes * EPISODE_LENGTH
+    return steps / elapsed, (worker_cpu + learner_cpu) / steps * 1e6
 
 
 class ResetTimer(gym.Wrapper):
@@ -249,20 +254,10 @@ def latency_worker(task_queue, update_queue, prefetch: int, episodes: int, resul
 
 def latency(prefetch: int, episodes: int = 200, num_envs: int = NUM_ENVS) -> list[float]:
     """Reset waits of ``num_envs`` env processes that each step their env in a tight loop, in seconds."""
-    ctx = multiprocessing.get_context("forkserver")
     curriculum, task_queue, update_queue = make_multiprocessing_curriculum(DomainRandomization(TASK_SPACE))
-    results = ctx.Queue()
     with curriculum:
-        workers = [
-            ctx.Process(target=latency_worker, args=(task_queue, update_queue, prefetch, episodes, results))
-            for _ in range(num_envs)
-        ]
-        for worker in workers:
-            worker.start()
-        waits = [w for _ in workers for w in results.get(timeout=120)]
-        for worker in workers:
-            worker.join()
-    return waits
+        outputs = in_processes(latency_worker, (task_queue, update_queue, prefetch, episodes), num_envs)
+    return [wait for waits in outputs for wait in waits]
 
 
 # ------------------------------------------------------------------------------------------- Ray
