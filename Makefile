@@ -1,17 +1,18 @@
 # Every target installs what it needs first; `make install` is quick when nothing changed.
+# Installs use constraints.txt: the tested CPU torch and numpy<2 (never a CUDA build of torch).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: install train test bench lint
+.PHONY: install train test test-fast bench lint typecheck docs
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 train: install
@@ -19,6 +20,9 @@ train: install
 
 test: install
 	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow"
 
 bench: install
 	$(PY) bench/sync_overhead.py
@@ -29,3 +33,6 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy syllabus

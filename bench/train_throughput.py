@@ -20,10 +20,10 @@ from contextlib import ExitStack
 import psutil
 from hydra import compose, initialize_config_dir
 
-from cli.builders import learner_callbacks, make_curriculum, make_learner, task_space_of
-from cli.environments import open_environments, start_worker_server
-from cli.hydra_app import CONFIG_DIR
-from cli.schema import RunConfig, validate
+from syllabus.cli.builders import learner_callbacks, make_curriculum, make_learner, task_space_of
+from syllabus.cli.environments import open_environments, start_worker_server
+from syllabus.cli.hydra_app import CONFIG_DIR
+from syllabus.cli.schema import RunConfig, validate
 
 
 def run_config(curriculum: str, args: argparse.Namespace) -> RunConfig:

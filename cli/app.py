@@ -69,7 +69,7 @@ def train(
         bool, typer.Option("--quiet", "-q", help="Periodic log lines instead of a progress bar.")
     ] = False,
 ) -> None:
-    from cli.hydra_app import run_train
+    from syllabus.cli.hydra_app import run_train
 
     args = list(ctx.args)
     if resume is not None:
@@ -100,7 +100,7 @@ def evaluate(
     stochastic: Annotated[bool, typer.Option(help="Sample actions instead of the greedy action.")] = False,
 ) -> None:
     """Evaluate a run's final checkpoint on held-out tasks (Procgen: levels outside the training set)."""
-    from cli.evaluate import evaluate_run
+    from syllabus.cli.evaluate import evaluate_run
 
     result = evaluate_run(
         _check_run_dir(run_dir),
@@ -124,10 +124,10 @@ def plot(
 ) -> None:
     """Write PNG learning curves of the runs and a task-distribution-over-time plot of each."""
     try:
-        from cli.plot import plot_runs
+        from syllabus.cli.plot import plot_runs
     except ImportError as exc:
         raise typer.BadParameter(
-            f'plotting needs matplotlib: pip install "syllabus-rl[runner]" ({exc})'
+            f'plotting needs matplotlib: pip install "syllabus-curriculum[runner]" ({exc})'
         ) from None
     for path in plot_runs([_check_run_dir(d) for d in run_dirs], out):
         typer.echo(str(path))
@@ -136,7 +136,7 @@ def plot(
 @app.command()
 def configs() -> None:
     """List the config groups and their options (* marks the default)."""
-    from cli.catalog import describe_configs
+    from syllabus.cli.catalog import describe_configs
 
     typer.echo(describe_configs())
 

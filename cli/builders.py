@@ -1,7 +1,7 @@
 """From a validated config to objects: task envs, the curriculum and the learner.
 
 The chain is config -> task env factory -> sync wrapper -> vector env -> learner; the sync wrapper
-and the vector env are built in :mod:`cli.environments`.
+and the vector env are built in :mod:`syllabus.cli.environments`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from cli.schema import (
+from syllabus.cli.schema import (
     CartPoleEnvConfig,
     ConfigError,
     MiniGridEnvConfig,
@@ -88,7 +88,7 @@ def _import_env(name: str, attribute: str) -> Any:
         hint = (
             ""
             if "pip install" in str(exc)
-            else f'; install it with: pip install "syllabus-rl[{EXTRAS[name]}]"'
+            else f'; install it with: pip install "syllabus-curriculum[{EXTRAS[name]}]"'
         )
         raise MissingDependencyError(f"env={name} needs an optional dependency: {exc}{hint}") from None
     return getattr(module, attribute)

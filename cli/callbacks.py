@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-from cli.run_logs import RunLogs
+from syllabus.cli.run_logs import RunLogs
 
 RECENT_EPISODES = 100
 
@@ -21,7 +21,7 @@ class RunCallback(BaseCallback):
 
     Args:
         logs: Where rows go.
-        display: A progress display (:mod:`cli.progress`).
+        display: A progress display (:mod:`syllabus.cli.progress`).
         curriculum: The learner-side curriculum whose metrics are logged (``None`` without one).
         log_interval: Env steps between progress rows.
         checkpoint_interval: Env steps between checkpoints (0: none during training).

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from cli.hydra_app import CONFIG_DIR
+from syllabus.cli.hydra_app import CONFIG_DIR
 
 
 def group_options(config_dir: Path = CONFIG_DIR) -> dict[str, list[str]]:

@@ -21,8 +21,8 @@ from typing import Any
 
 import gymnasium as gym
 
-from cli.builders import MissingDependencyError, make_task_env
-from cli.schema import ConfigError, RaySyncConfig, RunConfig
+from syllabus.cli.builders import MissingDependencyError, make_task_env
+from syllabus.cli.schema import ConfigError, RaySyncConfig, RunConfig
 from syllabus.core import (
     Curriculum,
     MultiProcessingSyncWrapper,
@@ -81,7 +81,7 @@ def check_sync_config(sync: Any) -> None:
         import ray  # noqa: F401
     except ImportError as exc:
         raise MissingDependencyError(
-            f'sync=ray needs an optional dependency: {exc}; install it with: pip install "syllabus-rl[ray]"'
+            f'sync=ray needs an optional dependency: {exc}; install it with: pip install "syllabus-curriculum[ray]"'
         ) from None
     if sync.address in (None, "auto"):
         return
@@ -175,7 +175,7 @@ def start_worker_server(run: RunConfig) -> None:
         from multiprocessing import forkserver
 
         multiprocessing.set_forkserver_preload(
-            ["cli", "stable_baselines3.common.vec_env.subproc_vec_env", __name__]
+            ["syllabus.cli", "stable_baselines3.common.vec_env.subproc_vec_env", __name__]
         )
         forkserver.ensure_running()
 

@@ -7,6 +7,7 @@ Hydra app. :func:`train_job` runs once per job (in a launcher's worker for paral
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(str(importlib.resources.files("syllabus.configs")))
 _ENV_OPTIONS = "SYLLABUS_TRAIN_OPTIONS"  # JSON handed to jobs, also those a launcher runs in other processes
 
 
@@ -28,9 +29,9 @@ def train_job(cfg: DictConfig) -> str:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from cli.builders import MissingDependencyError
-    from cli.schema import ConfigError, validate
-    from cli.training import ResumeError, train
+    from syllabus.cli.builders import MissingDependencyError
+    from syllabus.cli.schema import ConfigError, validate
+    from syllabus.cli.training import ResumeError, train
 
     options = _options()
     hydra_cfg = HydraConfig.get()

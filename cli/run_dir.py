@@ -1,6 +1,6 @@
 """The run directory: ``meta.json`` and checkpoints (model, curriculum state, trainer state).
 
-Layout (besides Hydra's ``.hydra/`` and the logs of :mod:`cli.run_logs`)::
+Layout (besides Hydra's ``.hydra/`` and the logs of :mod:`syllabus.cli.run_logs`)::
 
     meta.json                  provenance and status of the run
     checkpoints/step_<N>/      model.zip (SB3, optimizer included), curriculum.pkl, trainer.pkl
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 PACKAGES = (
-    "syllabus-rl",
+    "syllabus-curriculum",
     "numpy",
     "gymnasium",
     "torch",

@@ -83,10 +83,10 @@ class RunLogs:
         try:
             output = TensorBoardOutputFormat(str(self.dir / "tb"))
         except ImportError:
-            from cli.builders import MissingDependencyError
+            from syllabus.cli.builders import MissingDependencyError
 
             raise MissingDependencyError(
-                'logger.tensorboard=true needs TensorBoard: pip install "syllabus-rl[tensorboard]", '
+                'logger.tensorboard=true needs TensorBoard: pip install "syllabus-curriculum[tensorboard]", '
                 "or run with logger=csv"
             ) from None
         return Logger(folder=str(self.dir / "tb"), output_formats=[output])

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cli.builders import (
+from syllabus.cli.builders import (
     check_env_config,
     learner_callbacks,
     make_curriculum,
@@ -21,10 +21,10 @@ from cli.builders import (
     set_torch_threads,
     task_space_of,
 )
-from cli.callbacks import RunCallback
-from cli.environments import Environments, check_sync_config, open_environments, start_worker_server
-from cli.progress import make_display
-from cli.run_dir import (
+from syllabus.cli.callbacks import RunCallback
+from syllabus.cli.environments import Environments, check_sync_config, open_environments, start_worker_server
+from syllabus.cli.progress import make_display
+from syllabus.cli.run_dir import (
     FINAL,
     TrainerState,
     finish_meta,
@@ -34,8 +34,8 @@ from cli.run_dir import (
     save_checkpoint,
     start_meta,
 )
-from cli.run_logs import RunLogs
-from cli.schema import RunConfig
+from syllabus.cli.run_logs import RunLogs
+from syllabus.cli.schema import RunConfig
 
 logger = logging.getLogger("syllabus.train")
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SYLLABUS = [sys.executable, "-c", "from cli.app import main; main()"]
+SYLLABUS = [sys.executable, "-c", "from syllabus.cli.app import main; main()"]
 
 # A CartPole run of a few seconds: 2 envs, 2 rollouts of 2 x 128 steps.
 TINY = ["total_timesteps=512", "num_envs=2", "learner.n_steps=128", "logger.log_interval=256"]

@@ -19,8 +19,8 @@ from cli_fixtures import SYLLABUS, TINY, cli_env, read_csv, syllabus
 from hydra import compose, initialize_config_dir
 from ray_fixtures import local_ray
 
-from cli.hydra_app import CONFIG_DIR
-from cli.schema import ConfigError, validate
+from syllabus.cli.hydra_app import CONFIG_DIR
+from syllabus.cli.schema import ConfigError, validate
 
 CARTPOLE_TASKS = {"0.02", "0.05", "0.1", "0.15", "0.2"}
 MARKER = "SYLLABUS_TEST_RUN"  # inherited by every process the run starts, Ray's included

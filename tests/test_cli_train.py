@@ -7,7 +7,7 @@ import json
 import pytest
 from cli_fixtures import TINY, header, read_csv, syllabus
 
-from cli.catalog import group_options
+from syllabus.cli.catalog import group_options
 
 CURRICULA = group_options()["curriculum"]
 # sync=ray starts a Ray per job; tests/test_cli_ray.py covers it end to end.
@@ -139,7 +139,7 @@ def test_missing_optional_dependency_names_the_extra(tmp_path, module, override,
 
     from cli_fixtures import cli_env
 
-    code = f"import sys; sys.modules[{module!r}] = None; from cli.app import main; main()"
+    code = f"import sys; sys.modules[{module!r}] = None; from syllabus.cli.app import main; main()"
     result = subprocess.run(
         [sys.executable, "-c", code, "train", override, f"hydra.run.dir={tmp_path / 'run'}"],
         cwd=tmp_path,
@@ -149,7 +149,7 @@ def test_missing_optional_dependency_names_the_extra(tmp_path, module, override,
         timeout=50,
     )
     assert result.returncode == 2
-    assert f'pip install "syllabus-rl[{extra}]"' in result.stderr
+    assert f'pip install "syllabus-curriculum[{extra}]"' in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
 

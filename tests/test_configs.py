@@ -6,7 +6,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from cli.builders import (
+from syllabus.cli.builders import (
     check_env_config,
     make_curriculum,
     make_task_env,
@@ -14,9 +14,9 @@ from cli.builders import (
     ppo_kwargs,
     task_space_of,
 )
-from cli.catalog import default_choices, describe_configs, group_options
-from cli.hydra_app import CONFIG_DIR
-from cli.schema import GROUP_SCHEMAS, ConfigError, validate
+from syllabus.cli.catalog import default_choices, describe_configs, group_options
+from syllabus.cli.hydra_app import CONFIG_DIR
+from syllabus.cli.schema import GROUP_SCHEMAS, ConfigError, validate
 from syllabus.core import Curriculum
 
 GROUPS = group_options()

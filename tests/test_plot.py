@@ -1,4 +1,4 @@
-"""cli.plot: learning curves of run directories side by side, and each run's task distribution."""
+"""syllabus.cli.plot: learning curves of run directories side by side, and each run's task distribution."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from cli.plot import (
+from syllabus.cli.plot import (
     RunGroup,
     group_curve,
     group_runs,

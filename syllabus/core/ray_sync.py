@@ -56,7 +56,7 @@ def _ray() -> ModuleType:
     try:
         import ray
     except ImportError:
-        raise ImportError("the Ray backend needs Ray: pip install 'syllabus-rl[ray]'") from None
+        raise ImportError("the Ray backend needs Ray: pip install 'syllabus-curriculum[ray]'") from None
     return ray
 
 

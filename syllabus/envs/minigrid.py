@@ -1,6 +1,6 @@
 """MiniGrid as a task environment: the task is an env id, or a layout seed of one env id.
 
-Needs the optional ``minigrid`` extra (``pip install "syllabus-rl[minigrid]"``), imported when the
+Needs the optional ``minigrid`` extra (``pip install "syllabus-curriculum[minigrid]"``), imported when the
 first environment is built.
 
 Observation choice: the agent's egocentric partial view (``obs["image"]``, 7x7 cells x (object,
@@ -24,7 +24,7 @@ import numpy as np
 from syllabus.core.task_interface import TaskEnv
 from syllabus.task_space import DiscreteTaskSpace
 
-INSTALL_HINT = 'pip install "syllabus-rl[minigrid]"'
+INSTALL_HINT = 'pip install "syllabus-curriculum[minigrid]"'
 MAX_SEED = 2**31 - 1
 # A default ladder of tasks, roughly easy to hard, all with the 7x7 view and the 7 MiniGrid actions.
 DEFAULT_ENV_IDS = (

@@ -1,6 +1,6 @@
 """Procgen games as task environments: the task is the level seed.
 
-Needs the optional ``procgen`` extra (``pip install "syllabus-rl[procgen]"``), imported when the first
+Needs the optional ``procgen`` extra (``pip install "syllabus-curriculum[procgen]"``), imported when the first
 environment is built. Each :class:`ProcgenTaskEnv` holds one in-process gym3 Procgen env and switches
 level by restoring that level's start state, cached after the level's first visit, so a reset into
 any level costs about a fifth of rebuilding the gym3 env (see ``bench/procgen_reset.py``).
@@ -23,7 +23,7 @@ import numpy as np
 from syllabus.core.task_interface import TaskEnv
 from syllabus.task_space import DiscreteTaskSpace
 
-INSTALL_HINT = 'pip install "syllabus-rl[procgen]"'
+INSTALL_HINT = 'pip install "syllabus-curriculum[procgen]"'
 MAX_LEVEL_SEED = 2**31 - 1  # procgen level seeds are non-negative int32
 NUM_ACTIONS = 15
 

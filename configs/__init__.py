@@ -1,0 +1,1 @@
+"""Hydra config groups of the experiment runner (installed as package data ``syllabus.configs``)."""
