@@ -19,7 +19,6 @@ from contextlib import ExitStack
 
 import psutil
 from hydra import compose, initialize_config_dir
-
 from syllabus.cli.builders import learner_callbacks, make_curriculum, make_learner, task_space_of
 from syllabus.cli.environments import open_environments, start_worker_server
 from syllabus.cli.hydra_app import CONFIG_DIR

@@ -11,7 +11,6 @@ import math
 from typing import Any
 
 import gymnasium as gym
-
 from syllabus.cli.schema import (
     CartPoleEnvConfig,
     ConfigError,
@@ -20,6 +19,7 @@ from syllabus.cli.schema import (
     RunConfig,
     SB3PPOConfig,
 )
+
 from syllabus.core import Curriculum
 from syllabus.task_space import DiscreteTaskSpace, TaskSpace
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
-
 from syllabus.cli.run_logs import RunLogs
 
 RECENT_EPISODES = 100

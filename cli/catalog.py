@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-
 from syllabus.cli.hydra_app import CONFIG_DIR
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-
 from syllabus.cli.builders import MissingDependencyError, make_task_env
 from syllabus.cli.schema import ConfigError, RaySyncConfig, RunConfig
+
 from syllabus.core import (
     Curriculum,
     MultiProcessingSyncWrapper,

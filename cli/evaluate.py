@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
-
 from syllabus.cli.builders import check_env_config, make_task_env, set_torch_threads, task_space_of
 from syllabus.cli.run_dir import eval_checkpoint, now, write_json
 from syllabus.cli.schema import validate

@@ -28,7 +28,6 @@ def train_job(cfg: DictConfig) -> str:
     """One Hydra job: validate the composed config, then train in Hydra's run directory."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
-
     from syllabus.cli.builders import MissingDependencyError
     from syllabus.cli.schema import ConfigError, validate
     from syllabus.cli.training import ResumeError, train

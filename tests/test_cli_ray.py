@@ -18,7 +18,6 @@ import ray
 from cli_fixtures import SYLLABUS, TINY, cli_env, read_csv, syllabus
 from hydra import compose, initialize_config_dir
 from ray_fixtures import local_ray
-
 from syllabus.cli.hydra_app import CONFIG_DIR
 from syllabus.cli.schema import ConfigError, validate
 

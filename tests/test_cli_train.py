@@ -6,7 +6,6 @@ import json
 
 import pytest
 from cli_fixtures import TINY, header, read_csv, syllabus
-
 from syllabus.cli.catalog import group_options
 
 CURRICULA = group_options()["curriculum"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
-
 from syllabus.cli.builders import (
     check_env_config,
     make_curriculum,
@@ -17,6 +16,7 @@ from syllabus.cli.builders import (
 from syllabus.cli.catalog import default_choices, describe_configs, group_options
 from syllabus.cli.hydra_app import CONFIG_DIR
 from syllabus.cli.schema import GROUP_SCHEMAS, ConfigError, validate
+
 from syllabus.core import Curriculum
 
 GROUPS = group_options()

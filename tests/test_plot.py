@@ -9,7 +9,6 @@ import matplotlib.image
 import numpy as np
 import pytest
 import yaml
-
 from syllabus.cli.plot import (
     RunGroup,
     group_curve,
