@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from syllabus.core.curriculum import Curriculum, Task
+from syllabus.curricula.plr import reference
+from syllabus.curricula.plr.reference import REFERENCE_STRATEGIES, ReferenceModeError
 from syllabus.curricula.plr.sampling import (
     TRANSFORMS,
     CdfSampler,
@@ -18,8 +20,6 @@ from syllabus.curricula.plr.sampling import (
     StalenessTree,
     transform,
 )
-from syllabus.curricula.plr import reference
-from syllabus.curricula.plr.reference import REFERENCE_STRATEGIES, ReferenceModeError
 from syllabus.curricula.plr.scoring import (
     POLICY_STRATEGIES,
     STRATEGIES,
@@ -126,7 +126,8 @@ class PrioritizedLevelReplay(Curriculum):
         record_stats: bool = False,
     ) -> None:
         super().__init__(task_space, random_seed=random_seed, record_stats=record_stats)
-        if not task_space.is_enumerable:
+        num_tasks = task_space.num_tasks
+        if not task_space.is_enumerable or num_tasks is None:
             raise ValueError(f"PrioritizedLevelReplay needs an enumerable task space, got {task_space!r}")
         _check_choice("strategy", strategy, STRATEGIES)
         _check_choice("score_transform", score_transform, TRANSFORMS)
@@ -166,15 +167,15 @@ class PrioritizedLevelReplay(Curriculum):
         self.eps = float(eps)
         self.mode = mode
         self._reference = mode == "reference"
-        self._n = task_space.num_tasks
+        self._n = num_tasks
         self._linear_staleness = staleness_transform == "power" and self.staleness_temperature == 1.0
         n = self._n
         self._scores = np.zeros(n)
-        self._scored = np.zeros(n, dtype=bool)
+        self._scored = np.zeros(n, dtype=np.bool_)
         self._max_returns = np.full(n, -np.inf)
         self._last_sampled = np.zeros(n, dtype=np.int64)
         self._count = 0
-        self._seen = np.zeros(n, dtype=bool)
+        self._seen = np.zeros(n, dtype=np.bool_)
         self._seen_list: list[int] = []
         self._unseen = IndexPool(list(range(n)), n)
         self._staleness = StalenessTree(self._seen, self._last_sampled)
@@ -184,8 +185,8 @@ class PrioritizedLevelReplay(Curriculum):
         # Reference mode: each env's last done of the previous rollout (the storage's first mask
         # row), tasks whose staleness the reference's 'max' transform has set to -inf, and the
         # normalized score component of the replay weights.
-        self._previous_last_done = np.zeros(0, dtype=bool)
-        self._stale_poisoned = np.zeros(n, dtype=bool)
+        self._previous_last_done = np.zeros(0, dtype=np.bool_)
+        self._stale_poisoned = np.zeros(n, dtype=np.bool_)
         self._reference_scores = np.zeros(n)
 
     # ----------------------------------------------------------------- sampling
@@ -193,14 +194,14 @@ class PrioritizedLevelReplay(Curriculum):
         """Samples ``k`` tasks, one at a time (each sample updates staleness)."""
         return [self.task_space.decode(self._sample_index()[0]) for _ in range(k)]
 
-    def sample_with_metadata(self, k: int = 1) -> list[tuple[Task, dict[str, Any]]]:
+    def sample_with_metadata(self, k: int = 1) -> list[tuple[Task, dict[str, Any] | None]]:
         """Samples ``k`` tasks, each with ``{"replay": bool, "train": bool}``.
 
         ``replay`` tells whether the task was replayed from the seen tasks rather than drawn new
         (for ``strategy="random"``: whether it was seen before). ``train`` is ``replay`` for a
         robust PLR and always true otherwise; :func:`replay_mask` reads it.
         """
-        out = []
+        out: list[tuple[Task, dict[str, Any] | None]] = []
         for _ in range(k):
             index, replay = self._sample_index()
             out.append(
@@ -293,13 +294,15 @@ class PrioritizedLevelReplay(Curriculum):
             return self._reference_distribution()[0]
         score_probs = _normalized(self._score_sampler.weights)
         seen, staleness_weights = self._staleness_weights()
-        staleness_probs = np.zeros(self._n)
-        staleness_probs[seen] = staleness_weights
-        staleness_probs = _normalized(staleness_probs)
+        all_staleness = np.zeros(self._n)
+        all_staleness[seen] = staleness_weights
+        staleness_probs = _normalized(all_staleness)
         if score_probs is not None and staleness_probs is not None:
             return (1.0 - self.staleness_coef) * score_probs + self.staleness_coef * staleness_probs
-        if score_probs is not None or staleness_probs is not None:
-            return score_probs if score_probs is not None else staleness_probs
+        if score_probs is not None:
+            return score_probs
+        if staleness_probs is not None:
+            return staleness_probs
         uniform = np.zeros(self._n)
         uniform[seen] = 1.0 / max(len(seen), 1)
         return uniform
@@ -423,7 +426,7 @@ class PrioritizedLevelReplay(Curriculum):
         """Reference mode: ``update_with_rollouts``, ``after_update`` and the logged weights."""
         num_envs = tasks.shape[1]
         if len(self._previous_last_done) != num_envs:
-            self._previous_last_done = np.zeros(num_envs, dtype=bool)
+            self._previous_last_done = np.zeros(num_envs, dtype=np.bool_)
         episodes = reference.episode_scores(
             self.strategy,
             tasks,
@@ -436,7 +439,9 @@ class PrioritizedLevelReplay(Curriculum):
             self._previous_last_done,
         )
         order, new = episodes.in_update_order()
-        updated, smoothed = smooth_scores(self._scores, np.ones(self._n, dtype=bool), order, new, self.alpha)
+        updated, smoothed = smooth_scores(
+            self._scores, np.ones(self._n, dtype=np.bool_), order, new, self.alpha
+        )
         if np.isnan(smoothed).any():
             task = int(updated[np.isnan(smoothed)][0])
             raise ReferenceModeError(
@@ -533,7 +538,12 @@ class PrioritizedLevelReplay(Curriculum):
     def _refresh_score_sampler(self) -> None:
         if self._reference:
             self._reference_scores = reference.weights(
-                self.score_transform, self._scores, self._scored, self.temperature, self.eps, self.staleness_coef
+                self.score_transform,
+                self._scores,
+                self._scored,
+                self.temperature,
+                self.eps,
+                self.staleness_coef,
             )
             return
         if self.score_transform == "rank":
@@ -582,19 +592,19 @@ class PrioritizedLevelReplay(Curriculum):
             raise ValueError(f"state is of mode={saved_mode!r}, this curriculum has mode={self.mode!r}")
         super().load_state_dict(state)
         self._scores = np.array(plr["scores"], dtype=np.float64)
-        self._scored = np.array(plr["scored"], dtype=bool)
+        self._scored = np.array(plr["scored"], dtype=np.bool_)
         self._max_returns = np.array(plr["max_returns"], dtype=np.float64)
         self._last_sampled = np.array(plr["last_sampled"], dtype=np.int64)
         self._count = int(plr["count"])
         self._seen_list = [int(i) for i in plr["seen"]]
-        self._seen = np.zeros(self._n, dtype=bool)
+        self._seen = np.zeros(self._n, dtype=np.bool_)
         self._seen[self._seen_list] = True
         self._unseen = IndexPool([int(i) for i in plr["unseen"]], self._n)
         self._staleness = StalenessTree(self._seen, self._last_sampled)
         self._partial.load_state_dict(plr["partial"])
         self._ranked = RankedTasks(self._n, self.temperature, plr["rank_order"])
-        self._previous_last_done = np.array(plr.get("previous_last_done", []), dtype=bool)
-        self._stale_poisoned = np.array(plr.get("stale_poisoned", np.zeros(self._n)), dtype=bool)
+        self._previous_last_done = np.array(plr.get("previous_last_done", []), dtype=np.bool_)
+        self._stale_poisoned = np.array(plr.get("stale_poisoned", np.zeros(self._n)), dtype=np.bool_)
         self._refresh_score_sampler()
 
 
@@ -615,7 +625,7 @@ def replay_mask(task_metadata: Sequence[Mapping[str, Any] | None] | Mapping[str,
     """
     if isinstance(task_metadata, Mapping):
         return np.where(task_metadata["_train"], task_metadata["train"], True).astype(bool)
-    return np.array([meta is None or bool(meta.get("train", True)) for meta in task_metadata], dtype=bool)
+    return np.array([meta is None or bool(meta.get("train", True)) for meta in task_metadata], dtype=np.bool_)
 
 
 def _where(mask: np.ndarray) -> str:
@@ -671,7 +681,7 @@ def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
 
 
 def _check_range(name: str, value: Any, low: float, high: float, low_open: bool = False) -> None:
-    valid = isinstance(value, numbers.Real) and not isinstance(value, bool) and low <= value <= high
+    valid = isinstance(value, numbers.Real) and not isinstance(value, bool) and low <= float(value) <= high
     if not valid or (low_open and value == low):
         bounds = f"{'(' if low_open else '['}{low:g}, {high:g}]"
         raise ValueError(f"{name}={value!r} is not valid; it must be a number in {bounds}")

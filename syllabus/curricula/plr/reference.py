@@ -129,14 +129,18 @@ def episode_scores(
                 "one_step_td_error scores every step"
             )
     else:
-        if strategy == "policy_entropy" and np.isneginf(action_log_dist).any():  # type: ignore[arg-type]
+        if action_log_dist is None:
+            raise ValueError(f"strategy {strategy!r} needs action_log_dist")
+        if strategy == "policy_entropy" and np.isneginf(action_log_dist).any():
             raise ReferenceModeError(
                 "mode='reference' with strategy='policy_entropy': an action has probability 0, which "
                 "the reference turns into a NaN entropy (0 * log 0); use mode='corrected'"
             )
         sums = segments.sums(step_scores(strategy, advantages, advantages, action_log_dist))
     scores = sums / counts
-    return EpisodeScores(segments.task[finished], scores[finished], segments.task[~finished], scores[~finished])
+    return EpisodeScores(
+        segments.task[finished], scores[finished], segments.task[~finished], scores[~finished]
+    )
 
 
 def weights(

@@ -119,6 +119,8 @@ def step_scores(
         raise ValueError(
             f"strategy {strategy!r} has no per-step score; valid: {VALUE_STRATEGIES[:-1] + POLICY_STRATEGIES}"
         )
+    if action_log_dist is None:
+        raise ValueError(f"strategy {strategy!r} needs action_log_dist")
     probs = np.exp(action_log_dist)
     if strategy == "policy_entropy":
         with np.errstate(invalid="ignore"):
