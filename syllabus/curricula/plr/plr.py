@@ -184,10 +184,10 @@ class PrioritizedLevelReplay(Curriculum):
         self._score_sampler = CdfSampler(np.zeros(n))
         # Reference mode: each env's last done of the previous rollout (the storage's first mask
         # row), tasks whose staleness the reference's 'max' transform has set to -inf, and the
-        # normalized score component of the replay weights.
+        # score component of the replay weights (computed when needed).
         self._previous_last_done = np.zeros(0, dtype=np.bool_)
         self._stale_poisoned = np.zeros(n, dtype=np.bool_)
-        self._reference_scores = np.zeros(n)
+        self._reference_scores: np.ndarray | None = None
 
     # ----------------------------------------------------------------- sampling
     def sample(self, k: int = 1) -> list[Task]:
@@ -334,6 +334,15 @@ class PrioritizedLevelReplay(Curriculum):
                 self.eps,
                 self.staleness_coef,
             )
+        if self._reference_scores is None:
+            self._reference_scores = reference.weights(
+                self.score_transform,
+                self._scores,
+                self._scored,
+                self.temperature,
+                self.eps,
+                self.staleness_coef,
+            )
         return reference.replay_distribution(
             self._reference_scores,
             staleness,
@@ -450,20 +459,9 @@ class PrioritizedLevelReplay(Curriculum):
                 "-inf (through a numpy view) and (1 - alpha) * -inf is NaN; the reference fails at its "
                 "next sample. Use alpha < 1 or mode='corrected'"
             )
-        scores, scored = self._scores.copy(), self._scored.copy()
-        scores[updated] = smoothed
-        scored[updated] = True
-        score_weights = reference.weights(
-            self.score_transform, scores, scored, self.temperature, self.eps, self.staleness_coef
-        )
-        if not np.isfinite(score_weights).all() or (score_weights < 0).any():
-            raise ReferenceModeError(
-                f"mode='reference' with score_transform={self.score_transform!r}: the score weights "
-                "hold NaN, infinite or negative values (negative scores under 'power', or 'softmax' "
-                "overflow, as in the reference); use mode='corrected' or a strategy and temperature "
-                "that keep them finite and nonnegative"
-            )
-        self._scores, self._scored, self._reference_scores = scores, scored, score_weights
+        self._scores[updated] = smoothed
+        self._scored[updated] = True
+        self._reference_scores = None
         for index in updated[~self._seen[updated]].tolist():
             self._mark_seen(index)
         self._previous_last_done = dones[-1].copy()
@@ -537,14 +535,7 @@ class PrioritizedLevelReplay(Curriculum):
 
     def _refresh_score_sampler(self) -> None:
         if self._reference:
-            self._reference_scores = reference.weights(
-                self.score_transform,
-                self._scores,
-                self._scored,
-                self.temperature,
-                self.eps,
-                self.staleness_coef,
-            )
+            self._reference_scores = None
             return
         if self.score_transform == "rank":
             weights = self._ranked.weights()
