@@ -448,9 +448,10 @@ class PrioritizedLevelReplay(Curriculum):
             self._previous_last_done,
         )
         order, new = episodes.in_update_order()
-        updated, smoothed = smooth_scores(
-            self._scores, np.ones(self._n, dtype=np.bool_), order, new, self.alpha
-        )
+        with np.errstate(invalid="ignore"):  # a -inf score times (1 - alpha) = 0 is NaN, as in the reference
+            updated, smoothed = smooth_scores(
+                self._scores, np.ones(self._n, dtype=np.bool_), order, new, self.alpha
+            )
         if np.isnan(smoothed).any():
             task = int(updated[np.isnan(smoothed)][0])
             raise ReferenceModeError(

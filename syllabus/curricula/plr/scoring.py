@@ -184,6 +184,8 @@ def smooth_scores(
     Returns:
         ``(unique_tasks, new_scores)``.
     """
+    if len(tasks) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
     order = np.argsort(tasks, kind="stable")
     tasks, new = tasks[order], new[order]
     group_start = np.flatnonzero(np.r_[True, tasks[1:] != tasks[:-1]])
