@@ -488,7 +488,7 @@ class PrioritizedLevelReplay(Curriculum):
             if fractional.any():
                 raise ValueError(
                     f"tasks must be encoded tasks (integers or integer-valued floats), got "
-                    f"{tasks[fractional][0]!r} {_where(fractional)}"
+                    f"{tasks[fractional][0].item()!r} {_where(fractional)}"
                 )
         elif not np.issubdtype(tasks.dtype, np.integer):
             raise ValueError(f"tasks must be encoded tasks (integers), got dtype {tasks.dtype}")
@@ -629,7 +629,7 @@ def _where(mask: np.ndarray) -> str:
 def _check_finite(name: str, array: np.ndarray) -> None:
     bad = ~np.isfinite(array)
     if bad.any():
-        raise ValueError(f"{name} must be finite, got {array[bad][0]!r} {_where(bad)}")
+        raise ValueError(f"{name} must be finite, got {array[bad][0].item()!r} {_where(bad)}")
 
 
 def _dones(dones: Any) -> np.ndarray:
@@ -641,7 +641,7 @@ def _dones(dones: Any) -> np.ndarray:
         raise ValueError(f"dones must be booleans (or 0/1 numbers), got dtype {array.dtype}")
     bad = (array != 0) & (array != 1)
     if bad.any():
-        raise ValueError(f"dones must be booleans (or 0/1 numbers), got {array[bad][0]!r} {_where(bad)}")
+        raise ValueError(f"dones must be booleans (or 0/1 numbers), got {array[bad][0].item()!r} {_where(bad)}")
     return array.astype(bool)
 
 
@@ -652,7 +652,7 @@ def _log_softmax(log_dist: np.ndarray) -> np.ndarray:
         step, env, action = (int(i) for i in np.argwhere(bad)[0])
         raise ValueError(
             "action_log_dist must hold log-probabilities or logits (finite, or -inf for probability 0), "
-            f"got {log_dist[step, env, action]!r} at step {step}, env {env}, action {action}"
+            f"got {log_dist[step, env, action].item()!r} at step {step}, env {env}, action {action}"
         )
     top = log_dist.max(axis=-1, keepdims=True)
     if np.isneginf(top).any():
