@@ -336,8 +336,17 @@ def test_reference_state_round_trip_and_mode_check():
         _plr("corrected", n=6).load_state_dict(plr.state_dict())
 
 
-def test_reference_next_sample_follows_task_distribution():
-    plr = _plr("reference", n=6, staleness_coef=0.4, replay_schedule="fixed", rho=0.3)
+@pytest.mark.parametrize(
+    "staleness",
+    [
+        {"staleness_coef": 0.4},
+        {"staleness_coef": 0.0},
+        {"staleness_coef": 0.4, "staleness_transform": "rank"},
+    ],
+    ids=["linear-staleness", "no-staleness", "rank-staleness"],
+)
+def test_reference_next_sample_follows_task_distribution(staleness):
+    plr = _plr("reference", n=6, replay_schedule="fixed", rho=0.3, **staleness)
     plr.sample(4)  # nothing scored: new tasks only, but staleness counts
     _episodes(plr, [3.0, 1.0, 0.5])
     expected = plr.task_distribution()

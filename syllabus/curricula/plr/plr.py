@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -188,6 +188,7 @@ class PrioritizedLevelReplay(Curriculum):
         self._previous_last_done = np.zeros(0, dtype=np.bool_)
         self._stale_poisoned = np.zeros(n, dtype=np.bool_)
         self._reference_scores: np.ndarray | None = None
+        self._reference_score_sampler: CdfSampler | None = None
 
     # ----------------------------------------------------------------- sampling
     def sample(self, k: int = 1) -> list[Task]:
@@ -218,13 +219,13 @@ class PrioritizedLevelReplay(Curriculum):
                 self._mark_seen(index)
         else:
             p_replay = self._replay_probability()
-            distribution = self._reference_distribution()[1] if self._reference and p_replay > 0 else None
+            draw = self._reference_replay_draw() if self._reference and p_replay > 0 else None
             replay = p_replay == 1.0 or (p_replay > 0.0 and rng.random() < p_replay)
             if not replay:
                 index = self._unseen.pick(rng.random())
-            elif distribution is not None:
+            elif draw is not None:
                 self._reference_poison()
-                index = CdfSampler(distribution).sample(rng.random())
+                index = draw()
             else:
                 index = self._sample_replay()
             if not self._reference and index in self._unseen:
@@ -320,6 +321,47 @@ class PrioritizedLevelReplay(Curriculum):
             dist[self._unseen.items] += (1.0 - p_replay) / len(self._unseen)
         return dist
 
+    def _reference_replay_draw(self) -> Callable[[], int]:
+        """Reference mode: a function that draws one replay, after checking the reference could.
+
+        With the default staleness (``power``, temperature 1) or none, and valid score weights,
+        it draws a mixture component, then a task from it in O(log n), as :meth:`_sample_replay`
+        does; otherwise it samples the full distribution of :meth:`_reference_distribution`.
+        """
+        rng = self.rng
+        score_weights = self._reference_score_weights()
+        fast = self.staleness_coef == 0 or self._linear_staleness
+        if fast and np.isfinite(score_weights).all() and (score_weights >= 0).all():
+            if self._reference_score_sampler is None:
+                self._reference_score_sampler = CdfSampler(score_weights)
+            scores = self._reference_score_sampler
+            score_mass = (1.0 - self.staleness_coef) * scores.total
+            staleness_mass = self.staleness_coef * (self._staleness.total(self._count) > 0)
+            total = score_mass + staleness_mass
+            if abs(total) <= reference.ZERO_ATOL:
+                return lambda: min(int(rng.random() * self._n), self._n - 1)
+            if abs(total - 1.0) <= reference.CHOICE_ATOL:
+                return lambda: (
+                    scores.sample(rng.random())
+                    if rng.random() * total < score_mass
+                    else self._staleness.sample(rng.random(), self._count)
+                )
+        distribution = CdfSampler(self._reference_distribution()[1])
+        return lambda: distribution.sample(rng.random())
+
+    def _reference_score_weights(self) -> np.ndarray:
+        if self._reference_scores is None:
+            self._reference_scores = reference.weights(
+                self.score_transform,
+                self._scores,
+                self._scored,
+                self.temperature,
+                self.eps,
+                self.staleness_coef,
+            )
+            self._reference_score_sampler = None
+        return self._reference_scores
+
     def _reference_distribution(self) -> tuple[np.ndarray, np.ndarray]:
         """Reference mode: ``(sample_weights, replay distribution)`` (see :func:`reference.replay_distribution`)."""
         staleness = None
@@ -334,17 +376,8 @@ class PrioritizedLevelReplay(Curriculum):
                 self.eps,
                 self.staleness_coef,
             )
-        if self._reference_scores is None:
-            self._reference_scores = reference.weights(
-                self.score_transform,
-                self._scores,
-                self._scored,
-                self.temperature,
-                self.eps,
-                self.staleness_coef,
-            )
         return reference.replay_distribution(
-            self._reference_scores,
+            self._reference_score_weights(),
             staleness,
             self.staleness_coef,
             (self.score_transform, self.staleness_transform),
@@ -641,7 +674,9 @@ def _dones(dones: Any) -> np.ndarray:
         raise ValueError(f"dones must be booleans (or 0/1 numbers), got dtype {array.dtype}")
     bad = (array != 0) & (array != 1)
     if bad.any():
-        raise ValueError(f"dones must be booleans (or 0/1 numbers), got {array[bad][0].item()!r} {_where(bad)}")
+        raise ValueError(
+            f"dones must be booleans (or 0/1 numbers), got {array[bad][0].item()!r} {_where(bad)}"
+        )
     return array.astype(bool)
 
 

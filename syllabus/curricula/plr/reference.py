@@ -28,9 +28,9 @@ REFERENCE_STRATEGIES = (
 )
 
 # np.random.choice accepts probabilities whose sum is within this distance of 1.
-_CHOICE_ATOL = math.sqrt(np.finfo(np.float64).eps)
+CHOICE_ATOL = math.sqrt(np.finfo(np.float64).eps)
 # The reference replays uniformly over all tasks when np.isclose(sum of its weights, 0).
-_ZERO_ATOL = 1e-8
+ZERO_ATOL = 1e-8
 # The reference's power transform adds this to scores when staleness is off.
 _POWER_EPS = 1e-3
 
@@ -240,9 +240,9 @@ def replay_distribution(
             "mode='corrected', or a strategy and temperature that keep the weights finite and nonnegative"
         )
     total = float(mixture.sum())
-    if abs(total) <= _ZERO_ATOL:
+    if abs(total) <= ZERO_ATOL:
         return mixture, np.full(len(mixture), 1.0 / len(mixture))
-    if abs(total - 1.0) > _CHOICE_ATOL:
+    if abs(total - 1.0) > CHOICE_ATOL:
         raise ReferenceModeError(
             f"mode='reference': the replay weights sum to {total:.6g}, not 1: the "
             f"{'score' if score_weights.sum() <= 0 else 'staleness'} distribution has no mass while "
