@@ -329,12 +329,9 @@ class PrioritizedLevelReplay(Curriculum):
         does; otherwise it samples the full distribution of :meth:`_reference_distribution`.
         """
         rng = self.rng
-        score_weights = self._reference_score_weights()
-        fast = self.staleness_coef == 0 or self._linear_staleness
-        if fast and np.isfinite(score_weights).all() and (score_weights >= 0).all():
-            if self._reference_score_sampler is None:
-                self._reference_score_sampler = CdfSampler(score_weights)
-            scores = self._reference_score_sampler
+        self._reference_score_weights()
+        scores = self._reference_score_sampler
+        if scores is not None and (self.staleness_coef == 0 or self._linear_staleness):
             score_mass = (1.0 - self.staleness_coef) * scores.total
             staleness_mass = self.staleness_coef * (self._staleness.total(self._count) > 0)
             total = score_mass + staleness_mass
@@ -350,6 +347,7 @@ class PrioritizedLevelReplay(Curriculum):
         return lambda: distribution.sample(rng.random())
 
     def _reference_score_weights(self) -> np.ndarray:
+        """Reference mode: the score component, and a sampler of it if its weights are valid."""
         if self._reference_scores is None:
             self._reference_scores = reference.weights(
                 self.score_transform,
@@ -359,7 +357,8 @@ class PrioritizedLevelReplay(Curriculum):
                 self.eps,
                 self.staleness_coef,
             )
-            self._reference_score_sampler = None
+            valid = np.isfinite(self._reference_scores).all() and (self._reference_scores >= 0).all()
+            self._reference_score_sampler = CdfSampler(self._reference_scores) if valid else None
         return self._reference_scores
 
     def _reference_distribution(self) -> tuple[np.ndarray, np.ndarray]:
