@@ -102,9 +102,10 @@ class PLRConfig:
     alpha: float = 1.0
     replay_schedule: str = "proportionate"
     rho: float = 1.0
-    replay_prob: float = 0.95
+    replay_prob: float = 0.5
     eps: float = 0.05
     robust: bool = False
+    mode: str = "corrected"
     gamma: float = 0.99
     gae_lambda: float = 0.95
 
@@ -220,6 +221,7 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
         "sequential": SequentialConfig,
         "plr": PLRConfig,
         "robust_plr": PLRConfig,
+        "plr_reference": PLRConfig,
         "lp": LearningProgressConfig,
         "learnability": LearnabilityConfig,
     },

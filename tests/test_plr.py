@@ -174,7 +174,7 @@ def test_random_strategy_samples_uniformly_and_ignores_updates():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"tasks": np.zeros((2, 1))}, "integers"),
+        ({"tasks": np.full((2, 1), 0.5)}, "integers"),
         ({"tasks": np.full((2, 1), 5)}, "0..4"),
         ({"tasks": np.array([[0], [1]])}, "changed"),
         ({"rewards": np.zeros((3, 1))}, "rewards"),
@@ -316,7 +316,7 @@ def test_schedules_keep_sampling_long_after_full_coverage(schedule):
 
 
 def test_fixed_schedule_draws_new_tasks_with_one_minus_replay_prob():
-    plr = _plr(n=5000, replay_schedule="fixed", replay_prob=0.25)
+    plr = _plr(n=5000, replay_schedule="fixed", replay_prob=0.25, rho=0.0)
     metas = [meta for _, meta in plr.sample_with_metadata(2000)]
     assert not metas[0]["replay"]
     assert 0.22 < np.mean([meta["replay"] for meta in metas[1:]]) < 0.28

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-TRANSFORMS = ("rank", "power", "softmax", "eps_greedy", "constant")
+TRANSFORMS = ("rank", "power", "softmax", "eps_greedy", "constant", "max")
 
 
 def transform(name: str, values: np.ndarray, temperature: float, eps: float) -> np.ndarray:
@@ -14,7 +14,8 @@ def transform(name: str, values: np.ndarray, temperature: float, eps: float) -> 
     * ``power``: ``max(value, 0) ** (1 / temperature)``;
     * ``softmax``: ``exp(value / temperature)`` (shifted by the maximum for stability);
     * ``eps_greedy``: ``1 - eps`` on the (first) largest value plus ``eps`` spread uniformly;
-    * ``constant``: uniform.
+    * ``constant``: uniform;
+    * ``max``: uniform over the largest values (1 on each, 0 elsewhere).
     """
     if len(values) == 0:
         return np.zeros(0)
@@ -32,6 +33,8 @@ def transform(name: str, values: np.ndarray, temperature: float, eps: float) -> 
         return weights
     if name == "constant":
         return np.ones(len(values))
+    if name == "max":
+        return (values == values.max()).astype(np.float64)
     raise ValueError(f"unknown transform {name!r}; valid: {', '.join(TRANSFORMS)}")
 
 

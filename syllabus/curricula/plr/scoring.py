@@ -119,6 +119,8 @@ def step_scores(
         raise ValueError(
             f"strategy {strategy!r} has no per-step score; valid: {VALUE_STRATEGIES[:-1] + POLICY_STRATEGIES}"
         )
+    if action_log_dist is None:
+        raise ValueError(f"strategy {strategy!r} needs action_log_dist")
     probs = np.exp(action_log_dist)
     if strategy == "policy_entropy":
         with np.errstate(invalid="ignore"):
@@ -182,6 +184,8 @@ def smooth_scores(
     Returns:
         ``(unique_tasks, new_scores)``.
     """
+    if len(tasks) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
     order = np.argsort(tasks, kind="stable")
     tasks, new = tasks[order], new[order]
     group_start = np.flatnonzero(np.r_[True, tasks[1:] != tasks[:-1]])
