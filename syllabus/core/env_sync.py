@@ -10,6 +10,7 @@ from typing import Any, Protocol, SupportsFloat
 
 import gymnasium as gym
 
+from syllabus.core.checks import check_count, check_seconds
 from syllabus.core.curriculum import StepBatch
 from syllabus.core.errors import CurriculumError, CurriculumTimeoutError
 from syllabus.core.protocol import (
@@ -67,11 +68,11 @@ class SyncWrapper(gym.Wrapper):
         step_batch_size: int = 64,
     ) -> None:
         check_task_interface(env)
-        if prefetch < 0 or step_batch_size < 1 or timeout <= 0:
-            raise ValueError(
-                f"need prefetch >= 0, step_batch_size >= 1 and timeout > 0; "
-                f"got prefetch={prefetch}, step_batch_size={step_batch_size}, timeout={timeout}"
-            )
+        prefetch = check_count("prefetch", prefetch, 0)
+        step_batch_size = check_count("step_batch_size", step_batch_size, 1)
+        timeout = check_seconds("timeout", timeout)
+        if env_id is not None:
+            env_id = check_count("env_id", env_id, 0)
         super().__init__(env)
         self.env_id = env_id
         self.timeout = timeout
