@@ -53,7 +53,7 @@ class Curriculum:
         super().__init_subclass__(**kwargs)
         own = cls.__dict__.get("load_state_dict")
         if own is not None and not getattr(own, "_checks_state", False):
-            cls.load_state_dict = _checking_state(own)  # type: ignore[method-assign]
+            setattr(cls, "load_state_dict", _checking_state(own))  # noqa: B010 - a plain assignment fails mypy
 
     def __init__(
         self, task_space: TaskSpace, *, random_seed: int | None = None, record_stats: bool = False
@@ -129,8 +129,8 @@ class Curriculum:
 
     def update_on_step_batch(self, batch: StepBatch, env_id: int | None = None) -> None:
         """Learns from consecutive steps of one environment; the default calls :meth:`update_on_step`."""
-        for step in zip(*batch, strict=True):
-            self.update_on_step(*step, env_id=env_id)
+        for task, obs, reward, terminated, truncated, info, progress in zip(*batch, strict=True):
+            self.update_on_step(task, obs, reward, terminated, truncated, info, progress, env_id=env_id)
 
     def update_task_progress(self, task: Task, progress: float, env_id: int | None = None) -> None:
         """Learns from progress toward ``task`` (0 to 1) reported outside an episode update."""

@@ -39,6 +39,24 @@ class Transport(Protocol):
         """Releases the channel; idempotent."""
 
 
+class _NotConnected:
+    """The transport of a wrapper before its first reset."""
+
+    def send(self, message: Any) -> None:
+        raise CurriculumError(
+            "call reset() before step(): the env connects to the curriculum at its first reset"
+        )
+
+    def recv(self, timeout: float) -> Any:
+        raise CurriculumError("call reset() first: the env connects to the curriculum at its first reset")
+
+    def close(self) -> None:
+        pass
+
+
+_NOT_CONNECTED = _NotConnected()
+
+
 class SyncWrapper(gym.Wrapper):
     """Base of the environment sync wrappers: hands the env its tasks and reports its episodes.
 
@@ -88,7 +106,7 @@ class SyncWrapper(gym.Wrapper):
         self._episode_length = 0
         self._closed = False
         self._connect = connect
-        self._transport: Transport | None = None
+        self._transport: Transport = _NOT_CONNECTED
 
     @property
     def task(self) -> Any:
@@ -98,11 +116,11 @@ class SyncWrapper(gym.Wrapper):
     @property
     def task_space(self) -> Any:
         """The wrapped environment's task space."""
-        return self.env.task_space
+        return self.env.get_wrapper_attr("task_space")
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None):
         """Resets into the next task from the curriculum, or into ``new_task`` when given."""
-        if self._transport is None:
+        if self._transport is _NOT_CONNECTED:
             self._transport = self._connect()
             self._transport.send(Hello(self.env_id, os.getpid()))
             self._request(1 + self._prefetch)
@@ -115,7 +133,7 @@ class SyncWrapper(gym.Wrapper):
                 self._request(self._prefetch - self._tasks_held())
         else:
             self._wait_until(lambda: self._welcomed)
-        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)
+        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)  # type: ignore[call-arg]
         self._task = new_task
         self._episode_return = 0.0
         self._episode_length = 0
@@ -147,7 +165,7 @@ class SyncWrapper(gym.Wrapper):
 
     def close(self) -> None:
         """Sends pending updates, says goodbye to the curriculum and closes the env."""
-        if not self._closed and self._transport is not None:
+        if not self._closed and self._transport is not _NOT_CONNECTED:
             self._closed = True
             try:
                 self._flush_steps()

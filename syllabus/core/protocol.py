@@ -42,9 +42,9 @@ class Hello(NamedTuple):
 
 
 class TaskRequest(NamedTuple):
-    """Asks for ``count`` more tasks."""
+    """Asks for ``number`` more tasks."""
 
-    count: int
+    number: int
 
 
 class EpisodeUpdate(NamedTuple):
@@ -199,7 +199,7 @@ class CurriculumDispatcher:
                 curriculum.update_on_step_batch(message.batch, env_id=env_id)
             return None
         if isinstance(message, TaskRequest):
-            return self._sample(message.count)
+            return self._sample(message.number)
         raise TypeError(f"unexpected message from env {env_id}: {message!r}")
 
     def _sample(self, count: int) -> Tasks | Failure | None:

@@ -223,8 +223,8 @@ class RayCurriculumWrapper(CurriculumWrapper):
                 f"(closed, killed, or its node failed): {exc}"
             ) from None
         if not ok:
-            exc, tb = value
-            raise exc from _RemoteTraceback(f"raised in the curriculum actor {self.name!r}:\n{tb}")
+            error, tb = value
+            raise error from _RemoteTraceback(f"raised in the curriculum actor {self.name!r}:\n{tb}")
         return value
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:

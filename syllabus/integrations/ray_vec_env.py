@@ -77,7 +77,7 @@ class RayVecEnv(VecEnv):
         self.waiting = False
         self._step_refs: list[Any] = []
         worker = ray.remote(EnvWorker).options(num_cpus=num_cpus, max_restarts=0, **(actor_options or {}))
-        self.actors = [worker.remote(env_fn, i) for i, env_fn in enumerate(env_fns)]
+        self.actors: list[Any] = [worker.remote(env_fn, i) for i, env_fn in enumerate(env_fns)]
         try:
             observation_space, action_space = self._gather([self.actors[0].spaces.remote()], [0])[0]
             super().__init__(len(env_fns), observation_space, action_space)
