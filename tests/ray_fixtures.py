@@ -111,6 +111,19 @@ def make_ray_counting_env(env_id: int | None = None, **kwargs: Any) -> RaySyncWr
 
 
 @ray.remote(num_cpus=0)
+class EnvHolder:
+    """A Ray actor holding one synced env, to be killed without closing it."""
+
+    def __init__(self, env_id: int | None, **kwargs: Any) -> None:
+        self.env = make_ray_counting_env(env_id, **kwargs)
+
+    def reset(self) -> tuple[int | None, Any]:
+        """Resets the env; returns its id and task."""
+        _, info = self.env.reset()
+        return self.env.env_id, info["task"]
+
+
+@ray.remote(num_cpus=0)
 def run_env_in_task(env_id: int, episodes: int, **kwargs: Any) -> tuple[int, list, list]:
     """A Ray task that runs ``episodes`` episodes of a synced env and reports what it saw."""
     env = make_ray_counting_env(env_id, **kwargs)

@@ -40,6 +40,25 @@ class CountingEnv(TaskEnv):
         return np.zeros(1, np.float32), reward, done, False, {"task_completion": 1.0 if done else 0.0}
 
 
+class ExplodingEnv(CountingEnv):
+    """A CountingEnv whose third step raises."""
+
+    def __init__(self, task_space: DiscreteTaskSpace = TASK_SPACE) -> None:
+        super().__init__(task_space)
+        self._steps = 0
+
+    def step(self, action):
+        self._steps += 1
+        if self._steps == 3:
+            raise ValueError("env exploded on purpose")
+        return super().step(action)
+
+
+def exploding_factory() -> gym.Env:
+    """An env factory that raises."""
+    raise RuntimeError("factory exploded on purpose")
+
+
 class RecordingCurriculum(Curriculum):
     """Samples consecutive integers (so every task is unique) and records every update it gets."""
 

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pytest
-from sync_fixtures import CountingEnv, RecordingCurriculum, Rollouts, check_exactly_once, read_journal
+from sync_fixtures import (
+    TASK_SPACE,
+    CountingEnv,
+    RecordingCurriculum,
+    Rollouts,
+    check_exactly_once,
+    read_journal,
+)
 
 from syllabus.core import (
     CurriculumConnectionError,
@@ -26,9 +35,13 @@ from syllabus.core import (
     MultiProcessingSyncWrapper,
     RaySyncWrapper,
     SyncWrapper,
+    TaskInterfaceError,
     make_multiprocessing_curriculum,
     make_ray_curriculum,
 )
+from syllabus.curricula import DomainRandomization
+from syllabus.envs.cartpole import make_cartpole
+from syllabus.task_space import DiscreteTaskSpace, TaskSpaceError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -50,9 +63,13 @@ class Backend:
         """The learner's handle on ``curriculum``."""
         raise NotImplementedError
 
-    def env(self, served: Any, **kwargs: Any) -> SyncWrapper:
-        """A synced CountingEnv built in this process."""
+    def env(self, served: Any, env: gym.Env | None = None, **kwargs: Any) -> SyncWrapper:
+        """A synced ``env`` (a CountingEnv by default) built in this process."""
         raise NotImplementedError
+
+    def learner(self, served: Any) -> Any:
+        """What the learner calls: the curriculum, or the wrapper that serves it."""
+        return served
 
     def state(self, served: Any) -> RecordingCurriculum:
         """The curriculum after every message this process sent was applied (may close it)."""
@@ -76,9 +93,9 @@ class Direct(Backend):
     def serve(self, curriculum: RecordingCurriculum) -> Any:
         return curriculum
 
-    def env(self, served: Any, **kwargs: Any) -> SyncWrapper:
+    def env(self, served: Any, env: gym.Env | None = None, **kwargs: Any) -> SyncWrapper:
         kwargs.pop("timeout", None)  # nothing to wait for in-process
-        return DirectSyncWrapper(CountingEnv(), served, **kwargs)
+        return DirectSyncWrapper(env or CountingEnv(), served, **kwargs)
 
     def state(self, served: Any) -> RecordingCurriculum:
         return served
@@ -93,9 +110,12 @@ class MultiProcessing(Backend):
     def serve(self, curriculum: RecordingCurriculum) -> Any:
         return make_multiprocessing_curriculum(curriculum)
 
-    def env(self, served: Any, **kwargs: Any) -> SyncWrapper:
+    def env(self, served: Any, env: gym.Env | None = None, **kwargs: Any) -> SyncWrapper:
         _, task_queue, update_queue = served
-        return MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue, **kwargs)
+        return MultiProcessingSyncWrapper(env or CountingEnv(), task_queue, update_queue, **kwargs)
+
+    def learner(self, served: Any) -> Any:
+        return served[0]
 
     def state(self, served: Any) -> RecordingCurriculum:
         wrapper = served[0]
@@ -117,8 +137,8 @@ class Ray(Backend):
     def serve(self, curriculum: RecordingCurriculum) -> Any:
         return make_ray_curriculum(curriculum, name=f"conformance-{next(_names)}", timeout=10)
 
-    def env(self, served: Any, **kwargs: Any) -> SyncWrapper:
-        return RaySyncWrapper(CountingEnv(), curriculum_name=served.name, **kwargs)
+    def env(self, served: Any, env: gym.Env | None = None, **kwargs: Any) -> SyncWrapper:
+        return RaySyncWrapper(env or CountingEnv(), curriculum_name=served.name, **kwargs)
 
     def state(self, served: Any) -> RecordingCurriculum:
         return served.snapshot()  # this process's calls reach the actor in the order they were made
@@ -290,8 +310,7 @@ def test_close_handles_every_update_already_sent(backend, tmp_path):
 def test_close_is_idempotent_and_a_context_manager(backend):
     if backend.name == "direct":
         pytest.skip("the in-process backend serves the curriculum itself: nothing to close")
-    handle = backend.serve(RecordingCurriculum())
-    wrapper = handle[0] if isinstance(handle, tuple) else handle
+    wrapper = backend.learner(backend.serve(RecordingCurriculum()))
     with wrapper as entered:
         assert entered is wrapper
     wrapper.close()
@@ -307,10 +326,9 @@ def test_curriculum_exception_reaches_env_and_learner(backend):
         other = backend.env(handle)
         with pytest.raises(CurriculumError, match="update_on_episode exploded on purpose"):
             other.reset()  # every later request gets the same failure
-        if backend.has_peer:
-            learner = handle[0] if isinstance(handle, tuple) else handle
+        if backend.has_peer:  # in-process, the learner calls the curriculum itself
             with pytest.raises(CurriculumError, match="(?s)raised while serving env 0.*exploded on purpose"):
-                learner.sample()
+                backend.learner(handle).sample()
         env.close()
         other.close()
 
@@ -362,12 +380,75 @@ def test_missing_curriculum_is_a_connection_error(backend):
     env.close()
 
 
-def test_learner_updates_go_through(backend):
+def test_task_outside_the_env_space_is_an_error(backend):
+    with served(backend, RecordingCurriculum()) as handle:
+        env = backend.env(handle, CountingEnv(DiscreteTaskSpace(1)), timeout=10)
+        env.reset()  # task 0 fits
+        with pytest.raises(TaskSpaceError, match=r"task 1 is not in DiscreteTaskSpace\(1\)"):
+            env.reset()
+        env.close()
+
+
+# ------------------------------------------------------------------------------------- learner
+def test_learner_calls_go_through(backend):
     curriculum = RecordingCurriculum()
     with served(backend, curriculum) as handle:
-        learner = handle[0] if isinstance(handle, tuple) else handle
+        learner = backend.learner(handle)
         learner.custom_update(np.arange(3), scores=[1.0])
-        assert learner.echo({"a": 1}) == {"a": 1}
+        assert learner.echo({"a": 1}) == {"a": 1}  # curriculum-specific methods too
+        assert learner.sample(2) == [0, 1]
+        learner.update_on_episode(1.5, 3, 0, env_id=9)
+        assert learner.task_space == TASK_SPACE
         state = backend.state(handle)
     ((args, kwargs),) = state.custom
     assert args[0].tolist() == [0, 1, 2] and kwargs == {"scores": [1.0]}
+    assert state.episodes[9] == [(0, 1.5, 3)]
+
+
+# --------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"prefetch": -1}, "prefetch must be an integer >= 0, got -1"),
+        ({"prefetch": 1.5}, "prefetch must be an integer >= 0, got 1.5"),
+        ({"step_batch_size": 0}, "step_batch_size must be an integer >= 1, got 0"),
+        ({"env_id": -2}, "env_id must be an integer >= 0, got -2"),
+        ({"env_id": "a"}, "env_id must be an integer >= 0, got 'a'"),
+        ({"timeout": 0}, "timeout must be a finite number of seconds > 0, got 0"),
+        ({"timeout": float("nan")}, "timeout must be a finite number of seconds > 0, got nan"),
+        ({"timeout": float("inf")}, "timeout must be a finite number of seconds > 0, got inf"),
+    ],
+)
+def test_bad_wrapper_arguments_are_refused_by_name(backend, kwargs, message):
+    if backend.name == "direct" and "timeout" in kwargs:
+        pytest.skip("the in-process wrapper takes no timeout")
+    with (
+        served(backend, RecordingCurriculum()) as handle,
+        pytest.raises(ValueError, match=re.escape(message)),
+    ):
+        backend.env(handle, **kwargs)
+
+
+def test_env_without_the_task_interface_is_refused(backend):
+    with served(backend, RecordingCurriculum()) as handle:
+        with pytest.raises(TaskInterfaceError, match="new_task"):
+            backend.env(handle, gym.make("CartPole-v1"))
+        with pytest.raises(TaskInterfaceError, match="directly above"):
+            backend.env(handle, gym.wrappers.RecordEpisodeStatistics(make_cartpole()))
+
+
+@pytest.mark.parametrize("bad", [object(), "plr", DomainRandomization], ids=["object", "str", "class"])
+def test_non_curriculum_is_refused_by_name(backend, bad):
+    with pytest.raises(TypeError, match="curriculum must be a syllabus Curriculum"):
+        if backend.name == "direct":
+            DirectSyncWrapper(CountingEnv(), bad)
+        else:
+            backend.serve(bad)
+
+
+def test_serving_a_served_curriculum_is_refused(backend):
+    if backend.name == "direct":
+        pytest.skip("the in-process backend serves nothing")
+    with served(backend, RecordingCurriculum()) as handle:
+        with pytest.raises(TypeError, match="already serves: pass the curriculum itself"):
+            backend.serve(backend.learner(handle))

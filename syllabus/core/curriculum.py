@@ -85,7 +85,7 @@ class Curriculum:
         The default draws from :meth:`task_distribution`; curricula without one override this.
         """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise ValueError(f"k must be an integer >= 0 (the number of tasks to sample), got {k!r}")
+            raise ValueError(f"k must be an integer >= 0 (the number of tasks to sample), got k={k!r}")
         dist = self.task_distribution()
         if dist is None:
             raise NotImplementedError(f"{type(self).__name__} must implement sample() or task_distribution()")
