@@ -34,7 +34,7 @@ from syllabus.curricula import DomainRandomization
 from syllabus.curricula.plr import PrioritizedLevelReplay
 from syllabus.task_space import DiscreteTaskSpace
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -5,6 +5,7 @@ Importing this module imports Stable-Baselines3 and Ray.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from syllabus.core.errors import CurriculumError
 from syllabus.integrations.ray_env_worker import EnvWorker
 
 DEFAULT_TIMEOUT = 300.0
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours the actor's name in its tracebacks
 
 
 class EnvWorkerError(RuntimeError):
@@ -201,7 +203,7 @@ def _env_error(index: int, exc: BaseException) -> Exception:
                 pass
         return EnvWorkerError(
             f"env {index} of the RayVecEnv raised {type(cause).__name__}: {cause}. The run stops; "
-            f"traceback in the env's actor:\n{exc.traceback_str}"
+            f"traceback in the env's actor:\n{_ANSI.sub('', str(exc))}"
         )
     if isinstance(exc, RayActorError):
         return EnvWorkerError(
