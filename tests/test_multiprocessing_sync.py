@@ -69,6 +69,7 @@ def check_vector_env(make_venv, run, step_updates: bool, **env_kwargs) -> None:
     assert_closed(curriculum)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step_updates", [False, True], ids=["episode-updates", "step-updates"])
 @pytest.mark.parametrize("context", START_METHODS)
 def test_gymnasium_async_vector_env_exactly_once(context, step_updates):
@@ -81,6 +82,7 @@ def test_gymnasium_sync_vector_env_exactly_once(step_updates):
     check_vector_env(gym.vector.SyncVectorEnv, run_gymnasium_vector, step_updates)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start_method", [None, *START_METHODS], ids=["default", *START_METHODS])
 def test_sb3_subproc_vec_env_exactly_once(start_method):
     check_vector_env(partial(SubprocVecEnv, start_method=start_method), run_sb3_vector, step_updates=True)
@@ -90,6 +92,7 @@ def test_sb3_dummy_vec_env_exactly_once():
     check_vector_env(DummyVecEnv, run_sb3_vector, step_updates=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("context", START_METHODS)
 def test_hand_written_processes_many_episodes(context):
     """16 env processes x 1,000 episodes each: no update lost or duplicated, every start method."""
@@ -131,6 +134,7 @@ def test_prefetch_keeps_a_task_ready_and_bounds_the_backlog():
     assert len(curriculum.curriculum.sampled) <= 1 + 1 + 2
 
 
+@pytest.mark.slow
 def test_learner_calls_and_env_updates_interleave_safely():
     curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
     with curriculum:
@@ -204,6 +208,7 @@ def blocking_worker(task_queue, update_queue, env_id: int, ran_episodes) -> None
     threading.Event().wait()
 
 
+@pytest.mark.slow
 def test_killed_env_process_is_forgotten_and_others_go_on():
     ctx = multiprocessing.get_context("forkserver")
     curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
@@ -241,6 +246,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_no_process_socket_or_shared_memory(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(CTRL_C_SCRIPT.format(tests_dir=os.path.dirname(__file__)))
