@@ -59,7 +59,13 @@ def local_ray() -> Iterator[None]:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [TESTS_DIR, saved["PYTHONPATH"]]))
     temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths live under it
     try:
-        ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp_dir, logging_level="warning")
+        ray.init(
+            address="local",  # a new private Ray, even when another one runs on the machine
+            num_cpus=2,
+            include_dashboard=False,
+            _temp_dir=temp_dir,
+            logging_level="warning",
+        )
         yield
     finally:
         ray.shutdown()
