@@ -136,12 +136,6 @@ class CurriculumDispatcher:
             )
         return env_id
 
-    @property
-    def env_ids(self) -> list[int]:
-        """Ids of the connected environments, in increasing order."""
-        with self.lock:
-            return sorted(self._holders)
-
     def _hello(self, session: Hashable, hello: Hello) -> Welcome | Failure:
         """Registers an environment; assigns the smallest free id when it did not bring one."""
         with self.lock:
