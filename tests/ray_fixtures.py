@@ -59,7 +59,13 @@ def local_ray() -> Iterator[None]:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [TESTS_DIR, saved["PYTHONPATH"]]))
     temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths live under it
     try:
-        ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp_dir, logging_level="warning")
+        ray.init(
+            address="local",  # a new private Ray, even when another one runs on the machine
+            num_cpus=2,
+            include_dashboard=False,
+            _temp_dir=temp_dir,
+            logging_level="warning",
+        )
         yield
     finally:
         ray.shutdown()
@@ -108,6 +114,19 @@ class StallingCurriculum(RecordingCurriculum):
 def make_ray_counting_env(env_id: int | None = None, **kwargs: Any) -> RaySyncWrapper:
     """Env factory: a :class:`CountingEnv` synced with the curriculum actor named ``curriculum``."""
     return RaySyncWrapper(CountingEnv(), env_id=env_id, **kwargs)
+
+
+@ray.remote(num_cpus=0)
+class EnvHolder:
+    """A Ray actor holding one synced env, to be killed without closing it."""
+
+    def __init__(self, env_id: int | None, **kwargs: Any) -> None:
+        self.env = make_ray_counting_env(env_id, **kwargs)
+
+    def reset(self) -> tuple[int | None, Any]:
+        """Resets the env; returns its id and task."""
+        _, info = self.env.reset()
+        return self.env.env_id, info["task"]
 
 
 @ray.remote(num_cpus=0)

@@ -40,16 +40,44 @@ class CountingEnv(TaskEnv):
         return np.zeros(1, np.float32), reward, done, False, {"task_completion": 1.0 if done else 0.0}
 
 
+class ExplodingEnv(CountingEnv):
+    """A CountingEnv whose third step raises."""
+
+    def __init__(self, task_space: DiscreteTaskSpace = TASK_SPACE) -> None:
+        super().__init__(task_space)
+        self._steps = 0
+
+    def step(self, action):
+        self._steps += 1
+        if self._steps == 3:
+            raise ValueError("env exploded on purpose")
+        return super().step(action)
+
+
+def exploding_factory() -> gym.Env:
+    """An env factory that raises."""
+    raise RuntimeError("factory exploded on purpose")
+
+
 class RecordingCurriculum(Curriculum):
     """Samples consecutive integers (so every task is unique) and records every update it gets."""
 
     def __init__(
-        self, step_updates: bool = False, fail_on_sample: bool = False, out_of_space: bool = False
+        self,
+        step_updates: bool = False,
+        fail_on_sample: bool = False,
+        out_of_space: bool = False,
+        fail_on_episode: bool = False,
+        short_sample: bool = False,
+        journal: str | None = None,
     ) -> None:
         super().__init__(TASK_SPACE)
         self.step_updates = step_updates
         self.fail_on_sample = fail_on_sample
         self.out_of_space = out_of_space
+        self.fail_on_episode = fail_on_episode
+        self.short_sample = short_sample
+        self.journal = journal  # a file that gets one line per episode update, readable after close
         self.sampled: list[int] = []
         self.episodes: dict[int, list[Episode]] = defaultdict(list)
         self.steps: dict[int, list[tuple[int, float]]] = defaultdict(list)
@@ -64,12 +92,19 @@ class RecordingCurriculum(Curriculum):
             raise RuntimeError("sample exploded on purpose")
         if self.out_of_space:
             return [-1] * k
+        if self.short_sample:
+            return []
         tasks = list(range(len(self.sampled), len(self.sampled) + k))
         self.sampled.extend(tasks)
         return tasks
 
     def update_on_episode(self, episode_return, length, task, progress=None, env_id=None) -> None:
+        if self.fail_on_episode:
+            raise RuntimeError("update_on_episode exploded on purpose")
         self.episodes[env_id].append((task, episode_return, length))
+        if self.journal is not None:
+            with open(self.journal, "a") as f:
+                f.write(f"{env_id} {task} {episode_return} {length}\n")
 
     def update_on_step(
         self, task, obs, reward, terminated, truncated, info, progress=None, env_id=None
@@ -81,6 +116,16 @@ class RecordingCurriculum(Curriculum):
 
     def echo(self, value: Any) -> Any:
         return value
+
+
+def read_journal(path: str) -> dict[int, list[Episode]]:
+    """The episodes a :class:`RecordingCurriculum` with ``journal=path`` received, per env id."""
+    episodes: dict[int, list[Episode]] = defaultdict(list)
+    with open(path) as f:
+        for line in f:
+            env_id, task, episode_return, length = line.split()
+            episodes[int(env_id)].append((int(task), float(episode_return), int(length)))
+    return dict(episodes)
 
 
 class RecordingDomainRandomization(DomainRandomization):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -314,3 +316,122 @@ def test_update_on_step_batch_rejects_ragged_batch():
     batch = StepBatch(["a"], [0, 1], [0.0], [False], [False], [{}], [None])
     with pytest.raises(ValueError):
         _weighted().update_on_step_batch(batch)
+
+
+# ---------------------------------------------------- load_state_dict checks, for every curriculum
+def _curricula(n: int) -> dict[str, Curriculum]:
+    """One of every curriculum over ``n`` discrete tasks (Box schedules over a box of size ``n``)."""
+    from syllabus.curricula import (
+        Constant,
+        DomainRandomization,
+        ExpandingBox,
+        Learnability,
+        LearningProgress,
+        PrioritizedLevelReplay,
+        SequentialCurriculum,
+        SimulatedAnnealing,
+    )
+
+    space = DiscreteTaskSpace(n)
+    box = BoxTaskSpace(0.0, float(n), (2,))
+    return {
+        "Constant": Constant(0, space),
+        "DomainRandomization": DomainRandomization(space),
+        "Learnability": Learnability(space),
+        "LearningProgress": LearningProgress(space),
+        "PrioritizedLevelReplay": PrioritizedLevelReplay(space),
+        "SequentialCurriculum": SequentialCurriculum([[0], [1]], space, ["episodes>=2"]),
+        "SimulatedAnnealing": SimulatedAnnealing(box, [0.0, 0.0], [1.0, 1.0], 100),
+        "ExpandingBox": ExpandingBox(box, [0.0, 0.0], [1.0, 1.0]),
+    }
+
+
+CURRICULA = list(_curricula(3))
+
+
+@pytest.mark.parametrize("name", CURRICULA)
+def test_state_round_trips_within_a_class_and_size(name):
+    source, target = _curricula(3)[name], _curricula(3)[name]
+    target.load_state_dict(source.state_dict())
+    assert np.array_equal(np.asarray(target.sample(5)), np.asarray(source.sample(5)))
+
+
+@pytest.mark.parametrize(("name", "other"), list(itertools.permutations(CURRICULA, 2)))
+def test_state_of_another_class_is_refused_naming_both(name, other):
+    state = _curricula(3)[other].state_dict()
+    with pytest.raises(
+        ValueError, match=rf"{name}.load_state_dict: the state is of a {other}, this curriculum is a {name}"
+    ):
+        _curricula(3)[name].load_state_dict(state)
+
+
+@pytest.mark.parametrize("name", CURRICULA)
+def test_state_of_another_task_space_is_refused_saying_what_differs(name):
+    state = _curricula(5)[name].state_dict()
+    target = _curricula(3)[name]
+    if isinstance(target.task_space, BoxTaskSpace):
+        expected = (
+            r"over a BoxTaskSpace with not enumerable: BoxTaskSpace\(0.0, 5.0.*this curriculum over .*3.0"
+        )
+    else:
+        expected = r"over a DiscreteTaskSpace with 5 tasks: .*, this curriculum over a DiscreteTaskSpace with 3 tasks"
+    with pytest.raises(ValueError, match=expected):
+        target.load_state_dict(state)
+
+
+def test_state_of_another_kind_of_task_space_is_refused():
+    state = _weighted().state_dict()
+    target = Weighted(MultiDiscreteTaskSpace([2, 2]), PROBS)
+    with pytest.raises(
+        ValueError, match="over a DiscreteTaskSpace with 4 tasks.*over a MultiDiscreteTaskSpace with 4 tasks"
+    ):
+        target.load_state_dict(state)
+
+
+@pytest.mark.parametrize(
+    ("state", "error", "message"),
+    [
+        ([1, 2], TypeError, "needs the dict from state_dict\\(\\), got list"),
+        ({"rng": {}}, ValueError, "no 'curriculum' and 'task_space' entries"),
+    ],
+)
+def test_state_that_is_not_a_state_dict_is_refused(state, error, message):
+    with pytest.raises(error, match=message):
+        _weighted().load_state_dict(state)
+
+
+# --------------------------------------------------------------------- episode update values
+@pytest.mark.parametrize(
+    ("episode_return", "length", "message"),
+    [
+        (1.0, -1, "length must be an integer >= 0 .*got -1"),
+        (1.0, 2.5, "length must be an integer >= 0 .*got 2.5"),
+        (1.0, True, "length must be an integer >= 0 .*got True"),
+        (float("nan"), 3, "episode_return must be finite, got nan"),
+        (float("inf"), 3, "episode_return must be finite, got inf"),
+        ("1.0", 3, "episode_return must be a number, got '1.0'"),
+    ],
+)
+@pytest.mark.parametrize(
+    "name", ["DomainRandomization", "Learnability", "SimulatedAnnealing", "ExpandingBox"]
+)
+def test_bad_episode_values_are_refused(name, episode_return, length, message):
+    curriculum = _curricula(3)[name]
+    task = curriculum.sample(1)[0]
+    with pytest.raises(ValueError, match=message):
+        curriculum.update_on_episode(episode_return, length, task, progress=1.0)
+
+
+def test_simulated_annealing_does_not_move_on_a_refused_episode():
+    curriculum = _curricula(3)["SimulatedAnnealing"]
+    with pytest.raises(ValueError, match="length"):
+        curriculum.update_on_episode(0.0, -50, curriculum.sample(1)[0])
+    assert curriculum.steps == 0
+    curriculum.update_on_episode(0.0, np.int64(50), curriculum.sample(1)[0])  # numpy integers are fine
+    assert curriculum.fraction == 0.5
+
+
+@pytest.mark.parametrize("k", [-1, 1.5, True, "2"])
+def test_sample_refuses_a_bad_k(k):
+    with pytest.raises(ValueError, match="k must be an integer >= 0"):
+        _weighted().sample(k)

@@ -1,4 +1,7 @@
-"""In-process synchronization: same semantics as the other backends, deterministic, no threads."""
+"""In-process synchronization with single-process vector envs: deterministic, no threads.
+
+What every backend must do (exactly once, duplicate ids, close, errors, bad arguments) is in
+test_sync_conformance.py."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from sync_fixtures import (
     run_sb3_vector,
 )
 
-from syllabus.core import CurriculumError, DirectSyncWrapper, TaskInterfaceError
+from syllabus.core import DirectSyncWrapper, make_multiprocessing_curriculum
 from syllabus.curricula import DomainRandomization, PrioritizedLevelReplay
 from syllabus.task_space import DiscreteTaskSpace
 
@@ -68,7 +71,7 @@ def test_prefetch_keeps_tasks_ready_without_waiting():
     assert [task for task, _, _ in episodes] == delivered
 
 
-def test_env_ids_are_assigned_per_curriculum_and_freed_on_close():
+def test_env_ids_are_assigned_per_curriculum():
     first, second = RecordingCurriculum(), RecordingCurriculum()
     envs = [DirectSyncWrapper(CountingEnv(), first) for _ in range(2)]
     other = DirectSyncWrapper(CountingEnv(), second)
@@ -76,27 +79,9 @@ def test_env_ids_are_assigned_per_curriculum_and_freed_on_close():
         env.reset()
     assert [env.env_id for env in envs] == [0, 1]
     assert other.env_id == 0
-    envs[0].close()
-    again = DirectSyncWrapper(CountingEnv(), first)
-    again.reset()
-    assert again.env_id == 0
 
 
-def test_curriculum_raising_reaches_the_caller_with_its_traceback():
-    env = DirectSyncWrapper(CountingEnv(), RecordingCurriculum(fail_on_sample=True))
-    with pytest.raises(CurriculumError, match="sample exploded on purpose"):
-        env.reset()
-
-
-def test_task_outside_the_space_is_an_error():
-    env = DirectSyncWrapper(CountingEnv(), RecordingCurriculum(out_of_space=True))
-    with pytest.raises(CurriculumError, match="not in"):
-        env.reset()
-
-
-def test_bad_arguments_are_refused():
-    curriculum = DomainRandomization(DiscreteTaskSpace(3))
-    with pytest.raises(TypeError, match="must be a Curriculum"):
-        DirectSyncWrapper(CountingEnv(), object())
-    with pytest.raises(TaskInterfaceError):
-        DirectSyncWrapper(gym.make("CartPole-v1"), curriculum)
+def test_served_curriculum_is_refused():
+    curriculum, _, _ = make_multiprocessing_curriculum(DomainRandomization(DiscreteTaskSpace(3)))
+    with curriculum, pytest.raises(TypeError, match="already serves: pass the curriculum itself"):
+        DirectSyncWrapper(CountingEnv(), curriculum)

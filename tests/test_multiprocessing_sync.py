@@ -1,5 +1,6 @@
 """Multiprocessing synchronization: exactly-once delivery under every vector env and start method,
-clear errors on bad input, and nothing left behind after close."""
+handles that survive SB3 and gymnasium pickling, dead env processes, and nothing left behind after
+close or Ctrl-C. What every backend must do is in test_sync_conformance.py."""
 
 from __future__ import annotations
 
@@ -29,15 +30,11 @@ from sync_fixtures import (
 )
 
 from syllabus.core import (
-    CurriculumConnectionError,
     CurriculumError,
     CurriculumTimeoutError,
     MultiProcessingSyncWrapper,
-    TaskInterfaceError,
     make_multiprocessing_curriculum,
 )
-from syllabus.envs.cartpole import make_cartpole
-from syllabus.task_space import DiscreteTaskSpace, TaskSpaceError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -72,6 +69,7 @@ def check_vector_env(make_venv, run, step_updates: bool, **env_kwargs) -> None:
     assert_closed(curriculum)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step_updates", [False, True], ids=["episode-updates", "step-updates"])
 @pytest.mark.parametrize("context", START_METHODS)
 def test_gymnasium_async_vector_env_exactly_once(context, step_updates):
@@ -84,6 +82,7 @@ def test_gymnasium_sync_vector_env_exactly_once(step_updates):
     check_vector_env(gym.vector.SyncVectorEnv, run_gymnasium_vector, step_updates)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start_method", [None, *START_METHODS], ids=["default", *START_METHODS])
 def test_sb3_subproc_vec_env_exactly_once(start_method):
     check_vector_env(partial(SubprocVecEnv, start_method=start_method), run_sb3_vector, step_updates=True)
@@ -93,6 +92,7 @@ def test_sb3_dummy_vec_env_exactly_once():
     check_vector_env(DummyVecEnv, run_sb3_vector, step_updates=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("context", START_METHODS)
 def test_hand_written_processes_many_episodes(context):
     """16 env processes x 1,000 episodes each: no update lost or duplicated, every start method."""
@@ -134,18 +134,7 @@ def test_prefetch_keeps_a_task_ready_and_bounds_the_backlog():
     assert len(curriculum.curriculum.sampled) <= 1 + 1 + 2
 
 
-def test_learner_side_calls_are_forwarded():
-    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
-    with curriculum:
-        curriculum.custom_update([1, 2], values=3)
-        assert curriculum.curriculum.custom == [(([1, 2],), {"values": 3})]
-        assert curriculum.echo("hi") == "hi"  # curriculum-specific methods are forwarded too
-        assert curriculum.sample(2) == [0, 1]
-        curriculum.update_on_episode(1.5, 3, 0, env_id=9)
-        assert curriculum.curriculum.episodes[9] == [(0, 1.5, 3)]
-        assert curriculum.task_space == curriculum.curriculum.task_space
-
-
+@pytest.mark.slow
 def test_learner_calls_and_env_updates_interleave_safely():
     curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
     with curriculum:
@@ -171,16 +160,6 @@ def test_learner_calls_and_env_updates_interleave_safely():
 # ----------------------------------------------------------------------------- bad input
 
 
-def test_env_without_new_task_is_refused():
-    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
-    with curriculum:
-        with pytest.raises(TaskInterfaceError, match="new_task"):
-            MultiProcessingSyncWrapper(gym.make("CartPole-v1"), task_queue, update_queue)
-        hidden = gym.wrappers.RecordEpisodeStatistics(make_cartpole())
-        with pytest.raises(TaskInterfaceError, match="directly above"):
-            MultiProcessingSyncWrapper(hidden, task_queue, update_queue)
-
-
 def test_handles_must_come_from_make_multiprocessing_curriculum():
     curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
     other, other_tasks, other_updates = make_multiprocessing_curriculum(RecordingCurriculum())
@@ -191,31 +170,6 @@ def test_handles_must_come_from_make_multiprocessing_curriculum():
             MultiProcessingSyncWrapper(CountingEnv(), task_queue, other_updates)
 
 
-def test_task_outside_the_curriculum_space_is_an_error():
-    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(
-        RecordingCurriculum(out_of_space=True)
-    )
-    with curriculum:
-        env = MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue, timeout=5)
-        with pytest.raises(CurriculumError, match=r"sampled task -1, which is not in DiscreteTaskSpace"):
-            env.reset()
-        env.close()
-        with pytest.raises(CurriculumError, match="sampled task -1"):
-            curriculum.sample()
-
-
-def test_task_outside_the_env_space_is_an_error():
-    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
-    with curriculum:
-        env = MultiProcessingSyncWrapper(
-            CountingEnv(DiscreteTaskSpace(0 + 1)), task_queue, update_queue, timeout=5
-        )
-        env.reset()  # task 0 fits
-        with pytest.raises(TaskSpaceError, match=r"task 1 is not in DiscreteTaskSpace\(1\)"):
-            env.reset()
-        env.close()
-
-
 def test_curriculum_never_started_times_out_with_advice():
     curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum(), start=False)
     with curriculum:
@@ -223,24 +177,6 @@ def test_curriculum_never_started_times_out_with_advice():
         with pytest.raises(CurriculumTimeoutError, match=r"did not answer.*start\(\)"):
             env.reset()
         env.close()
-
-
-def test_closed_curriculum_cannot_be_reached():
-    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
-    curriculum.close()
-    env = MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue)
-    with pytest.raises(CurriculumConnectionError, match="closed or its process exited"):
-        env.reset()
-
-
-def test_curriculum_closed_under_a_running_env():
-    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
-    env = MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue, prefetch=0, timeout=5)
-    run_episodes(env, 1)
-    curriculum.close()
-    with pytest.raises(CurriculumConnectionError, match="lost the connection"):
-        run_episodes(env, 2)  # the task already delivered is used; the next exchange fails
-    env.close()
 
 
 def test_curriculum_raising_in_sample_reaches_env_and_learner():
@@ -261,25 +197,6 @@ def test_curriculum_raising_in_sample_reaches_env_and_learner():
     assert_closed(curriculum)
 
 
-def test_duplicate_env_ids_are_refused():
-    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
-    with curriculum:
-        first = make_counting_env(task_queue, update_queue, env_id=3, timeout=5)
-        first.reset()
-        second = make_counting_env(task_queue, update_queue, env_id=3, timeout=5)
-        with pytest.raises(CurriculumError, match="env_id 3 is already connected"):
-            second.reset()
-        first.close()
-        second.close()
-
-
-def test_invalid_wrapper_arguments():
-    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
-    with curriculum:
-        with pytest.raises(ValueError, match="prefetch=-1"):
-            MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue, prefetch=-1)
-
-
 # ------------------------------------------------------------------- failures and shutdown
 
 
@@ -291,6 +208,7 @@ def blocking_worker(task_queue, update_queue, env_id: int, ran_episodes) -> None
     threading.Event().wait()
 
 
+@pytest.mark.slow
 def test_killed_env_process_is_forgotten_and_others_go_on():
     ctx = multiprocessing.get_context("forkserver")
     curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum())
@@ -328,8 +246,8 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_no_process_socket_or_shared_memory(tmp_path):
-    shm_before = set(os.listdir("/dev/shm"))
     script = tmp_path / "train.py"
     script.write_text(CTRL_C_SCRIPT.format(tests_dir=os.path.dirname(__file__)))
     proc = subprocess.Popen(
@@ -350,4 +268,7 @@ def test_ctrl_c_leaves_no_process_socket_or_shared_memory(tmp_path):
     assert not os.path.exists(ready["socket_dir"])
     for pid in ready["workers"]:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    assert set(os.listdir("/dev/shm")) <= shm_before
+    # multiprocessing names its shared-memory arenas pym-<creator pid>-...: look only at this run's.
+    pids = [proc.pid, *ready["workers"]]
+    left = [name for name in os.listdir("/dev/shm") if any(name.startswith(f"pym-{pid}-") for pid in pids)]
+    assert not left, f"shared memory left behind: {left}"

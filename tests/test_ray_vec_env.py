@@ -1,5 +1,6 @@
 """RayVecEnv on a real local Ray: SB3 auto-reset semantics, exactly-once sync with the Ray curriculum,
-PPO with PLR end to end, and a dead env worker stopping the run with its index."""
+PPO with PLR end to end, and an env that raises or dies, or a dead curriculum actor, stopping the run
+with the env's index and the cause."""
 
 from __future__ import annotations
 
@@ -12,16 +13,23 @@ import pytest
 import ray
 from ray_fixtures import kill_actor_process, local_ray, make_ray_counting_env
 from stable_baselines3 import PPO
-from sync_fixtures import CountingEnv, RecordingCurriculum, check_exactly_once, run_sb3_vector
+from sync_fixtures import (
+    CountingEnv,
+    ExplodingEnv,
+    RecordingCurriculum,
+    check_exactly_once,
+    exploding_factory,
+    run_sb3_vector,
+)
 
-from syllabus.core import CurriculumError, RaySyncWrapper, make_ray_curriculum
+from syllabus.core import CurriculumConnectionError, CurriculumError, RaySyncWrapper, make_ray_curriculum
 from syllabus.curricula.plr import PrioritizedLevelReplay
 from syllabus.envs.cartpole import make_cartpole
 from syllabus.integrations.ray_vec_env import EnvWorkerError, RayVecEnv
 from syllabus.integrations.sb3 import PLRCallback
 from syllabus.task_space import DiscreteTaskSpace
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
 
 NUM_ENVS = 4
 EPISODES = 25
@@ -103,10 +111,10 @@ def test_curriculum_failure_stops_the_vector_env():
     with make_ray_curriculum(RecordingCurriculum(fail_on_sample=True)) as curriculum:
         venv = RayVecEnv([partial(make_ray_counting_env, timeout=10)] * 2)
         try:
-            # Ray shows the env's traceback, which holds the curriculum's, and names the env
+            # the env's CurriculumError, naming the env, with the curriculum's traceback
             with pytest.raises(
                 CurriculumError,
-                match=r"(?s)RayVecEnv env \d.*in sample\n.*RuntimeError: sample exploded on purpose",
+                match=r"(?s)env \d of the RayVecEnv: .*in sample\n.*RuntimeError: sample exploded on purpose",
             ):
                 venv.reset()
         finally:
@@ -125,6 +133,47 @@ def test_dead_env_worker_is_named_and_close_leaves_no_actor():
     venv.close()
     venv.close()  # idempotent
     assert_processes_exit(pids)
+
+
+def test_env_that_raises_is_named_with_its_traceback():
+    venv = RayVecEnv([CountingEnv, ExplodingEnv])
+    try:
+        venv.reset()
+        with pytest.raises(
+            EnvWorkerError,
+            match=r"(?s)env 1 of the RayVecEnv raised ValueError: env exploded on purpose.*sync_fixtures.py.*in step",
+        ):
+            for _ in range(3):
+                venv.step(np.zeros(2, dtype=np.int64))
+    finally:
+        venv.close()
+
+
+def test_env_whose_factory_raises_is_named_with_the_cause():
+    with pytest.raises(EnvWorkerError, match=r"(?s)env 1 of the RayVecEnv died.*factory exploded on purpose"):
+        venv = RayVecEnv([CountingEnv, exploding_factory])
+        try:
+            venv.reset()
+        finally:
+            venv.close()
+
+
+def test_dead_curriculum_actor_is_named_by_its_real_name():
+    curriculum = make_ray_curriculum(RecordingCurriculum(), name="vec-curriculum")
+    venv = RayVecEnv(
+        [partial(RaySyncWrapper, CountingEnv(), actor=curriculum.actor, prefetch=0, timeout=10)] * 2
+    )
+    try:
+        venv.reset()
+        kill_actor_process(curriculum.actor)
+        with pytest.raises(
+            CurriculumConnectionError, match=r"env \d of the RayVecEnv: .*actor 'vec-curriculum' is dead"
+        ):
+            for _ in range(10):  # episodes last at most 7 steps; the next reset needs the curriculum
+                venv.step(np.zeros(2, dtype=np.int64))
+    finally:
+        venv.close()
+        curriculum.close()
 
 
 def test_bad_arguments():

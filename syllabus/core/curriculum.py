@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping, Sequence
+import functools
+import math
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -46,6 +48,13 @@ class Curriculum:
 
     REQUIRES_STEP_UPDATES = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Makes every ``load_state_dict`` check the state's curriculum class and task space first."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("load_state_dict")
+        if own is not None and not getattr(own, "_checks_state", False):
+            setattr(cls, "load_state_dict", _checking_state(own))  # noqa: B010 - a plain assignment fails mypy
+
     def __init__(
         self, task_space: TaskSpace, *, random_seed: int | None = None, record_stats: bool = False
     ) -> None:
@@ -75,8 +84,8 @@ class Curriculum:
 
         The default draws from :meth:`task_distribution`; curricula without one override this.
         """
-        if k < 0:
-            raise ValueError(f"cannot sample k={k} tasks; k must be >= 0")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ValueError(f"k must be an integer >= 0 (the number of tasks to sample), got k={k!r}")
         dist = self.task_distribution()
         if dist is None:
             raise NotImplementedError(f"{type(self).__name__} must implement sample() or task_distribution()")
@@ -96,7 +105,12 @@ class Curriculum:
         progress: float | None = None,
         env_id: int | None = None,
     ) -> None:
-        """Learns from one finished episode; the base class records statistics."""
+        """Learns from one finished episode; the base class checks the values and records statistics.
+
+        Raises:
+            ValueError: ``episode_return`` is not a finite number or ``length`` not an integer >= 0.
+        """
+        check_episode(episode_return, length)
         if self.stat_recorder is not None:
             self.stat_recorder.record(episode_return, length, task)
 
@@ -115,8 +129,8 @@ class Curriculum:
 
     def update_on_step_batch(self, batch: StepBatch, env_id: int | None = None) -> None:
         """Learns from consecutive steps of one environment; the default calls :meth:`update_on_step`."""
-        for step in zip(*batch, strict=True):
-            self.update_on_step(*step, env_id=env_id)
+        for task, obs, reward, terminated, truncated, info, progress in zip(*batch, strict=True):
+            self.update_on_step(task, obs, reward, terminated, truncated, info, progress, env_id=env_id)
 
     def update_task_progress(self, task: Task, progress: float, env_id: int | None = None) -> None:
         """Learns from progress toward ``task`` (0 to 1) reported outside an episode update."""
@@ -166,17 +180,93 @@ class Curriculum:
 
     # -------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
-        """The curriculum's state as plain data, including its random generator."""
+        """The curriculum's state: its class, task space, random generator and statistics, and
+        what subclasses add. Picklable; :meth:`load_state_dict` checks the class and task space."""
         return {
+            "curriculum": type(self).__name__,
+            "task_space": self.task_space,
             "rng": self.rng.bit_generator.state,
             "stats": self.stat_recorder.state_dict() if self.stat_recorder is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores a state produced by :meth:`state_dict` of the same kind of curriculum."""
+        """Restores a state produced by :meth:`state_dict` of the same kind of curriculum.
+
+        Raises:
+            TypeError: ``state`` is not a dict.
+            ValueError: The state is of another curriculum class or another task space (the
+                message says what differs).
+        """
+        self.check_state_dict(state)
         self.rng.bit_generator.state = state["rng"]
         if self.stat_recorder is not None and state.get("stats") is not None:
             self.stat_recorder.load_state_dict(state["stats"])
 
+    def check_state_dict(self, state: Any) -> None:
+        """Checks that ``state`` comes from :meth:`state_dict` of this class over the same task space.
+
+        Called by every ``load_state_dict`` (of subclasses too) before it reads the state.
+
+        Raises:
+            TypeError: ``state`` is not a dict.
+            ValueError: The state is of another curriculum class or another task space.
+        """
+        name = type(self).__name__
+        if not isinstance(state, dict):
+            raise TypeError(
+                f"{name}.load_state_dict needs the dict from state_dict(), got {type(state).__name__}"
+            )
+        if "curriculum" not in state or "task_space" not in state:
+            raise ValueError(
+                f"{name}.load_state_dict: the state has no 'curriculum' and 'task_space' entries, so it was not "
+                "made by Curriculum.state_dict()"
+            )
+        if state["curriculum"] != name:
+            raise ValueError(
+                f"{name}.load_state_dict: the state is of a {state['curriculum']}, this curriculum is a {name}"
+            )
+        theirs, ours = state["task_space"], self.task_space
+        if theirs != ours:
+            raise ValueError(
+                f"{name}.load_state_dict: the state is over {_describe(theirs)}, this curriculum over "
+                f"{_describe(ours)}"
+            )
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.task_space!r})"
+
+
+def _checking_state(load: Callable[[Any, dict[str, Any]], None]) -> Callable[[Any, dict[str, Any]], None]:
+    """``load`` preceded by :meth:`Curriculum.check_state_dict`."""
+
+    @functools.wraps(load)
+    def load_state_dict(self: Curriculum, state: dict[str, Any]) -> None:
+        self.check_state_dict(state)
+        load(self, state)
+
+    load_state_dict._checks_state = True  # type: ignore[attr-defined]
+    return load_state_dict
+
+
+def _describe(space: Any) -> str:
+    """A task space's kind and size, for messages."""
+    if not isinstance(space, TaskSpace):
+        return repr(space)
+    size = "not enumerable" if space.num_tasks is None else f"{space.num_tasks} tasks"
+    return f"a {type(space).__name__} with {size}: {space!r}"
+
+
+def check_episode(episode_return: Any, length: Any) -> None:
+    """Checks the values of an episode update.
+
+    Raises:
+        ValueError: ``episode_return`` is not a finite number or ``length`` not an integer >= 0.
+    """
+    if isinstance(episode_return, bool) or not isinstance(
+        episode_return, (int, float, np.integer, np.floating)
+    ):
+        raise ValueError(f"episode_return must be a number, got {episode_return!r}")
+    if not math.isfinite(episode_return):
+        raise ValueError(f"episode_return must be finite, got {episode_return!r}")
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
+        raise ValueError(f"length must be an integer >= 0 (steps in the episode), got {length!r}")

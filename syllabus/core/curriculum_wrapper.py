@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+import weakref
+from collections.abc import Callable
+from typing import Any, Self
 
 import numpy as np
 
@@ -22,10 +24,27 @@ class CurriculumWrapper:
         dispatcher: The dispatcher serving environments; its lock serializes all access.
     """
 
+    _finalizer: weakref.finalize | None = None
+
     def __init__(self, dispatcher: CurriculumDispatcher) -> None:
         self._dispatcher = dispatcher
         self._lock: threading.RLock = dispatcher.lock
         self.curriculum: Curriculum = dispatcher.curriculum
+
+    def _stop_on_close(self, stop: Callable[..., Any], *args: Any) -> None:
+        """Registers ``stop(*args)`` to run once: at :meth:`close`, garbage collection or interpreter exit."""
+        self._finalizer = weakref.finalize(self, stop, *args)
+
+    def close(self) -> None:
+        """Handles every update the environments already sent, then stops serving them. Idempotent."""
+        if self._finalizer is not None:
+            self._finalizer()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         with self._lock:

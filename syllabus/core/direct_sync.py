@@ -16,9 +16,10 @@ from typing import Any
 
 import gymnasium as gym
 
+from syllabus.core.checks import check_curriculum
 from syllabus.core.curriculum import Curriculum
 from syllabus.core.env_sync import SyncWrapper
-from syllabus.core.protocol import CurriculumDispatcher, Goodbye, Hello
+from syllabus.core.protocol import CurriculumDispatcher
 
 # One dispatcher per curriculum, so every env of a curriculum shares its env-id assignment.
 _dispatchers: weakref.WeakKeyDictionary[Curriculum, CurriculumDispatcher] = weakref.WeakKeyDictionary()
@@ -30,16 +31,9 @@ class _DirectTransport:
     def __init__(self, dispatcher: CurriculumDispatcher) -> None:
         self._dispatcher = dispatcher
         self._replies: deque[Any] = deque()
-        self._env_id: int | None = None
 
     def send(self, message: Any) -> None:
-        if isinstance(message, Hello):
-            self._env_id, reply = self._dispatcher.connect(message)
-        elif isinstance(message, Goodbye):
-            self._dispatcher.disconnect(self._env_id)
-            return
-        else:
-            reply = self._dispatcher.handle(self._env_id, message)
+        reply = self._dispatcher.receive(self, message)
         if reply is not None:
             self._replies.append(reply)
 
@@ -51,6 +45,7 @@ class _DirectTransport:
 
     def close(self) -> None:
         self._replies.clear()
+        self._dispatcher.end(self)  # no-op after Goodbye
 
 
 class DirectSyncWrapper(SyncWrapper):
@@ -78,11 +73,7 @@ class DirectSyncWrapper(SyncWrapper):
         prefetch: int = 1,
         step_batch_size: int = 64,
     ) -> None:
-        if not isinstance(curriculum, Curriculum):
-            raise TypeError(
-                f"curriculum must be a Curriculum, got {curriculum!r}; DirectSyncWrapper calls it in-process, "
-                "so pass the curriculum itself, not a make_*_curriculum wrapper"
-            )
+        check_curriculum(curriculum, "DirectSyncWrapper")
         dispatcher = _dispatchers.get(curriculum)
         if dispatcher is None:
             dispatcher = _dispatchers[curriculum] = CurriculumDispatcher(curriculum, threading.RLock())

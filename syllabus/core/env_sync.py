@@ -10,6 +10,7 @@ from typing import Any, Protocol, SupportsFloat
 
 import gymnasium as gym
 
+from syllabus.core.checks import check_count, check_seconds
 from syllabus.core.curriculum import StepBatch
 from syllabus.core.errors import CurriculumError, CurriculumTimeoutError
 from syllabus.core.protocol import (
@@ -36,6 +37,24 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Releases the channel; idempotent."""
+
+
+class _NotConnected:
+    """The transport of a wrapper before its first reset."""
+
+    def send(self, message: Any) -> None:
+        raise CurriculumError(
+            "call reset() before step(): the env connects to the curriculum at its first reset"
+        )
+
+    def recv(self, timeout: float) -> Any:
+        raise CurriculumError("call reset() first: the env connects to the curriculum at its first reset")
+
+    def close(self) -> None:
+        pass
+
+
+_NOT_CONNECTED = _NotConnected()
 
 
 class SyncWrapper(gym.Wrapper):
@@ -67,11 +86,11 @@ class SyncWrapper(gym.Wrapper):
         step_batch_size: int = 64,
     ) -> None:
         check_task_interface(env)
-        if prefetch < 0 or step_batch_size < 1 or timeout <= 0:
-            raise ValueError(
-                f"need prefetch >= 0, step_batch_size >= 1 and timeout > 0; "
-                f"got prefetch={prefetch}, step_batch_size={step_batch_size}, timeout={timeout}"
-            )
+        prefetch = check_count("prefetch", prefetch, 0)
+        step_batch_size = check_count("step_batch_size", step_batch_size, 1)
+        timeout = check_seconds("timeout", timeout)
+        if env_id is not None:
+            env_id = check_count("env_id", env_id, 0)
         super().__init__(env)
         self.env_id = env_id
         self.timeout = timeout
@@ -87,7 +106,7 @@ class SyncWrapper(gym.Wrapper):
         self._episode_length = 0
         self._closed = False
         self._connect = connect
-        self._transport: Transport | None = None
+        self._transport: Transport = _NOT_CONNECTED
 
     @property
     def task(self) -> Any:
@@ -97,11 +116,11 @@ class SyncWrapper(gym.Wrapper):
     @property
     def task_space(self) -> Any:
         """The wrapped environment's task space."""
-        return self.env.task_space
+        return self.env.get_wrapper_attr("task_space")
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None):
         """Resets into the next task from the curriculum, or into ``new_task`` when given."""
-        if self._transport is None:
+        if self._transport is _NOT_CONNECTED:
             self._transport = self._connect()
             self._transport.send(Hello(self.env_id, os.getpid()))
             self._request(1 + self._prefetch)
@@ -114,7 +133,7 @@ class SyncWrapper(gym.Wrapper):
                 self._request(self._prefetch - self._tasks_held())
         else:
             self._wait_until(lambda: self._welcomed)
-        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)
+        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)  # type: ignore[call-arg]
         self._task = new_task
         self._episode_return = 0.0
         self._episode_length = 0
@@ -146,7 +165,7 @@ class SyncWrapper(gym.Wrapper):
 
     def close(self) -> None:
         """Sends pending updates, says goodbye to the curriculum and closes the env."""
-        if not self._closed and self._transport is not None:
+        if not self._closed and self._transport is not _NOT_CONNECTED:
             self._closed = True
             try:
                 self._flush_steps()

@@ -25,7 +25,6 @@ import socket
 import tempfile
 import threading
 import traceback
-import weakref
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing.connection import Client, Connection
@@ -33,11 +32,12 @@ from typing import Any
 
 import gymnasium as gym
 
+from syllabus.core.checks import check_curriculum, check_seconds
 from syllabus.core.curriculum import Curriculum
 from syllabus.core.curriculum_wrapper import CurriculumWrapper
 from syllabus.core.env_sync import SyncWrapper
 from syllabus.core.errors import CurriculumConnectionError
-from syllabus.core.protocol import CurriculumDispatcher, Failure, Goodbye, Hello
+from syllabus.core.protocol import CurriculumDispatcher, Goodbye
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +117,7 @@ class _SyncServer:
         self._listener.bind(self.address)
         self._listener.listen(socket.SOMAXCONN)
         self._wake_reader, self._wake_writer = multiprocessing.Pipe(duplex=False)
-        self._env_ids: dict[Connection, int | None] = {}  # None until the env says hello
-        self._rejected: set[Connection] = set()
+        self._connections: set[Connection] = set()
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._listener, selectors.EVENT_READ)
         self._selector.register(self._wake_reader, selectors.EVENT_READ)
@@ -158,7 +157,7 @@ class _SyncServer:
                         return
                     if source is self._listener:
                         self._accept()
-                    elif source in self._env_ids:  # not dropped earlier in this round
+                    elif source in self._connections:  # not dropped earlier in this round
                         self._read(source)
         except BaseException:  # noqa: BLE001 - the failure is reported to every env and the learner
             self._dispatcher.failure = self._dispatcher.failure or (
@@ -170,7 +169,7 @@ class _SyncServer:
     def _accept(self) -> None:
         sock, _ = self._listener.accept()
         conn = Connection(sock.detach())
-        self._env_ids[conn] = None
+        self._connections.add(conn)
         self._selector.register(conn, selectors.EVENT_READ)
 
     def _read(self, conn: Connection) -> None:
@@ -184,21 +183,11 @@ class _SyncServer:
 
     def _handle(self, conn: Connection, message: Any) -> None:
         """Applies one message and sends the reply, if any."""
-        if isinstance(message, Goodbye):
-            self._drop(conn, lost=False)
-            return
-        if conn in self._rejected:
-            return  # told why already; ignore the rest until it closes
-        if isinstance(message, Hello):
-            env_id, reply = self._dispatcher.connect(message)
-            if isinstance(reply, Failure):
-                self._rejected.add(conn)
-            else:
-                self._env_ids[conn] = env_id
-        else:
-            reply = self._dispatcher.handle(self._env_ids[conn], message)
+        reply = self._dispatcher.receive(conn, message)
         if reply is not None:
             self._send(conn, reply)
+        if isinstance(message, Goodbye):
+            self._drop(conn, lost=False)
 
     @staticmethod
     def _send(conn: Connection, reply: Any) -> None:
@@ -210,32 +199,27 @@ class _SyncServer:
             pass
 
     def _drop(self, conn: Connection, lost: bool) -> None:
-        env_id = self._env_ids.pop(conn)
-        self._rejected.discard(conn)
+        self._connections.discard(conn)
         self._selector.unregister(conn)
         conn.close()
-        if env_id is not None:
-            self._dispatcher.disconnect(env_id)
-        if lost and env_id is not None:
-            logger.warning(
-                "env %s disconnected from the curriculum without closing (its process died?)", env_id
-            )
+        self._dispatcher.end(conn, lost=lost)
 
     def _drain(self) -> None:
         """Handles what connected environments already sent, without waiting for more."""
-        while self._env_ids:
+        while self._connections:
             ready = [key.fileobj for key, _ in self._selector.select(timeout=0)]
-            ready = [conn for conn in ready if conn in self._env_ids]
+            ready = [conn for conn in ready if conn in self._connections]
             if not ready:
                 return
             for conn in ready:
-                if conn in self._env_ids:
+                if conn in self._connections:
                     self._read(conn)
 
     def _close_connections(self) -> None:
-        for conn in self._env_ids:
+        for conn in self._connections:
             conn.close()
-        self._env_ids.clear()
+            self._dispatcher.end(conn)
+        self._connections.clear()
         self._listener.close()
         self._selector.close()
 
@@ -253,25 +237,17 @@ class MultiProcessingCurriculumWrapper(CurriculumWrapper):
     """
 
     def __init__(self, curriculum: Curriculum, timeout: float = DEFAULT_TIMEOUT) -> None:
+        curriculum = check_curriculum(curriculum, "MultiProcessingCurriculumWrapper")
+        timeout = check_seconds("timeout", timeout)
         super().__init__(CurriculumDispatcher(curriculum, threading.RLock()))
         self._server = _SyncServer(self._dispatcher)
-        self._finalizer = weakref.finalize(self, self._server.close)
+        self._stop_on_close(self._server.close)
         self.task_queue = TaskQueue(self._server.address, timeout)
         self.update_queue = UpdateQueue(self._server.address, timeout)
 
     def start(self) -> None:
         """Starts serving environments (done by ``make_multiprocessing_curriculum`` unless ``start=False``)."""
         self._server.start()
-
-    def close(self) -> None:
-        """Handles every update the environments already sent, then stops serving. Idempotent."""
-        self._finalizer()
-
-    def __enter__(self) -> MultiProcessingCurriculumWrapper:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
 
 
 def make_multiprocessing_curriculum(
@@ -290,7 +266,12 @@ def make_multiprocessing_curriculum(
 
     Returns:
         The thread-safe curriculum for the learner, and the two picklable handles for env factories.
+
+    Raises:
+        TypeError: ``curriculum`` is not a :class:`~syllabus.core.curriculum.Curriculum`.
+        ValueError: ``timeout`` is not a finite number of seconds > 0.
     """
+    check_curriculum(curriculum, "make_multiprocessing_curriculum")
     wrapper = MultiProcessingCurriculumWrapper(curriculum, timeout)
     if start:
         wrapper.start()

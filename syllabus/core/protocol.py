@@ -4,8 +4,9 @@ An environment sends :class:`Hello` once, :class:`TaskRequest` for tasks it has 
 yet, one :class:`EpisodeUpdate` per episode end (which also asks for the next task),
 :class:`StepUpdate` batches only when the curriculum needs them, and :class:`Goodbye` when it
 closes. The curriculum side answers with :class:`Welcome`, :class:`Tasks` and, when the
-curriculum has failed, :class:`Failure`. :class:`CurriculumDispatcher` applies messages to a
-curriculum; backends only move them.
+curriculum has failed, :class:`Failure`. :class:`CurriculumDispatcher` keeps the sessions
+(hello, duplicate-id refusal, goodbye, lost connections) and applies messages to a curriculum;
+backends only move messages and tell it which session each came from.
 
 Messages are named tuples: they pickle in half the time of frozen dataclasses, and every episode
 end sends two of them.
@@ -13,25 +14,37 @@ end sends two of them.
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import threading
 import traceback
+from collections.abc import Hashable
 from typing import Any, NamedTuple
 
 from syllabus.core.curriculum import Curriculum, StepBatch
 from syllabus.core.errors import CurriculumError
 
+logger = logging.getLogger(__name__)
+HOST = socket.gethostname()
+
 
 class Hello(NamedTuple):
-    """First message of an environment; ``env_id=None`` asks the curriculum side to assign one."""
+    """First message of an environment; ``env_id=None`` asks the curriculum side to assign one.
+
+    ``pid`` and ``host`` identify the env's process, so that the id of an env whose process died
+    without saying goodbye can be given to a new env on the same host.
+    """
 
     env_id: int | None
     pid: int
+    host: str = HOST
 
 
 class TaskRequest(NamedTuple):
-    """Asks for ``count`` more tasks."""
+    """Asks for ``number`` more tasks."""
 
-    count: int
+    number: int
 
 
 class EpisodeUpdate(NamedTuple):
@@ -74,7 +87,13 @@ class Failure(NamedTuple):
 
 
 class CurriculumDispatcher:
-    """Applies environment messages to a curriculum, serialized by ``lock``.
+    """Keeps the environments' sessions and applies their messages to a curriculum, serialized by ``lock``.
+
+    Every backend feeds each message to :meth:`receive` with a key naming the env's session (its
+    connection, its channel); sessions are the one place where hello, duplicate-id refusal and
+    goodbye are decided, so all backends behave alike. A session refused at hello gets its
+    :class:`Failure` reply and nothing else: its later messages are ignored, it draws no tasks,
+    and its goodbye frees no id.
 
     The first exception raised by the curriculum is kept: every later task request is answered
     with the same :class:`Failure`, and :meth:`raise_if_failed` re-raises it on the learner side.
@@ -88,25 +107,67 @@ class CurriculumDispatcher:
         self.curriculum = curriculum
         self.lock = lock
         self.failure: str | None = None
-        self._env_ids: set[int] = set()
+        self._sessions: dict[Hashable, int | None] = {}  # session -> env id; None: refused at hello
+        self._holders: dict[int, Hello] = {}  # env id -> the hello of the session holding it
 
-    def connect(self, hello: Hello) -> tuple[int, Welcome | Failure]:
+    def receive(self, session: Hashable, message: Any) -> Welcome | Tasks | Failure | None:
+        """Applies one message of ``session`` and returns the reply to send back, if any."""
+        if isinstance(message, Hello):
+            return self._hello(session, message)
+        if isinstance(message, Goodbye):
+            self.end(session)
+            return None
+        env_id = self._sessions.get(session)
+        if env_id is None:
+            if session in self._sessions:
+                return None  # refused at hello and told why; ignore the rest until it closes
+            return Failure(f"the env sent {type(message).__name__} before Hello (or after Goodbye)")
+        return self.handle(env_id, message)
+
+    def end(self, session: Hashable, lost: bool = False) -> int | None:
+        """Ends ``session`` (goodbye, or ``lost`` connection); frees its env id and returns it."""
+        with self.lock:
+            env_id = self._sessions.pop(session, None)
+            if env_id is not None:
+                del self._holders[env_id]
+        if lost and env_id is not None:
+            logger.warning(
+                "env %s disconnected from the curriculum without closing (its process died?)", env_id
+            )
+        return env_id
+
+    def _hello(self, session: Hashable, hello: Hello) -> Welcome | Failure:
         """Registers an environment; assigns the smallest free id when it did not bring one."""
         with self.lock:
+            if session in self._sessions:
+                return Failure(f"env {self._sessions[session]} said hello twice")
             env_id = hello.env_id
             if env_id is None:
-                env_id = next(i for i in range(len(self._env_ids) + 1) if i not in self._env_ids)
-            elif env_id in self._env_ids:
-                return env_id, Failure(
-                    f"env_id {env_id} is already connected to the curriculum; env ids must be unique"
+                env_id = next(i for i in range(len(self._holders) + 1) if i not in self._holders)
+            elif env_id in self._holders and not self._free_if_dead(env_id):
+                self._sessions[session] = None
+                holder = self._holders[env_id]
+                return Failure(
+                    f"env_id {env_id} is already connected to the curriculum (process {holder.pid} on "
+                    f"{holder.host}); env ids must be unique: give each env its own, or None to have one assigned"
                 )
-            self._env_ids.add(env_id)
-            return env_id, Welcome(env_id, bool(self.curriculum.requires_step_updates))
+            self._sessions[session] = env_id
+            self._holders[env_id] = hello
+            return Welcome(env_id, bool(self.curriculum.requires_step_updates))
 
-    def disconnect(self, env_id: int) -> None:
-        """Forgets an environment (after :class:`Goodbye` or a lost connection)."""
-        with self.lock:
-            self._env_ids.discard(env_id)
+    def _free_if_dead(self, env_id: int) -> bool:
+        """Frees ``env_id`` if the process holding it is gone (checked only on this host)."""
+        holder = self._holders[env_id]
+        if holder.host != HOST or holder.pid == os.getpid() or _alive(holder.pid):
+            return False
+        session = next(key for key, value in self._sessions.items() if value == env_id)
+        logger.warning(
+            "env %s (process %s) is gone without closing; its id goes to the env that asked for it now",
+            env_id,
+            holder.pid,
+        )
+        self.end(session)
+        return True
 
     def handle(self, env_id: int, message: Any) -> Tasks | Failure | None:
         """Applies one message from environment ``env_id`` and returns the reply, if any."""
@@ -132,7 +193,7 @@ class CurriculumDispatcher:
                 curriculum.update_on_step_batch(message.batch, env_id=env_id)
             return None
         if isinstance(message, TaskRequest):
-            return self._sample(message.count)
+            return self._sample(message.number)
         raise TypeError(f"unexpected message from env {env_id}: {message!r}")
 
     def _sample(self, count: int) -> Tasks | Failure | None:
@@ -141,6 +202,10 @@ class CurriculumDispatcher:
         if self.failure is not None:
             return Failure(self.failure)
         tasks = self.curriculum.sample_with_metadata(count)
+        if len(tasks) != count:
+            raise ValueError(
+                f"{type(self.curriculum).__name__}.sample_with_metadata({count}) returned {len(tasks)} tasks"
+            )
         space = self.curriculum.task_space
         for task, _ in tasks:
             if not space.contains(task):
@@ -153,3 +218,14 @@ class CurriculumDispatcher:
         """Raises :class:`~syllabus.core.errors.CurriculumError` if the curriculum has failed."""
         if self.failure is not None:
             raise CurriculumError(self.failure)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True

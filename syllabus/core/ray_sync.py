@@ -24,7 +24,6 @@ import threading
 import time
 import traceback
 import uuid
-import weakref
 from collections import deque
 from collections.abc import Callable
 from types import ModuleType
@@ -32,11 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
+from syllabus.core.checks import check_count, check_curriculum, check_seconds
 from syllabus.core.curriculum import Curriculum
 from syllabus.core.curriculum_wrapper import CurriculumWrapper
 from syllabus.core.env_sync import SyncWrapper
 from syllabus.core.errors import CurriculumConnectionError, CurriculumError, CurriculumTimeoutError
-from syllabus.core.protocol import CurriculumDispatcher, Failure, Goodbye, Hello
+from syllabus.core.protocol import CurriculumDispatcher
 from syllabus.task_space import TaskSpace
 
 if TYPE_CHECKING:
@@ -98,32 +98,24 @@ class _CurriculumActor:
     the learner re-raises the curriculum's own exception, and environments get :class:`Failure` replies.
     """
 
-    def __init__(self, curriculum: bytes) -> None:
+    def __init__(self, curriculum: bytes, name: str, namespace: str | None) -> None:
         self._dispatcher = CurriculumDispatcher(_loads(curriculum), threading.RLock())
-        self._env_ids: dict[str, int | None] = {}  # session -> env id, None when refused at hello
+        self._identity = (name, namespace)
+
+    def identity(self) -> tuple[str, str | None]:
+        """The actor's name and namespace, for environments given only its handle."""
+        return self._identity
 
     def task_space(self) -> bytes:
         return _outcome(lambda: self._dispatcher.curriculum.task_space)
 
     def env_message(self, session: str, message: bytes) -> bytes | None:
         """Applies one message of the environment connected as ``session``; returns its reply or None."""
-        reply = self._apply(session, _loads(message))
+        reply = self._dispatcher.receive(session, _loads(message))
         return None if reply is None else _dumps(reply)
 
-    def _apply(self, session: str, message: Any) -> Any:
-        if isinstance(message, Hello):
-            env_id, reply = self._dispatcher.connect(message)
-            self._env_ids[session] = None if isinstance(reply, Failure) else env_id
-            return reply
-        env_id = self._env_ids.get(session)
-        if isinstance(message, Goodbye):
-            self._env_ids.pop(session, None)
-            if env_id is not None:
-                self._dispatcher.disconnect(env_id)
-            return None
-        if env_id is None:
-            return None  # refused at hello and told why; ignore the rest until it closes
-        return self._dispatcher.handle(env_id, message)
+    def settle(self) -> None:
+        """Returns once the calls that reached the actor before it have been applied (they run in order)."""
 
     def call(self, name: str, arguments: bytes) -> bytes:
         """Calls curriculum method ``name`` with the pickled ``(args, kwargs)``."""
@@ -163,6 +155,25 @@ def _kill(actor: ActorHandle) -> None:
         ray.kill(actor, no_restart=True)
 
 
+def _stop(actor: ActorHandle, label: str, timeout: float) -> None:
+    """Lets the actor apply every message that reached it (up to ``timeout``), then kills it."""
+    ray = _ray()
+    if not ray.is_initialized():
+        return  # Ray is shut down, and the actor with it
+    try:
+        ray.get(actor.settle.remote(), timeout=timeout)
+    except ray.exceptions.GetTimeoutError:
+        logger.warning(
+            "the curriculum actor %s did not apply the updates in flight within %g s; closing it anyway",
+            label,
+            timeout,
+        )
+    except ray.exceptions.RayError:
+        pass  # already dead: nothing left to apply
+    finally:
+        ray.kill(actor, no_restart=True)
+
+
 class RayCurriculumWrapper(CurriculumWrapper):
     """The learner's handle on a curriculum that runs as a named Ray actor.
 
@@ -173,8 +184,9 @@ class RayCurriculumWrapper(CurriculumWrapper):
     call raises :class:`~syllabus.core.errors.CurriculumError` with that traceback. Thread-safe.
 
     Close it (:meth:`close` or a ``with`` block) after closing the environments: their ``close()``
-    waits until the actor has applied their updates. Closing kills the actor; it also dies when
-    this wrapper is garbage collected and with the Ray driver.
+    waits until the actor has applied their updates. Closing lets the actor apply the updates
+    that reached it, then kills it; it is also closed when this wrapper is garbage collected, at
+    interpreter exit, and dies with the Ray driver.
 
     Args:
         actor: Handle of the curriculum actor.
@@ -194,7 +206,7 @@ class RayCurriculumWrapper(CurriculumWrapper):
         self.timeout = timeout
         self._task_space = task_space
         self._methods: set[str] = set()
-        self._finalizer = weakref.finalize(self, _kill, actor)
+        self._stop_on_close(_stop, actor, _label(name, namespace), timeout)
 
     def _get(self, ref: Any) -> Any:
         ray = _ray()
@@ -211,8 +223,8 @@ class RayCurriculumWrapper(CurriculumWrapper):
                 f"(closed, killed, or its node failed): {exc}"
             ) from None
         if not ok:
-            exc, tb = value
-            raise exc from _RemoteTraceback(f"raised in the curriculum actor {self.name!r}:\n{tb}")
+            error, tb = value
+            raise error from _RemoteTraceback(f"raised in the curriculum actor {self.name!r}:\n{tb}")
         return value
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -267,14 +279,12 @@ class RayCurriculumWrapper(CurriculumWrapper):
         )
 
     def close(self) -> None:
-        """Kills the curriculum actor; updates still in flight are dropped. Idempotent."""
-        self._finalizer()
+        """Lets the actor apply every update that reached it (up to ``timeout``), then kills it. Idempotent.
 
-    def __enter__(self) -> RayCurriculumWrapper:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
+        Updates an environment sent are sure to be applied once that environment is closed (its
+        ``close()`` waits for them), or when it runs in this process (Ray keeps one caller's calls in order).
+        """
+        super().close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, namespace={self.namespace!r})"
@@ -310,18 +320,24 @@ def make_ray_curriculum(
         The learner's handle on the curriculum, used like the curriculum itself.
 
     Raises:
+        TypeError: ``curriculum`` is not a :class:`~syllabus.core.curriculum.Curriculum`.
+        ValueError: A timeout is not a finite number of seconds > 0, or ``name``, ``namespace`` or
+            ``actor_options`` is not valid.
         CurriculumConnectionError: Ray is not initialized, or the actor failed to start.
         CurriculumError: An actor named ``name`` already exists in the namespace.
     """
     ray = _ray()
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    if not isinstance(curriculum, Curriculum):
-        raise TypeError(f"curriculum must be a Curriculum, got {curriculum!r}")
-    if timeout <= 0 or start_timeout <= 0:
-        raise ValueError(
-            f"need timeout > 0 and start_timeout > 0; got timeout={timeout}, start_timeout={start_timeout}"
-        )
+    check_curriculum(curriculum, "make_ray_curriculum")
+    timeout = check_seconds("timeout", timeout)
+    start_timeout = check_seconds("start_timeout", start_timeout)
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string (the actor's name), got {name!r}")
+    if namespace is not None and (not isinstance(namespace, str) or not namespace):
+        raise ValueError(f"namespace must be None or a non-empty string, got {namespace!r}")
+    if actor_options is not None and not isinstance(actor_options, dict):
+        raise TypeError(f"actor_options must be a dict of Ray actor options, got {actor_options!r}")
     reserved = sorted(set(actor_options or {}) & set(_RESERVED_OPTIONS))
     if reserved:
         raise ValueError(
@@ -344,7 +360,7 @@ def make_ray_curriculum(
         "max_concurrency": 1,
     }
     try:
-        actor = _actor_class().options(**options).remote(_dumps(curriculum))
+        actor = _actor_class().options(**options).remote(_dumps(curriculum), name, namespace)
     except ray.exceptions.ActorAlreadyExistsError:
         raise CurriculumError(
             f"a Ray actor named {_label(name, namespace)} already exists: close that curriculum first, or pass "
@@ -450,12 +466,36 @@ def _find_actor(name: str, namespace: str | None) -> ActorHandle:
         ) from None
 
 
+def _identify(actor: ActorHandle, timeout: float) -> str:
+    """The label (name and namespace) of the curriculum actor behind a handle."""
+    ray = _ray()
+    try:
+        name, namespace = ray.get(actor.identity.remote(), timeout=timeout)
+    except ray.exceptions.GetTimeoutError:
+        raise CurriculumTimeoutError(
+            f"the curriculum actor {actor} given as `actor` did not answer within {timeout:g} s: it is blocked "
+            "or very slow. Raise `timeout` if this is expected."
+        ) from None
+    except ray.exceptions.RayActorError as exc:
+        raise CurriculumConnectionError(
+            f"the curriculum actor {actor} given as `actor` is dead (closed, killed, or its node failed): {exc}"
+        ) from None
+    except ray.exceptions.RayError as exc:
+        raise CurriculumConnectionError(
+            f"the handle given as `actor` ({actor}) is not a curriculum actor from make_ray_curriculum: {exc}"
+        ) from None
+    return _label(name, namespace)
+
+
 def _connector(
     name: str, namespace: str | None, actor: ActorHandle | None, timeout: float, max_in_flight: int
 ) -> Callable[[], _RayTransport]:
     def connect() -> _RayTransport:
-        handle = actor if actor is not None else _find_actor(name, namespace)
-        return _RayTransport(handle, _label(name, namespace), timeout, max_in_flight)
+        if actor is None:
+            return _RayTransport(
+                _find_actor(name, namespace), _label(name, namespace), timeout, max_in_flight
+            )
+        return _RayTransport(actor, _identify(actor, timeout), timeout, max_in_flight)
 
     return connect
 
@@ -473,7 +513,8 @@ class RaySyncWrapper(SyncWrapper):
         env: A task env, or wrapped in a TaskWrapper directly beneath this wrapper.
         curriculum_name: Name given to ``make_ray_curriculum``.
         namespace: Ray namespace of the curriculum actor; ``None`` is the current job's.
-        actor: The curriculum actor's handle (``curriculum.actor``); skips the lookup by name.
+        actor: The curriculum actor's handle (``curriculum.actor``); skips the lookup by name
+            (``curriculum_name`` and ``namespace`` are then unused: errors name the actor's own name).
         env_id: Identifier reported with updates; assigned in connection order when ``None``.
         timeout: Seconds a reset (or a send under backpressure) may wait for the curriculum.
         prefetch: Tasks kept ready beyond the one the next reset takes.
@@ -499,8 +540,7 @@ class RaySyncWrapper(SyncWrapper):
                 f"actor must be the curriculum actor's handle (the `actor` attribute of what "
                 f"make_ray_curriculum returned), got {actor!r}"
             )
-        if max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
+        max_in_flight = check_count("max_in_flight", max_in_flight, 1)
         super().__init__(
             env,
             _connector(curriculum_name, namespace, actor, timeout, max_in_flight),

@@ -150,6 +150,7 @@ class ExpandingBox(Curriculum):
             raise ValueError(f"initial_low must be <= initial_high, got {initial_low!r} and {initial_high!r}")
         self.success_threshold = check_number("success_threshold", success_threshold, 0.0, 1.0)
         self.expand_fraction = check_number("expand_fraction", expand_fraction, 0.0, 1.0, open_low=True)
+        self._space = space
         self._step = self.expand_fraction * (space.high.astype(np.float64) - space.low)
         self._progress: deque[float] = deque(maxlen=_positive_int("window", window))
         self.expansions = 0
@@ -183,8 +184,8 @@ class ExpandingBox(Curriculum):
             self._expand()
 
     def _expand(self) -> None:
-        self.low = np.maximum(self.low - self._step, self.task_space.low)
-        self.high = np.minimum(self.high + self._step, self.task_space.high)
+        self.low = np.maximum(self.low - self._step, self._space.low)
+        self.high = np.minimum(self.high + self._step, self._space.high)
         self._progress.clear()
         self.expansions += 1
 

@@ -33,7 +33,7 @@ class Constant(Curriculum):
         """One-hot on :attr:`task` for enumerable task spaces, ``None`` otherwise."""
         if not self.task_space.is_enumerable:
             return None
-        dist = np.zeros(self.num_tasks)
+        dist = np.zeros(self.task_space.require_num_tasks("task_distribution"))
         dist[self.task_space.encode(self.task)] = 1.0
         return dist
 

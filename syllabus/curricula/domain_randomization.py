@@ -23,15 +23,17 @@ class DomainRandomization(Curriculum):
 
     def task_distribution(self) -> np.ndarray | None:
         """Uniform over the tasks of enumerable spaces, ``None`` otherwise."""
-        if not self.task_space.is_enumerable:
+        n = self.num_tasks
+        if n is None:
             return None
-        return np.full(self.num_tasks, 1.0 / self.num_tasks)
+        return np.full(n, 1.0 / n)
 
     def sample(self, k: int = 1) -> list[Task]:
         """Samples ``k`` tasks uniformly and independently."""
-        if not self.task_space.is_enumerable:
+        n = self.num_tasks
+        if n is None:
             return [self.task_space.sample(rng=self.rng) for _ in range(k)]
         if k == 1:  # the sync backends' case: numpy's scalar path is several times faster, same stream
-            return [self.task_space.decode(int(self.rng.integers(self.num_tasks)))]
-        indices = self.rng.integers(self.num_tasks, size=k)
+            return [self.task_space.decode(int(self.rng.integers(n)))]
+        indices = self.rng.integers(n, size=k)
         return [self.task_space.decode(int(i)) for i in indices]

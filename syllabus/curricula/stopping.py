@@ -175,6 +175,7 @@ class _Parser:
                 bad = len(self.text) - len(self.text[pos:].lstrip())
                 raise self._error(f"unexpected character {self.text[bad]!r} at position {bad}")
             kind = match.lastgroup
+            assert kind is not None  # every alternative of _TOKEN_RE is a named group
             tokens.append(_Token(kind, match.group(kind), match.start(kind)))
             pos = match.end()
         return tokens

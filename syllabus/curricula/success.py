@@ -77,12 +77,7 @@ class SuccessCurriculum(Curriculum):
         record_stats: bool,
     ) -> None:
         super().__init__(task_space, random_seed=random_seed, record_stats=record_stats)
-        name = type(self).__name__
-        if not task_space.is_enumerable:
-            raise ValueError(
-                f"{name} needs an enumerable task space (e.g. DiscreteTaskSpace), got {task_space!r}; "
-                "for Box task spaces use SimulatedAnnealing or ExpandingBox"
-            )
+        self._n = task_space.require_num_tasks(type(self).__name__)
         self.eps = check_number("eps", eps, 0.0, 1.0)
         if success_threshold is not None:
             success_threshold = check_number(
@@ -91,7 +86,7 @@ class SuccessCurriculum(Curriculum):
         self.success_threshold = success_threshold
         self.counts = np.zeros(self.num_tasks, dtype=np.int64)
         self._dist: np.ndarray | None = None
-        self._cdf: np.ndarray | None = None
+        self._cdf = np.zeros(0)
 
     # ----------------------------------------------------------------- updates
     def update_on_episode(
@@ -138,9 +133,14 @@ class SuccessCurriculum(Curriculum):
         """Non-negative sampling weights of all tasks (normalized by the caller), once some task has data."""
         raise NotImplementedError
 
+    @property
+    def num_tasks(self) -> int:
+        """Number of tasks (the task space is enumerable)."""
+        return self._n
+
     # ---------------------------------------------------------------- sampling
-    def _refresh(self) -> None:
-        n = self.num_tasks
+    def _refresh(self) -> np.ndarray:
+        n = self._n
         if self.counts.any():
             weights = self._weights()
             total = weights.sum()
@@ -150,12 +150,12 @@ class SuccessCurriculum(Curriculum):
             dist = np.full(n, 1.0 / n)
         self._dist = dist
         self._cdf = np.cumsum(dist)
+        return dist
 
     def task_distribution(self) -> np.ndarray:
         """Probability of sampling each encoded task."""
-        if self._dist is None:
-            self._refresh()
-        return self._dist.copy()
+        dist = self._refresh() if self._dist is None else self._dist
+        return dist.copy()
 
     def sample(self, k: int = 1) -> list[Task]:
         """Samples ``k`` tasks independently from :meth:`task_distribution`; never blocks."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 
@@ -41,7 +41,7 @@ class EnvWorker:
         """Resets with ``seed`` and, when not empty, ``options``."""
         return self.env.reset(seed=seed, **({"options": options} if options else {}))
 
-    def step(self, action: Any) -> tuple[Any, float, bool, dict[str, Any], dict[str, Any] | None]:
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, dict[str, Any], dict[str, Any] | None]:
         """Steps; at an episode end resets at once (the final observation goes in the info).
 
         Returns:

@@ -5,23 +5,30 @@ Importing this module imports Stable-Baselines3 and Ray.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError
+from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 from stable_baselines3.common.vec_env.subproc_vec_env import _stack_obs
 
+from syllabus.core.errors import CurriculumError
 from syllabus.integrations.ray_env_worker import EnvWorker
 
 DEFAULT_TIMEOUT = 300.0
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours the actor's name in its tracebacks
 
 
 class EnvWorkerError(RuntimeError):
-    """An environment's Ray actor died, or did not answer in time; the vector env cannot go on."""
+    """An environment raised, its Ray actor died, or it did not answer in time; the vector env cannot go on.
+
+    The message names the env's index and the cause: the env's exception with its traceback, or
+    Ray's account of the actor's death.
+    """
 
 
 class RayVecEnv(VecEnv):
@@ -33,9 +40,12 @@ class RayVecEnv(VecEnv):
     Call ``ray.init()`` (or ``ray.init(address=...)``) first. With the Ray curriculum, build the
     curriculum with ``make_ray_curriculum`` and wrap each env in ``RaySyncWrapper`` in its factory.
 
-    An environment whose actor dies (its process crashed, its node failed, it was killed) stops
-    the run: the next call raises :class:`EnvWorkerError` naming the env index. Actors are not
-    restarted. :meth:`close` closes the environments and kills the actors.
+    An environment that raises, or whose actor dies (its process crashed, its node failed, it
+    was killed), stops the run: the call raises :class:`EnvWorkerError` naming the env index and
+    the cause (the exception and its traceback, or the actor's death). When an env's sync
+    wrapper lost the curriculum, the call raises that :class:`~syllabus.core.errors.CurriculumError`
+    (e.g. ``CurriculumConnectionError`` naming the curriculum actor), prefixed with the env index.
+    Actors are not restarted. :meth:`close` closes the environments and kills the actors.
 
     Args:
         env_fns: Factories of the environments, one per actor; Ray pickles them to the actors.
@@ -69,7 +79,7 @@ class RayVecEnv(VecEnv):
         self.waiting = False
         self._step_refs: list[Any] = []
         worker = ray.remote(EnvWorker).options(num_cpus=num_cpus, max_restarts=0, **(actor_options or {}))
-        self.actors = [worker.remote(env_fn, i) for i, env_fn in enumerate(env_fns)]
+        self.actors: list[Any] = [worker.remote(env_fn, i) for i, env_fn in enumerate(env_fns)]
         try:
             observation_space, action_space = self._gather([self.actors[0].spaces.remote()], [0])[0]
             super().__init__(len(env_fns), observation_space, action_space)
@@ -150,23 +160,25 @@ class RayVecEnv(VecEnv):
         return self._gather([call(self.actors[i]) for i in targets], targets)
 
     def _gather(self, refs: list[Any], indices: Sequence[int] | None = None) -> list[Any]:
-        """Results of one call per env, in order; a dead or silent actor raises :class:`EnvWorkerError`."""
+        """Results of one call per env, in order.
+
+        Raises:
+            EnvWorkerError: An env raised (its exception and traceback), its actor died, or it
+                did not answer within ``timeout``.
+            CurriculumError: An env's sync wrapper lost the curriculum (same type as in the env).
+        """
         try:
             return ray.get(refs, timeout=self.timeout)
-        except (RayActorError, GetTimeoutError):
+        except (RayError, GetTimeoutError):
             pass  # find out which env below
         indices = list(range(len(refs)) if indices is None else indices)
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
         for i, ref in zip(indices, refs, strict=True):
-            if ref not in ready:
-                continue
-            try:
-                ray.get(ref, timeout=0)
-            except RayActorError as exc:
-                raise EnvWorkerError(
-                    f"env {i} of the RayVecEnv died ({type(exc).__name__}): its Ray actor is gone (process crashed, "
-                    f"node failed or killed). The run stops; RayVecEnv does not restart envs. Ray says: {exc}"
-                ) from None
+            if ref in ready:
+                try:
+                    ray.get(ref, timeout=0)
+                except RayError as exc:
+                    raise _env_error(i, exc) from None
         late = [i for i, ref in zip(indices, refs, strict=True) if ref not in ready]
         raise EnvWorkerError(
             f"envs {late} of the RayVecEnv did not answer within {self.timeout:g} s (stuck env, or no node with the "
@@ -178,3 +190,24 @@ class RayVecEnv(VecEnv):
             return  # Ray is shut down, and the actors with it
         for actor in self.actors:
             ray.kill(actor, no_restart=True)
+
+
+def _env_error(index: int, exc: BaseException) -> Exception:
+    """The error to raise for env ``index`` whose call failed with Ray's ``exc``."""
+    if isinstance(exc, RayTaskError):
+        cause = exc.cause
+        if isinstance(cause, CurriculumError):
+            try:
+                return type(cause)(f"env {index} of the RayVecEnv: {cause}")
+            except Exception:  # noqa: BLE001 - a subclass with another signature: report it as an env error
+                pass
+        return EnvWorkerError(
+            f"env {index} of the RayVecEnv raised {type(cause).__name__}: {cause}. The run stops; "
+            f"traceback in the env's actor:\n{_ANSI.sub('', str(exc))}"
+        )
+    if isinstance(exc, RayActorError):
+        return EnvWorkerError(
+            f"env {index} of the RayVecEnv died: its Ray actor is gone (process crashed or was killed, or its node "
+            f"failed). The run stops; RayVecEnv does not restart envs. Ray says: {exc}"
+        )
+    return EnvWorkerError(f"env {index} of the RayVecEnv failed ({type(exc).__name__}): {exc}")

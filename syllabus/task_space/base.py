@@ -16,7 +16,7 @@ class TaskSpaceError(ValueError):
 
 def is_index(value: Any, n: int) -> bool:
     """Whether ``value`` is an integer (Python or numpy, not bool) in ``range(n)``."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value < n
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(0 <= value < n)
 
 
 class TaskSpace(abc.ABC):
@@ -73,6 +73,20 @@ class TaskSpace(abc.ABC):
     def num_tasks(self) -> int | None:
         """The number of tasks, or None if the space is not enumerable."""
 
+    def require_num_tasks(self, user: str) -> int:
+        """Returns :attr:`num_tasks` of an enumerable space.
+
+        Raises:
+            ValueError: The space is not enumerable; the message names ``user``, which needs it to be.
+        """
+        n = self.num_tasks
+        if n is None:
+            raise ValueError(
+                f"{user} needs an enumerable task space (e.g. DiscreteTaskSpace), got {self!r}; "
+                "for Box task spaces use SimulatedAnnealing or ExpandingBox"
+            )
+        return n
+
     @property
     def is_enumerable(self) -> bool:
         """Whether the tasks can be listed (``num_tasks`` is not None)."""
@@ -85,13 +99,14 @@ class TaskSpace(abc.ABC):
         Raises:
             TypeError: If the space is not enumerable.
         """
-        if self.num_tasks is None:
+        n = self.num_tasks
+        if n is None:
             raise TypeError(f"{self!r} is not enumerable (num_tasks is None), so it has no task list")
-        return [self.decode(i) for i in range(self.num_tasks)]
+        return [self.decode(i) for i in range(n)]
 
     def to_gym_space(self) -> gym.spaces.Space:
         """The gymnasium space of encodings: ``Discrete(num_tasks)`` for enumerable spaces."""
-        return gym.spaces.Discrete(self.num_tasks)
+        return gym.spaces.Discrete(self.require_num_tasks("to_gym_space"))
 
     @abc.abstractmethod
     def _key(self) -> Hashable:
@@ -107,11 +122,11 @@ class TaskSpace(abc.ABC):
 
     def _valid_encodings(self) -> str:
         """Describes the valid encodings, for error messages."""
-        return f"integers 0..{self.num_tasks - 1}"
+        return f"integers 0..{self.require_num_tasks('an index encoding') - 1}"
 
     def _check_index(self, encoding: Any) -> int:
         """Returns ``encoding`` as an int if it is a valid index of an enumerable space."""
-        if not is_index(encoding, self.num_tasks):
+        if not is_index(encoding, self.require_num_tasks("an index encoding")):
             raise self._encoding_error(encoding)
         return int(encoding)
 

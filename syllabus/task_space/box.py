@@ -36,7 +36,7 @@ class BoxTaskSpace(TaskSpace):
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        self.dtype = np.dtype(dtype)
+        self.dtype: np.dtype[Any] = np.dtype(dtype)
         if not np.issubdtype(self.dtype, np.floating):
             raise TypeError(f"BoxTaskSpace needs a floating dtype, got {self.dtype}")
         try:
@@ -75,7 +75,9 @@ class BoxTaskSpace(TaskSpace):
         return float(array) if self.shape == () else array
 
     def _sample(self, rng: np.random.Generator) -> float | np.ndarray:
-        return self._canonical(rng.uniform(self.low, self.high))
+        task = self._canonical(rng.uniform(self.low, self.high))
+        assert task is not None  # uniform draws lie within the (finite) bounds
+        return task
 
     def contains(self, task: Any) -> bool:
         """Whether ``task`` is numeric, has the space's shape and lies within the bounds."""
@@ -97,7 +99,7 @@ class BoxTaskSpace(TaskSpace):
 
     def to_gym_space(self) -> gym.spaces.Box:
         """The equivalent gymnasium ``Box``."""
-        return gym.spaces.Box(self.low, self.high, self.shape, self.dtype)
+        return gym.spaces.Box(self.low, self.high, self.shape, self.dtype.type)
 
     def _valid_encodings(self) -> str:
         return f"{self.dtype} arrays of shape {self.shape} within the bounds"

@@ -30,7 +30,7 @@ class _CompositeTaskSpace(TaskSpace):
                 raise TypeError(f"{type(self).__name__} sub-space {space!r} is not a TaskSpace")
         self._subspaces = tuple(subspaces)
         sizes = [space.num_tasks for space in self._subspaces]
-        self._num_tasks = None if None in sizes else math.prod(sizes)
+        self._num_tasks = None if None in sizes else math.prod(n for n in sizes if n is not None)
 
     @abc.abstractmethod
     def _split(self, value: Any) -> tuple | None:
@@ -70,6 +70,7 @@ class _CompositeTaskSpace(TaskSpace):
 
     def decode(self, encoding: Any) -> Any:
         """Decodes a mixed-radix index or a structure of sub-encodings back to its task."""
+        codes: Sequence[Any] | None
         if self._num_tasks is not None:
             codes = self._unravel(self._check_index(encoding))
         else:
@@ -92,13 +93,13 @@ class _CompositeTaskSpace(TaskSpace):
     def _ravel(self, codes: Iterable[int]) -> int:
         index = 0
         for space, code in zip(self._subspaces, codes, strict=True):
-            index = index * space.num_tasks + code
+            index = index * space.require_num_tasks("a mixed-radix index") + code
         return index
 
     def _unravel(self, index: int) -> list[int]:
         codes = []
         for space in reversed(self._subspaces):
-            index, code = divmod(index, space.num_tasks)
+            index, code = divmod(index, space.require_num_tasks("a mixed-radix index"))
             codes.append(code)
         return codes[::-1]
 

@@ -58,7 +58,7 @@ class DiscreteTaskSpace(TaskSpace):
 
     def _lookup(self, task: Any) -> int | None:
         """The index of ``task``, or None if it is not in the space."""
-        if self._tasks is None:
+        if self._tasks is None or self._index is None:
             return int(task) if is_index(task, self._n) else None
         task = _plain(task)
         try:
@@ -135,12 +135,13 @@ class MultiDiscreteTaskSpace(TupleTaskSpace):
     def __init__(self, nvec_or_options: Sequence[int | Sequence[Hashable]]) -> None:
         if isinstance(nvec_or_options, (str, bytes)) or not isinstance(nvec_or_options, Iterable):
             raise TypeError(f"MultiDiscreteTaskSpace needs one entry per dimension, got {nvec_or_options!r}")
-        super().__init__([DiscreteTaskSpace(entry) for entry in nvec_or_options])
+        self._dimensions = [DiscreteTaskSpace(entry) for entry in nvec_or_options]
+        super().__init__(self._dimensions)
 
     @property
     def nvec(self) -> tuple[int, ...]:
         """The number of values of each dimension."""
-        return tuple(space.num_tasks for space in self.spaces)
+        return tuple(space.num_tasks for space in self._dimensions)
 
     def __repr__(self) -> str:
-        return f"MultiDiscreteTaskSpace([{', '.join(space._arg_repr() for space in self.spaces)}])"
+        return f"MultiDiscreteTaskSpace([{', '.join(space._arg_repr() for space in self._dimensions)}])"
