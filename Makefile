@@ -38,7 +38,7 @@ typecheck: install
 	$(VENV)/bin/mypy syllabus
 
 docs: install
-	$(VENV)/bin/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 # The built wheel, installed with the runner extra in a fresh virtualenv outside the checkout,
 # runs `syllabus configs/train/eval/plot` (.ci/wheel_smoke.sh).
