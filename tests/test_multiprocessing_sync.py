@@ -15,6 +15,7 @@ from functools import partial
 import gymnasium as gym
 import psutil
 import pytest
+from process_resources import shared_memory_of
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 from sync_fixtures import (
     CountingEnv,
@@ -74,6 +75,7 @@ def check_vector_env(make_venv, run, step_updates: bool, **env_kwargs) -> None:
 
 @pytest.mark.parametrize("step_updates", [False, True], ids=["episode-updates", "step-updates"])
 @pytest.mark.parametrize("context", START_METHODS)
+@pytest.mark.slow
 def test_gymnasium_async_vector_env_exactly_once(context, step_updates):
     make_venv = partial(gym.vector.AsyncVectorEnv, context=context)
     check_vector_env(make_venv, run_gymnasium_vector, step_updates, step_batch_size=4)
@@ -85,6 +87,7 @@ def test_gymnasium_sync_vector_env_exactly_once(step_updates):
 
 
 @pytest.mark.parametrize("start_method", [None, *START_METHODS], ids=["default", *START_METHODS])
+@pytest.mark.slow
 def test_sb3_subproc_vec_env_exactly_once(start_method):
     check_vector_env(partial(SubprocVecEnv, start_method=start_method), run_sb3_vector, step_updates=True)
 
@@ -94,6 +97,7 @@ def test_sb3_dummy_vec_env_exactly_once():
 
 
 @pytest.mark.parametrize("context", START_METHODS)
+@pytest.mark.slow
 def test_hand_written_processes_many_episodes(context):
     """16 env processes x 1,000 episodes each: no update lost or duplicated, every start method."""
     num_envs, episodes = 16, 1000
@@ -329,7 +333,6 @@ if __name__ == "__main__":
 
 
 def test_ctrl_c_leaves_no_process_socket_or_shared_memory(tmp_path):
-    shm_before = set(os.listdir("/dev/shm"))
     script = tmp_path / "train.py"
     script.write_text(CTRL_C_SCRIPT.format(tests_dir=os.path.dirname(__file__)))
     proc = subprocess.Popen(
@@ -341,6 +344,7 @@ def test_ctrl_c_leaves_no_process_socket_or_shared_memory(tmp_path):
     )
     try:
         ready = json.loads(proc.stdout.readline())
+        shared_memory = shared_memory_of(proc.pid)  # only this run's segments, not the machine's
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
         _, stderr = proc.communicate(timeout=30)
     finally:
@@ -350,4 +354,4 @@ def test_ctrl_c_leaves_no_process_socket_or_shared_memory(tmp_path):
     assert not os.path.exists(ready["socket_dir"])
     for pid in ready["workers"]:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    assert set(os.listdir("/dev/shm")) <= shm_before
+    assert not [path for path in shared_memory if os.path.exists(path)]

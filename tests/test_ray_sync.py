@@ -33,7 +33,7 @@ from syllabus.curricula import DomainRandomization
 from syllabus.curricula.plr import PrioritizedLevelReplay
 from syllabus.task_space import DiscreteTaskSpace, TaskSpaceError
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.slow]  # Ray modules
 
 
 @pytest.fixture(scope="module", autouse=True)

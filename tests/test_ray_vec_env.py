@@ -21,7 +21,7 @@ from syllabus.integrations.ray_vec_env import EnvWorkerError, RayVecEnv
 from syllabus.integrations.sb3 import PLRCallback
 from syllabus.task_space import DiscreteTaskSpace
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]  # Ray modules
 
 NUM_ENVS = 4
 EPISODES = 25
