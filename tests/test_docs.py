@@ -5,7 +5,9 @@ directory (standalone, as a reader would paste it; and so that worker processes 
 spawn or forkserver, which re-import the main script, see only that block). The script keeps the
 block on its lines of the Markdown file, so a traceback's line numbers point into the page. A
 block that only includes a file (``--8<-- "examples/x.py"``) is not run here: the file must be an
-example that ``tests/test_examples.py`` runs.
+example that ``tests/test_examples.py`` runs. In ```bash blocks, every ``syllabus`` and ``make``
+command must name a real command, make target and config group options (the commands themselves
+are exercised by the CLI tests).
 """
 
 from __future__ import annotations
@@ -111,3 +113,40 @@ def test_block_parser_finds_indented_includes_and_line_numbers(tmp_path):
     assert (first.line, first.text, first.includes) == (4, "x = 1\n", [])
     assert second.line == 10 and second.includes[0]["path"] == "examples/a.py"
     assert second.includes[0]["section"] == "s"
+
+
+COMMANDS = {"train", "eval", "plot", "configs"}
+
+
+def shell_commands() -> list:
+    """``(page, line, words)`` of every ``syllabus`` and ``make`` command in the pages' bash blocks."""
+    found = []
+    for page in PAGES:
+        for block in code_blocks(page):
+            if block.lang != "bash":
+                continue
+            for offset, text in enumerate(block.text.splitlines()):
+                for command in text.split("#", 1)[0].split("&&"):
+                    words = command.split()
+                    if words and words[0] in ("syllabus", "make"):
+                        found.append((page_id(page), block.line + offset, words))
+    return found
+
+
+def test_shell_commands_name_real_commands_targets_and_config_options():
+    """The CLI lines of the docs use existing commands, make targets and config group options."""
+    targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M))
+    groups = {p.name for p in (ROOT / "configs").iterdir() if p.is_dir()}
+    commands = shell_commands()
+    assert len(commands) > 10
+    for where, line, words in commands:
+        if words[0] == "make":
+            assert set(words[1:]) <= targets, f"{where}:{line}: no make target {words[1:]}"
+            continue
+        assert words[1] in COMMANDS, f"{where}:{line}: {words[1]} is not a syllabus command"
+        for word in words[2:]:
+            group, _, options = word.lstrip("+~").partition("=")
+            if group in groups and options:
+                for option in options.split(","):
+                    path = ROOT / "configs" / group / f"{option}.yaml"
+                    assert path.is_file(), f"{where}:{line}: {group}={option} is not a config option"
