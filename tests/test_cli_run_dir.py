@@ -57,6 +57,7 @@ def test_run_dir_layout(finished_run):
 
 
 @pytest.mark.timeout(150)
+@pytest.mark.slow
 def test_resume_continues_model_curriculum_and_logs(finished_run, tmp_path):
     from stable_baselines3 import PPO
 
@@ -113,6 +114,7 @@ def test_commands_reject_a_directory_that_is_not_a_run(tmp_path):
 
 
 @pytest.mark.timeout(150)
+@pytest.mark.slow
 def test_sync_none_relaunch_from_saved_config_reproduces_episodes(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     syllabus("train", "sync=none", *TINY, "logger=csv", f"hydra.run.dir={first}", cwd=tmp_path)
@@ -143,6 +145,7 @@ def _session_processes(session_id: int) -> list[psutil.Process]:
 
 
 @pytest.mark.timeout(150)
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_leaves_no_process_and_resumes(tmp_path):
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(

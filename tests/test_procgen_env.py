@@ -219,6 +219,7 @@ def test_domain_randomization_behind_multiprocessing_sync():
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.slow
 def test_stable_baselines3_subproc_workers():
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
