@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: install train test test-fast bench lint typecheck docs
+.PHONY: install train test test-fast bench lint typecheck docs smoke
 
 install: $(STAMP)
 
@@ -36,3 +36,11 @@ lint: install
 
 typecheck: install
 	$(VENV)/bin/mypy syllabus
+
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+# The built wheel, installed with the runner extra in a fresh virtualenv outside the checkout,
+# runs `syllabus configs/train/eval/plot` (.ci/wheel_smoke.sh).
+smoke: install
+	.ci/wheel_smoke.sh $(PY)

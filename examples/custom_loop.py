@@ -32,9 +32,13 @@ from syllabus.task_space import DiscreteTaskSpace, TaskSpace
 HALF_WIDTHS = [0.02, 0.05, 0.08, 0.11, 0.14, 0.17, 0.2]
 
 
+# --8<-- [start:env]
 def make_env(task_space: TaskSpace, task_queue: TaskQueue, update_queue: UpdateQueue) -> gym.Env:
     """Env factory, run in each worker process: CartPole with tasks, synced to the curriculum."""
     return MultiProcessingSyncWrapper(make_cartpole(task_space), task_queue, update_queue)
+
+
+# --8<-- [end:env]
 
 
 class ActorCritic(nn.Module):
@@ -106,6 +110,7 @@ def main() -> None:
     num_steps, num_envs = args.num_steps, args.num_envs
     num_updates = max(1, args.total_timesteps // (num_steps * num_envs))
 
+    # --8<-- [start:curriculum]
     task_space = DiscreteTaskSpace(HALF_WIDTHS)
     curriculum, task_queue, update_queue = make_multiprocessing_curriculum(
         PrioritizedLevelReplay(task_space, random_seed=args.seed)
@@ -115,6 +120,7 @@ def main() -> None:
         envs = gym.vector.AsyncVectorEnv(
             [partial(make_env, task_space, task_queue, update_queue)] * num_envs, context="forkserver"
         )
+        # --8<-- [end:curriculum]
         agent = ActorCritic(
             int(np.prod(envs.single_observation_space.shape)), int(envs.single_action_space.n)
         )
@@ -158,10 +164,12 @@ def main() -> None:
                 dones[t] = terminated | truncated
                 resetting = dones[t]
 
+                # --8<-- [start:task]
                 # An autoreset step returns the new episode's reset info, with its task.
                 if "_task" in infos:
                     for env in np.flatnonzero(infos["_task"]):
                         current_task[env] = task_space.encode(infos["task"][env])
+                # --8<-- [end:task]
                 episode_return += reward
                 for env in np.flatnonzero(dones[t]):
                     recent_returns.append(float(episode_return[env]))
@@ -171,6 +179,7 @@ def main() -> None:
                 next_value = agent.value(torch.as_tensor(next_obs)).numpy()
 
             # ------------------------------------------------------ curriculum update
+            # --8<-- [start:update]
             # PLR scores each episode from its rewards and values and takes no mask, so each
             # autoreset step is handed to it as the last step of the episode that just ended, with
             # reward 0 and value 0: the done moves from the real last step to the autoreset step,
@@ -184,6 +193,7 @@ def main() -> None:
                 np.where(autoreset, 0.0, values),
                 np.where(resetting, 0.0, next_value),
             )
+            # --8<-- [end:update]
 
             # -------------------------------------------------------------- PPO update
             advantages = compute_gae(rewards, values, dones, next_value, args.gamma, args.gae_lambda)

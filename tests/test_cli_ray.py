@@ -63,6 +63,7 @@ def check_final_checkpoint(run_dir: Path) -> None:
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.slow
 def test_local_ray_run_trains_checkpoints_and_leaves_no_ray_process(tmp_path):
     marker = uuid.uuid4().hex
     ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths live under it
@@ -90,6 +91,7 @@ def test_local_ray_run_trains_checkpoints_and_leaves_no_ray_process(tmp_path):
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.slow
 def test_joining_a_running_cluster_leaves_it_running(tmp_path):
     with local_ray():
         address = ray.get_runtime_context().gcs_address
@@ -150,6 +152,7 @@ def test_valid_addresses_pass_validation(address):
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.slow
 def test_unreachable_address_fails_cleanly_before_anything_starts(tmp_path):
     run_dir = tmp_path / "run"
     result = syllabus(

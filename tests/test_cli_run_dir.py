@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -56,28 +57,31 @@ def test_run_dir_layout(finished_run):
 
 
 @pytest.mark.timeout(150)
+@pytest.mark.slow
 def test_resume_continues_model_curriculum_and_logs(finished_run, tmp_path):
     from stable_baselines3 import PPO
 
-    before = PPO.load(finished_run / "checkpoints" / "final" / "model.zip")
-    episodes_before = read_csv(finished_run / "logs" / "episodes.csv")
-    syllabus("train", "--resume", str(finished_run), "total_timesteps=1024", "--quiet", cwd=tmp_path)
-    meta = json.loads((finished_run / "meta.json").read_text())
+    run = shutil.copytree(finished_run, tmp_path / "run")  # the shared run stays as other tests expect it
+
+    before = PPO.load(run / "checkpoints" / "final" / "model.zip")
+    episodes_before = read_csv(run / "logs" / "episodes.csv")
+    syllabus("train", "--resume", str(run), "total_timesteps=1024", "--quiet", cwd=tmp_path)
+    meta = json.loads((run / "meta.json").read_text())
     assert meta["status"] == "completed" and meta["steps"] >= 1024
     assert [r["from_step"] for r in meta["resumes"]] == [512]
-    assert "total_timesteps: 1024" in (finished_run / ".hydra" / "config.yaml").read_text()
-    assert "- total_timesteps=512" in (finished_run / ".hydra" / "overrides.yaml").read_text()  # the original
-    progress = read_csv(finished_run / "logs" / "progress.csv")
+    assert "total_timesteps: 1024" in (run / ".hydra" / "config.yaml").read_text()
+    assert "- total_timesteps=512" in (run / ".hydra" / "overrides.yaml").read_text()  # the original
+    progress = read_csv(run / "logs" / "progress.csv")
     assert [int(r["step"]) for r in progress] == [256, 512, 768, 1024]
     assert [float(r["time"]) for r in progress] == sorted(float(r["time"]) for r in progress)
-    episodes = read_csv(finished_run / "logs" / "episodes.csv")
+    episodes = read_csv(run / "logs" / "episodes.csv")
     assert episodes[: len(episodes_before)] == episodes_before
     assert int(progress[-1]["episodes"]) == len(episodes)
-    after = PPO.load(finished_run / "checkpoints" / "final" / "model.zip")
+    after = PPO.load(run / "checkpoints" / "final" / "model.zip")
     assert after.num_timesteps == 1024
     assert after._n_updates == before._n_updates * 2  # optimizer state went on: 2 more rollouts x n_epochs
     # Resuming a finished run does nothing.
-    result = syllabus("train", "--resume", str(finished_run), "total_timesteps=1024", cwd=tmp_path)
+    result = syllabus("train", "--resume", str(run), "total_timesteps=1024", cwd=tmp_path)
     assert "already at step 1024" in result.stdout + result.stderr
 
 
@@ -110,6 +114,7 @@ def test_commands_reject_a_directory_that_is_not_a_run(tmp_path):
 
 
 @pytest.mark.timeout(150)
+@pytest.mark.slow
 def test_sync_none_relaunch_from_saved_config_reproduces_episodes(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     syllabus("train", "sync=none", *TINY, "logger=csv", f"hydra.run.dir={first}", cwd=tmp_path)
@@ -140,6 +145,7 @@ def _session_processes(session_id: int) -> list[psutil.Process]:
 
 
 @pytest.mark.timeout(150)
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_leaves_no_process_and_resumes(tmp_path):
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(

@@ -17,6 +17,7 @@ CARTPOLE_TASKS = {"0.02", "0.05", "0.1", "0.15", "0.2"}
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.slow
 def test_every_curriculum_under_every_sync_in_one_sweep(tmp_path):
     """One basic-launcher multirun over the curriculum x sync grid: each job trains and logs its tasks."""
     result = syllabus(
@@ -58,6 +59,7 @@ def test_every_curriculum_under_every_sync_in_one_sweep(tmp_path):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_parallel_sweep_with_joblib_launcher(tmp_path):
     syllabus(
         "train",
@@ -78,6 +80,7 @@ def test_parallel_sweep_with_joblib_launcher(tmp_path):
 
 
 @pytest.mark.timeout(150)
+@pytest.mark.slow
 def test_procgen_plr_run_and_held_out_eval(tmp_path):
     run_dir = tmp_path / "procgen"
     syllabus(

@@ -20,6 +20,7 @@ def run_example(*args: str) -> str:
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.slow
 def test_sb3_cartpole():
     out = run_example("examples/sb3_cartpole.py", "--timesteps", "2048", "--num-envs", "2", "--quiet")
     lines = out.splitlines()
@@ -32,6 +33,7 @@ def test_sb3_cartpole():
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.slow
 def test_custom_loop():
     out = run_example(
         "examples/custom_loop.py",

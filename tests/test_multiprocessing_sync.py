@@ -16,6 +16,7 @@ from functools import partial
 import gymnasium as gym
 import psutil
 import pytest
+from process_resources import shared_memory_of
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 from sync_fixtures import (
     CountingEnv,
@@ -259,6 +260,7 @@ def test_ctrl_c_leaves_no_process_socket_or_shared_memory(tmp_path):
     )
     try:
         ready = json.loads(proc.stdout.readline())
+        shared_memory = shared_memory_of(proc.pid)  # only this run's segments, not the machine's
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
         _, stderr = proc.communicate(timeout=30)
     finally:
@@ -268,7 +270,8 @@ def test_ctrl_c_leaves_no_process_socket_or_shared_memory(tmp_path):
     assert not os.path.exists(ready["socket_dir"])
     for pid in ready["workers"]:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    # multiprocessing names its shared-memory arenas pym-<creator pid>-...: look only at this run's.
+    # Only the segments this run had mapped, and multiprocessing's arenas named after its processes.
     pids = [proc.pid, *ready["workers"]]
-    left = [name for name in os.listdir("/dev/shm") if any(name.startswith(f"pym-{pid}-") for pid in pids)]
+    left = [path for path in shared_memory if os.path.exists(path)]
+    left += [name for name in os.listdir("/dev/shm") if any(name.startswith(f"pym-{pid}-") for pid in pids)]
     assert not left, f"shared memory left behind: {left}"

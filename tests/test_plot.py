@@ -11,13 +11,18 @@ import pytest
 import yaml
 from syllabus.cli.plot import (
     RunGroup,
+    default_window,
     group_curve,
     group_runs,
     is_continuous,
     load_run,
+    plot_learning_curves,
     plot_runs,
+    plot_task_distribution,
     smooth,
     task_frequencies,
+    task_order,
+    task_shares,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -36,7 +41,11 @@ def write_run(
     slope: float = 1.0,
     extra: dict | None = None,
 ) -> Path:
-    """A run directory as the runner writes it: composed config, overrides, progress and episodes CSVs."""
+    """A run directory as the runner writes it: composed config, overrides, progress and episodes CSVs.
+
+    Episode ``i`` of ``tasks`` ends at an evenly spaced step with return ``10 + slope * step / 1000``
+    plus unit Gaussian noise.
+    """
     run = root / name
     (run / ".hydra").mkdir(parents=True)
     (run / "logs").mkdir()
@@ -134,10 +143,39 @@ def test_single_group_label(tmp_path):
 def test_group_curve_is_the_mean_and_spread_across_seeds(tmp_path):
     group = RunGroup("g", [load_run(write_run(tmp_path, f"s{s}", seed=s, tasks=["a"] * 50)) for s in (0, 1)])
     steps, mean, std = group_curve(group, window=1)
-    first, second = (run.returns[2:] for run in group.runs)  # the first two rows have no episodes yet
-    np.testing.assert_allclose(steps, group.runs[0].steps[2:])
+    episode_steps = group.runs[0].episode_steps  # both seeds end their episodes at the same steps
+    first, second = (np.interp(steps, episode_steps, run.episode_returns) for run in group.runs)
+    assert len(steps) == 50 and steps[0] == episode_steps[0] and steps[-1] == episode_steps[-1]
     np.testing.assert_allclose(mean, (first + second) / 2)
     np.testing.assert_allclose(std, np.abs(first - second) / 2)
+
+
+def test_learning_curve_has_a_point_per_episode_up_to_its_resolution(tmp_path):
+    """A short run is drawn from every episode, not from its few progress.csv log rows."""
+    run = load_run(write_run(tmp_path, "r", tasks=["a"] * 1000, total_steps=8 * LOG_EVERY))
+    steps, mean, _ = group_curve(RunGroup("g", [run]))
+    assert len(steps) == 200 and not np.isnan(mean).any()  # progress.csv has 8 rows for this run
+    assert steps[0] == run.episode_steps[0] and steps[-1] == run.episode_steps[-1]
+    window = default_window(1000)
+    assert window == 100
+    expected_last = run.episode_returns[-window:].mean()
+    assert mean[-1] == pytest.approx(expected_last)
+    few = load_run(write_run(tmp_path, "few", tasks=["a"] * 12))
+    assert len(group_curve(RunGroup("g", [few]))[0]) == 12
+
+
+def test_seeds_count_from_their_own_first_episode(tmp_path):
+    early = load_run(write_run(tmp_path, "early", seed=0, tasks=["a"] * 40))
+    late = load_run(write_run(tmp_path, "late", seed=1, tasks=["a"] * 40))
+    late.episode_steps = late.episode_steps + 10_000  # its first episode ends later
+    steps, mean, std = group_curve(RunGroup("g", [early, late]), window=1)
+    before = steps < late.episode_steps[0]
+    assert before.any() and (std[before] == 0).all()  # only the early seed is there
+    assert not np.isnan(mean).any()
+
+
+def test_default_window():
+    assert [default_window(n) for n in (0, 9, 50, 1000, 10**6)] == [1, 1, 5, 100, 100]
 
 
 def test_smooth_is_a_trailing_mean_skipping_nans():
@@ -148,21 +186,73 @@ def test_smooth_is_a_trailing_mean_skipping_nans():
 
 def test_task_frequencies_top_k_and_other():
     steps = np.arange(100, dtype=float)  # four bins of 25 episodes
-    tasks = ["a"] * 50 + ["b"] * 25 + ["c"] * 15 + ["d"] * 10
+    tasks = ["b"] * 50 + ["a"] * 25 + ["c"] * 15 + ["d"] * 10
     centres, labels, fractions = task_frequencies(steps, tasks, bins=4, top_k=2)
-    assert labels == ["a", "b", "other"]
+    assert labels == ["a", "b", "other"]  # the two most frequent, in natural order
     assert len(centres) == 4
     np.testing.assert_allclose(fractions.sum(axis=0), 1.0)
-    np.testing.assert_allclose(fractions[0], [1.0, 1.0, 0.0, 0.0])  # "a": the first half of training
-    np.testing.assert_allclose(fractions[1], [0.0, 0.0, 1.0, 0.0])
+    np.testing.assert_allclose(fractions[1], [1.0, 1.0, 0.0, 0.0])  # "b": the first half of training
+    np.testing.assert_allclose(fractions[0], [0.0, 0.0, 1.0, 0.0])
     np.testing.assert_allclose(fractions[2], [0.0, 0.0, 0.0, 1.0])  # c and d fill the last quarter
 
 
+def test_task_bins_hold_equal_numbers_of_episodes():
+    """Short early episodes and long late ones: every bin has the same number of episodes."""
+    steps = np.concatenate([np.arange(0, 90, 1.0), np.arange(100, 1100, 100.0)])  # 90 short, 10 long
+    tasks = ["x"] * 90 + ["y"] * 10
+    centres, labels, fractions = task_frequencies(steps, tasks, bins=4)
+    assert labels == ["x", "y"] and len(centres) == 4
+    np.testing.assert_allclose(fractions, [[1, 1, 1, 0.6], [0, 0, 0, 0.4]])  # last bin: 15 x, 10 y
+    np.testing.assert_allclose(centres[:3], [12.0, 37.0, 62.0])
+    edges, _, shares = task_shares(steps, tasks, bins=4)
+    np.testing.assert_allclose(edges, [0.0, 25.0, 50.0, 75.0, 1000.0])
+    np.testing.assert_allclose(shares, fractions)
+
+
+def test_five_cartpole_widths_are_five_categories():
+    """The runner's CartPole tasks are five widths: categories in value order, no float binning."""
+    widths = ["0.02", "0.05", "0.1", "0.15", "0.2"]
+    tasks = [widths[i % 5] for i in range(500)]
+    assert not is_continuous(tasks)
+    _, labels, fractions = task_frequencies(np.arange(500.0), tasks, bins=10)
+    assert labels == widths
+    np.testing.assert_allclose(fractions, 0.2)
+    edges, every, shares = task_shares(np.arange(500.0), tasks, bins=10)
+    assert every == widths and shares.shape == (5, 10) and len(edges) == 11
+
+
 def test_is_continuous():
-    assert is_continuous(["0.05", "0.1", "1e-3", "7"])
-    assert not is_continuous(["0.05", "easy"])
+    rng = np.random.default_rng(0)
+    assert is_continuous([str(x) for x in rng.uniform(0.01, 0.2, 100)])  # a Box space's samples
+    assert not is_continuous(["0.05", "0.1", "1e-3", "7"])  # a few numbers: an enumerable set
+    assert not is_continuous([str(i) for i in range(200)])  # Procgen level seeds
+    assert not is_continuous([str(x) for x in rng.uniform(0, 1, 100)] + ["easy"])
     assert not is_continuous(["(1, 2)"])
     assert not is_continuous([])
+
+
+def test_task_order_is_natural():
+    assert task_order(["0.2", "0.05", "0.1", "0.05"]) == ["0.05", "0.1", "0.2"]
+    assert task_order(["level-10", "level-2", "easy"]) == ["easy", "level-2", "level-10"]
+    assert task_order(["12", "3", "100"]) == ["3", "12", "100"]
+
+
+def test_many_levels_get_a_heatmap_of_every_task(tmp_path):
+    tasks = [str(level) for level in np.random.default_rng(0).integers(0, 200, 2000)]
+    run = load_run(write_run(tmp_path, "procgen", tasks=tasks))
+    path = plot_task_distribution(run, tmp_path / "many.png")
+    few = load_run(write_run(tmp_path, "cartpole", tasks=[["0.05", "0.1"][i % 2] for i in range(200)]))
+    few_path = plot_task_distribution(few, tmp_path / "few.png")
+    assert_png(path)
+    assert_png(few_path)
+    many_height = matplotlib.image.imread(path).shape[0]
+    few_height = matplotlib.image.imread(few_path).shape[0]
+    assert many_height > 1.5 * few_height  # the second panel: one row per level
+
+
+def test_learning_curve_png_of_one_run(tmp_path):
+    run = load_run(write_run(tmp_path, "run", tasks=["a"] * 300))
+    assert_png(plot_learning_curves(group_runs([run]), tmp_path / "curve.png"))
 
 
 def test_plot_runs_writes_every_png(tmp_path):
@@ -189,7 +279,7 @@ def test_plot_runs_out_dir_holds_the_comparison(tmp_path):
         assert_png(path)
 
 
-@pytest.mark.parametrize("missing", [".hydra/config.yaml", "logs/progress.csv", "logs/episodes.csv"])
+@pytest.mark.parametrize("missing", [".hydra/config.yaml", "logs/episodes.csv"])
 def test_a_directory_that_is_not_a_run_is_named(tmp_path, missing):
     run = write_run(tmp_path, "run", tasks=["a"])
     (run / missing).unlink()

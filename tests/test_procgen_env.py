@@ -27,7 +27,7 @@ from syllabus.task_space import DiscreteTaskSpace, TaskSpaceError
 NOOP = 4  # procgen's action with no key pressed
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # per test: tests switch its task, and one checks the initial task
 def env():
     env = make_procgen("bigfish", num_levels=20, level_cache_size=4)
     yield env
@@ -219,6 +219,7 @@ def test_domain_randomization_behind_multiprocessing_sync():
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.slow
 def test_stable_baselines3_subproc_workers():
     from stable_baselines3.common.vec_env import SubprocVecEnv
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Wheel smoke test: what a new user gets from `pip install "syllabus-curriculum[runner]"`.
+# Builds the wheel, installs it with the runner extra (and the tested torch/numpy from
+# constraints.txt) into a fresh virtualenv in a temporary directory outside the checkout, then runs
+# `syllabus configs`, a tiny `syllabus train`, `syllabus eval` and `syllabus plot` from there.
+# Usage: .ci/wheel_smoke.sh [PYTHON]   (default: python3; `make smoke` passes the project's venv)
+set -euo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+PYTHON="${1:-python3}"
+START=$SECONDS
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/syllabus-wheel-smoke.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+case "$WORK/" in "$REPO"/*) echo "wheel smoke: $WORK is inside the checkout" >&2; exit 1;; esac
+
+step() { printf '\n== wheel smoke [%3ds]: %s\n' "$((SECONDS - START))" "$*"; }
+
+step "build the wheel"
+"$PYTHON" -m build --wheel --outdir "$WORK/dist" "$REPO" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
+WHEEL="$(ls "$WORK"/dist/*.whl)"
+echo "$(basename "$WHEEL")"
+
+step "check the wheel's contents"
+"$PYTHON" - "$WHEEL" <<'PY'
+import sys
+import zipfile
+
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+files = [n for n in names if not n.endswith("/")]
+tops = sorted({n.split("/")[0] for n in files if ".dist-info/" not in n})
+configs = [n for n in files if n.startswith("syllabus/configs/") and n.endswith(".yaml")]
+print(f"{len(files)} files; top-level: {', '.join(tops)}; {len(configs)} config files under syllabus/configs/")
+problems = []
+if tops != ["syllabus"]:
+    problems.append(f"top-level entries other than syllabus/: {tops}")
+if "syllabus/configs/train.yaml" not in configs:
+    problems.append("syllabus/configs/train.yaml is missing")
+for required in ("syllabus/py.typed", "syllabus/cli/app.py", "syllabus/cli/entry.py"):
+    if required not in files:
+        problems.append(f"{required} is missing")
+if problems:
+    sys.exit("wheel smoke: " + "; ".join(problems))
+PY
+
+step "install it with the runner extra into a fresh virtualenv in $WORK"
+"$PYTHON" -m venv "$WORK/venv"
+"$WORK/venv/bin/python" -m pip install --quiet --upgrade pip >"$WORK/pip.log" 2>&1 || { cat "$WORK/pip.log"; exit 1; }
+"$WORK/venv/bin/python" -m pip install --quiet -c "$REPO/constraints.txt" "${WHEEL}[runner]" >>"$WORK/pip.log" 2>&1 \
+    || { cat "$WORK/pip.log"; exit 1; }
+"$WORK/venv/bin/python" -m pip show syllabus-curriculum | grep -E '^(Name|Version|Location)'
+
+cd "$WORK"
+unset PYTHONPATH  # nothing from the checkout
+SYLLABUS="$WORK/venv/bin/syllabus"
+step "syllabus configs"
+"$SYLLABUS" configs
+step "syllabus train experiment=quick"
+"$SYLLABUS" train experiment=quick hydra.run.dir=run --quiet
+test -f run/checkpoints/final/model.zip || { echo "wheel smoke: no final checkpoint in $WORK/run" >&2; exit 1; }
+step "syllabus eval run -n 1"
+"$SYLLABUS" eval run -n 1
+test -f run/eval.json
+step "syllabus plot run"
+"$SYLLABUS" plot run
+test -f run/plots/learning_curves.png && test -f run/plots/task_distribution.png
+step "done in $((SECONDS - START)) s"

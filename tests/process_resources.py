@@ -1,0 +1,27 @@
+"""What a test's own processes hold, so that leak checks ignore other processes on the machine."""
+
+from __future__ import annotations
+
+import psutil
+
+SHM = "/dev/shm/"
+
+
+def shared_memory_of(pid: int) -> set[str]:
+    """The files under /dev/shm that process ``pid`` and its descendants have mapped or open.
+
+    Unlinked segments (still mapped, but already gone from /dev/shm) are left out.
+    """
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return set()
+    paths: set[str] = set()
+    for process in processes:
+        try:
+            paths.update(m.path for m in process.memory_maps(grouped=True))
+            paths.update(f.path for f in process.open_files())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return {p for p in paths if p.startswith(SHM) and not p.endswith("(deleted)")}
