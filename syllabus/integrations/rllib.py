@@ -175,10 +175,12 @@ def configure_curriculum(
     evaluation_tasks: Sequence[Any] | None = None,
     feed_plr: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
+    env_name: str | None = None,
 ) -> AlgorithmConfig:
     """Sets up an RLlib algorithm config to train with a curriculum served by ``make_ray_curriculum``.
 
-    Sets the env to :func:`make_env_creator` of ``env_factory``, adds the settings to the training
+    Registers :func:`make_env_creator` of ``env_factory`` with Ray Tune's env registry as the
+    config's env, adds the settings to the training
     and evaluation ``env_config`` (keeping what is there), and adds :class:`CurriculumCallback`.
     Call it after ``config.evaluation(...)`` and ``config.env_runners(...)``: a later change of the
     evaluation ``env_config`` or of the vectorize mode is refused when the algorithm is built.
@@ -192,6 +194,7 @@ def configure_curriculum(
         evaluation_tasks: Tasks evaluation envs cycle through; ``None``: each env's default task.
         feed_plr: Feed the curriculum's ``custom_update`` with each training batch (:class:`PLRFeeder`).
         timeout: Seconds an env reset or a learner-side call may wait for the curriculum.
+        env_name: Name the env creator is registered under; ``"syllabus-<actor name>"`` by default.
 
     Returns:
         ``config``.
@@ -203,8 +206,12 @@ def configure_curriculum(
     settings = curriculum_env_config(
         curriculum, namespace, evaluation_tasks=evaluation_tasks, feed_plr=feed_plr, timeout=timeout
     )
+    from ray.tune.registry import register_env
+
     env_config = {**dict(config.env_config or {}), **settings}
-    config.environment(env=make_env_creator(env_factory), env_config=env_config)
+    env_id = env_name or f"syllabus-{settings[SETTINGS_KEY]['name']}"
+    register_env(env_id, make_env_creator(env_factory))
+    config.environment(env=env_id, env_config=env_config)
     overrides = config.evaluation_config
     if overrides is not None and not isinstance(overrides, dict):
         raise TypeError(
@@ -311,7 +318,10 @@ def _find(settings: dict[str, Any]) -> ActorHandle:
 
 
 def make_env_creator(env_factory: Callable[[EnvContext], gym.Env]) -> Callable[[EnvContext], gym.Env]:
-    """An RLlib env creator (``config.environment(env=...)``) that connects training envs to the curriculum.
+    """An RLlib env creator that connects training envs to the curriculum.
+
+    Register it (``ray.tune.registry.register_env(name, creator)``) and pass the name to
+    ``config.environment(env=name)``.
 
     The settings come from ``env_config["syllabus"]`` (:func:`curriculum_env_config`; absent: the
     actor named ``"curriculum"`` in the job's namespace). On training env runners each env is
