@@ -212,13 +212,13 @@ def configure_curriculum(
     env_id = env_name or f"syllabus-{settings[SETTINGS_KEY]['name']}"
     register_env(env_id, make_env_creator(env_factory))
     config.environment(env=env_id, env_config=env_config)
-    overrides = config.evaluation_config
-    if overrides is not None and not isinstance(overrides, dict):
+    existing = config.evaluation_config
+    if existing is not None and not isinstance(existing, dict):
         raise TypeError(
             "configure_curriculum needs config.evaluation_config to be a dict of overrides (or None), "
-            f"got {type(overrides).__name__}"
+            f"got {type(existing).__name__}"
         )
-    overrides = dict(overrides or {})
+    overrides: dict[str, Any] = dict(existing or {})
     evaluation_settings = {**settings[SETTINGS_KEY], "evaluation": True}
     overrides["env_config"] = {
         **dict(overrides.get("env_config", env_config)),
@@ -263,7 +263,8 @@ class EvaluationTasks(gym.Wrapper):
         if new_task is None:
             new_task = self.tasks[self._next]
             self._next = (self._next + 1) % len(self.tasks)
-        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)
+        env: Any = self.env  # a task env: its reset takes new_task
+        obs, info = env.reset(seed=seed, options=options, new_task=new_task)
         info["task"] = new_task
         return obs, info
 
@@ -364,7 +365,9 @@ class CurriculumCallback(RLlibCallback):
 
     def on_algorithm_init(self, *, algorithm: Algorithm, metrics_logger: Any = None, **kwargs: Any) -> None:
         """Attaches to the curriculum, checks the configuration and installs the PLR feeder."""
-        config = algorithm.config
+        config, learner_group = algorithm.config, algorithm.learner_group
+        if config is None or learner_group is None:
+            raise CurriculumError("CurriculumCallback needs RLlib's new API stack (EnvRunners and Learners)")
         settings = _settings(config.env_config)
         _check_vectorize_mode(config)
         evaluation_config = getattr(algorithm, "evaluation_config", None)
@@ -380,7 +383,7 @@ class CurriculumCallback(RLlibCallback):
                     f"num_learners={config.num_learners}: use num_learners=0 or 1"
                 )
             num_lanes = max(config.num_env_runners, 1) * config.num_envs_per_env_runner
-            algorithm.learner_group.foreach_learner(_FeederInstaller(settings, num_lanes))
+            learner_group.foreach_learner(_FeederInstaller(settings, num_lanes))
 
     def on_train_result(
         self, *, algorithm: Algorithm, metrics_logger: Any = None, result: dict, **kwargs: Any
@@ -413,7 +416,7 @@ class _FeederInstaller:
         self.settings = settings
         self.num_lanes = num_lanes
 
-    def __call__(self, learner: Learner) -> None:
+    def __call__(self, learner: Learner, _: Any = None) -> None:
         curriculum = attach_ray_curriculum(
             self.settings["name"], self.settings["namespace"], timeout=self.settings["timeout"]
         )
@@ -435,7 +438,8 @@ class EpisodeChunk:
     Attributes:
         episode_id: RLlib's episode id; the chunks of one episode share it.
         first: Whether the chunk starts the episode.
-        task: Encoded task (known from the reset info of the first chunk; ``-1`` before lookup).
+        task: Encoded task: from the reset info for a first chunk; for a later chunk ``-1`` until
+            the :class:`RolloutPacker` fills in its episode's task.
         rewards: Rewards of the chunk's ``n`` steps.
         values: ``V(s_0) .. V(s_n)``: the value estimates of the chunk's observations, the last
             one of the observation after its last step (the bootstrap).
@@ -477,6 +481,7 @@ class _Lane:
         self.bootstrap = 0.0  # V after the last step held, when the lane ends in an open episode
 
     def add(self, chunk: EpisodeChunk, task: int, gamma: float) -> None:
+        chunk.task = task
         n = len(chunk)
         rewards = np.array(chunk.rewards, dtype=np.float64)
         dones = np.zeros(n, dtype=bool)
@@ -690,7 +695,9 @@ class PLRFeeder(ConnectorV2):
         lengths = [len(episode) for episode in episodes]  # each extended by PPO's bootstrap step
         with torch.no_grad():
             values = rl_module[DEFAULT_MODULE_ID].compute_values(batch[DEFAULT_MODULE_ID])
-        values = np.asarray(unpad_data_if_necessary(lengths, convert_to_numpy(values)), dtype=np.float64)
+        values = np.asarray(
+            unpad_data_if_necessary(lengths, np.asarray(convert_to_numpy(values))), dtype=np.float64
+        )
         ends = np.cumsum(lengths)
         chunks = [
             EpisodeChunk(

@@ -1,0 +1,112 @@
+"""RLlib PPO throughput with a curriculum (Domain Randomization, PLR with its feeder) and without one.
+
+Three PPO algorithms on a near-free env (CartPole with a task list) are built side by side in one
+local Ray: ``none`` (the plain task env), ``dr`` and ``plr`` (the env synced with a curriculum
+actor through :func:`syllabus.integrations.rllib.configure_curriculum`; PLR also gets every
+training batch through the PLR feeder). Repetitions alternate between them so that load from
+other processes hits all alike; each repetition runs ``--iters`` ``train()`` calls. The figure is
+the env steps/s ratio with / without a curriculum (goal >= 0.95).
+
+    python bench/rllib_throughput.py [--reps 4] [--iters 2] [--envs-per-runner 4] [--batch 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import tempfile
+import time
+from typing import Any
+
+import ray
+from ray.rllib.algorithms.ppo import PPOConfig
+from ray.tune.registry import register_env
+
+from syllabus.core import make_ray_curriculum
+from syllabus.curricula import DomainRandomization
+from syllabus.curricula.plr import PrioritizedLevelReplay
+from syllabus.envs.cartpole import make_cartpole
+from syllabus.integrations.rllib import configure_curriculum
+from syllabus.task_space import DiscreteTaskSpace
+
+TASKS = DiscreteTaskSpace([0.02, 0.05, 0.1, 0.15, 0.2])
+
+
+def make_env(env_context: Any):
+    return make_cartpole(TASKS)
+
+
+def ppo_config(args: argparse.Namespace) -> PPOConfig:
+    return (
+        PPOConfig()
+        .env_runners(num_env_runners=1, num_envs_per_env_runner=args.envs_per_runner)
+        .training(train_batch_size_per_learner=args.batch, minibatch_size=args.batch // 4, num_epochs=1)
+        .debugging(seed=0)
+    )
+
+
+def measure(algo: Any, iters: int) -> float:
+    """Env steps per wall-clock second over ``iters`` train() calls."""
+    steps = 0
+    start = time.perf_counter()
+    for _ in range(iters):
+        steps += algo.train()["env_runners"]["num_env_steps_sampled"]
+    return steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=4, help="alternating repetitions per setup")
+    parser.add_argument("--iters", type=int, default=2, help="train() calls per repetition")
+    parser.add_argument("--envs-per-runner", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=2000, help="train batch size (env steps per train())")
+    args = parser.parse_args()
+
+    os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))  # no token file under $HOME
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning", _temp_dir=temp_dir)
+    curricula = {
+        "dr": make_ray_curriculum(DomainRandomization(TASKS), name="bench-dr"),
+        "plr": make_ray_curriculum(PrioritizedLevelReplay(TASKS, random_seed=0), name="bench-plr"),
+    }
+    register_env("bench-none", make_env)
+    algos: dict[str, Any] = {}
+    try:
+        algos["none"] = ppo_config(args).environment("bench-none").build_algo()
+        for name, curriculum in curricula.items():
+            config = configure_curriculum(ppo_config(args), make_env, curriculum, feed_plr=name == "plr")
+            algos[name] = config.build_algo()
+        for algo in algos.values():
+            algo.train()  # warm-up
+        rates: dict[str, list[float]] = {name: [] for name in algos}
+        names = list(algos)
+        for rep in range(args.reps):
+            order = names[rep % len(names) :] + names[: rep % len(names)]
+            for name in order:
+                rates[name].append(measure(algos[name], args.iters))
+            print(f"rep {rep + 1}/{args.reps}: " + ", ".join(f"{n} {rates[n][-1]:.0f} steps/s" for n in names))
+    finally:
+        for algo in algos.values():
+            algo.stop()
+        for curriculum in curricula.values():
+            curriculum.close()
+        ray.shutdown()
+
+    print(
+        f"\nRLlib PPO on CartPole: 1 env runner x {args.envs_per_runner} envs, {args.batch}-step batches, "
+        f"{args.iters} train() x {args.reps} reps per setup"
+    )
+    for name in names:
+        print(f"curriculum={name:<5} median {statistics.median(rates[name]):.0f} env steps/s")
+    for name in ("dr", "plr"):
+        ratios = [c / n for c, n in zip(rates[name], rates["none"], strict=True)]
+        print(
+            f"ratio {name}/none per rep: {', '.join(f'{r:.3f}' for r in ratios)}; "
+            f"median {statistics.median(ratios):.3f}   goal >= 0.95"
+        )
+
+
+if __name__ == "__main__":
+    main()
