@@ -359,6 +359,23 @@ def attach_and_drop(name: str) -> int:
     return count
 
 
+def docs_snippet(marker: str) -> str:
+    """The Python code block of docs/rllib.md that contains ``marker``."""
+    blocks = (ROOT / "docs" / "rllib.md").read_text().split("```python\n")[1:]
+    (block,) = [b.split("```")[0] for b in blocks if marker in b]
+    return block
+
+
+@pytest.mark.timeout(120)
+def test_docs_attach_snippet_leaves_the_actor_running():
+    owner = make_ray_curriculum(DomainRandomization(TASKS))  # the default name, "curriculum"
+    try:
+        exec(docs_snippet("attach_ray_curriculum("), {})
+        assert len(owner.sample(2)) == 2
+    finally:
+        owner.close()
+
+
 @pytest.mark.timeout(120)
 def test_attach_handle_never_kills_the_actor():
     owner = make_ray_curriculum(DomainRandomization(TASKS), name="attached")
