@@ -86,7 +86,9 @@ def main() -> None:
             order = names[rep % len(names) :] + names[: rep % len(names)]
             for name in order:
                 rates[name].append(measure(algos[name], args.iters))
-            print(f"rep {rep + 1}/{args.reps}: " + ", ".join(f"{n} {rates[n][-1]:.0f} steps/s" for n in names))
+            print(
+                f"rep {rep + 1}/{args.reps}: " + ", ".join(f"{n} {rates[n][-1]:.0f} steps/s" for n in names)
+            )
     finally:
         for algo in algos.values():
             algo.stop()

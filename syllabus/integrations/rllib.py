@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from ray.rllib.env.env_context import EnvContext
 
 __all__ = [
+    "CHUNKS_KEY",
     "SETTINGS_KEY",
     "CurriculumCallback",
     "EpisodeChunk",
