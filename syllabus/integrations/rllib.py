@@ -29,6 +29,7 @@ Tested with ``ray[rllib]`` 2.60, gymnasium 1.2.2 and numpy 1.26. Importing this 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections import defaultdict
@@ -82,7 +83,10 @@ __all__ = [
 SETTINGS_KEY = "syllabus"
 """Key of the Syllabus settings in RLlib's ``env_config``."""
 
+logger = logging.getLogger(__name__)
+
 _RECORDS_KEY = "syllabus_episode_records"
+_STARVED_WARNING = 3
 CHUNKS_KEY = "syllabus_chunks"
 """Key under which :class:`PLRFeeder` leaves the chunks it sent in the learner connector's ``shared_data``."""
 
@@ -679,6 +683,7 @@ class PLRFeeder(ConnectorV2):
         self.curriculum = curriculum
         self.packer = RolloutPacker(num_lanes, float(curriculum.gamma))
         self.recorder = _EpisodeRecorder(curriculum.task_space.encode)
+        self._starved = 0  # training batches in a row with no rollout sent
 
     def __call__(
         self, *, rl_module: Any, batch: dict, episodes: list, shared_data: dict | None = None, **kwargs: Any
@@ -712,6 +717,18 @@ class PLRFeeder(ConnectorV2):
         rollout = self.packer.pop()
         if rollout is not None:
             self.curriculum.custom_update(*rollout)
+            self._starved = 0
+        else:
+            self._starved += 1
+            if self._starved == _STARVED_WARNING:
+                empty = sum(lane.length == 0 for lane in self.packer.lanes)
+                logger.warning(
+                    "the PLR feeder sent nothing for %d training batches: %d of its %d lanes got no episodes. "
+                    "Fewer envs sample than num_env_runners x num_envs_per_env_runner (failed env runners?)",
+                    self._starved,
+                    empty,
+                    self.packer.num_lanes,
+                )
         if shared_data is not None:
             shared_data[CHUNKS_KEY] = chunks
         return batch
