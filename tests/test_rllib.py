@@ -24,6 +24,7 @@ from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.evaluation.postprocessing import Postprocessing
 from ray.rllib.utils.postprocessing.value_predictions import compute_value_targets
+from ray.tune.registry import register_env
 from ray_fixtures import AUTH_TOKEN, local_ray
 
 from syllabus.core import (
@@ -37,10 +38,12 @@ from syllabus.curricula.plr import PrioritizedLevelReplay
 from syllabus.envs.cartpole import make_cartpole
 from syllabus.integrations.rllib import (
     CHUNKS_KEY,
+    CurriculumCallback,
     EpisodeChunk,
     PLRFeeder,
     RolloutPacker,
     configure_curriculum,
+    curriculum_env_config,
     make_env_creator,
 )
 from syllabus.task_space import DiscreteTaskSpace
@@ -362,7 +365,7 @@ def attach_and_drop(name: str) -> int:
 def docs_snippet(marker: str) -> str:
     """The Python code block of docs/rllib.md that contains ``marker``."""
     blocks = (ROOT / "docs" / "rllib.md").read_text().split("```python\n")[1:]
-    (block,) = [b.split("```")[0] for b in blocks if marker in b]
+    (block,) = [code for code in (b.split("```")[0] for b in blocks) if marker in code]
     return block
 
 
@@ -419,15 +422,28 @@ def test_env_forked_from_a_ray_worker_fails_fast():
         curriculum.close()
 
 
+def caused_by(error: BaseException, kind: type, text: str) -> bool:
+    """Whether ``error`` or an exception it was raised from is a ``kind`` whose message contains ``text``."""
+    while error is not None:
+        if isinstance(error, kind) and text in str(error):
+            return True
+        error = error.__cause__
+    return False
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_misnamed_actor_fails_the_build_with_our_message():
+def test_misnamed_actor_fails_configure_or_build_with_our_message():
     curriculum = make_ray_curriculum(DomainRandomization(TASKS), name="real-name")
     try:
-        for runners in (0, 1):
-            config = configure_curriculum(ppo_config(runners, 1, 64), make_env, "wrong-name")
-            with pytest.raises(Exception, match="no curriculum actor named 'wrong-name'"):
-                config.build_algo()
+        with pytest.raises(CurriculumConnectionError, match="no curriculum actor named 'wrong-name'"):
+            configure_curriculum(ppo_config(0, 1, 64), make_env, "wrong-name")
+        # Configured by hand, without the check: the env runner's env creator fails the build.
+        register_env("by-hand", make_env_creator(make_env))
+        config = ppo_config(0, 1, 64).environment("by-hand", env_config=curriculum_env_config("wrong-name"))
+        config.callbacks(CurriculumCallback)
+        with pytest.raises(CurriculumConnectionError, match="no curriculum actor named 'wrong-name'"):
+            config.build_algo()
     finally:
         curriculum.close()
 
@@ -439,9 +455,10 @@ def test_curriculum_error_fails_train():
     config = configure_curriculum(ppo_config(0, 1, 128), make_env, curriculum)
     algo = config.build_algo()
     try:
-        with pytest.raises(CurriculumError, match="curriculum exploded on purpose"):
+        with pytest.raises(Exception) as raised:  # noqa: PT011 - RLlib wraps env errors in RuntimeError
             for _ in range(5):
                 algo.train()
+        assert caused_by(raised.value, CurriculumError, "curriculum exploded on purpose")
     finally:
         algo.stop()
         curriculum.close()

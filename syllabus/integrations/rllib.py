@@ -205,12 +205,17 @@ def configure_curriculum(
         ``config``.
 
     Raises:
-        CurriculumConnectionError: ``config`` uses ``gym_env_vectorize_mode="async"``.
+        CurriculumConnectionError: ``config`` uses ``gym_env_vectorize_mode="async"``, or Ray is
+            running and has no curriculum actor of that name (and namespace).
     """
     _check_vectorize_mode(config)
     settings = curriculum_env_config(
         curriculum, namespace, evaluation_tasks=evaluation_tasks, feed_plr=feed_plr, timeout=timeout
     )
+    import ray
+
+    if ray.is_initialized():
+        _find(settings[SETTINGS_KEY])  # a misnamed actor fails here, in the caller's process
     from ray.tune.registry import register_env
 
     env_config = {**dict(config.env_config or {}), **settings}
