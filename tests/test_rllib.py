@@ -427,7 +427,7 @@ def caused_by(error: BaseException, kind: type, text: str) -> bool:
     while error is not None:
         if isinstance(error, kind) and text in str(error):
             return True
-        error = error.__cause__
+        error = error.__cause__ or error.__context__
     return False
 
 
