@@ -7,7 +7,7 @@ training batch through the PLR feeder). Repetitions alternate between them so th
 other processes hits all alike; each repetition runs ``--iters`` ``train()`` calls. The figure is
 the env steps/s ratio with / without a curriculum (goal >= 0.95).
 
-    python bench/rllib_throughput.py [--reps 4] [--iters 2] [--envs-per-runner 4] [--batch 2000]
+    python bench/rllib_throughput.py [--reps 4] [--iters 2] [--env-runners 1] [--envs-per-runner 4] [--batch 2000]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def make_env(env_context: Any):
 def ppo_config(args: argparse.Namespace) -> PPOConfig:
     return (
         PPOConfig()
-        .env_runners(num_env_runners=1, num_envs_per_env_runner=args.envs_per_runner)
+        .env_runners(num_env_runners=args.env_runners, num_envs_per_env_runner=args.envs_per_runner)
         .training(train_batch_size_per_learner=args.batch, minibatch_size=args.batch // 4, num_epochs=1)
         .debugging(seed=0)
     )
@@ -60,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=4, help="alternating repetitions per setup")
     parser.add_argument("--iters", type=int, default=2, help="train() calls per repetition")
+    parser.add_argument("--env-runners", type=int, default=1)
     parser.add_argument("--envs-per-runner", type=int, default=4)
     parser.add_argument("--batch", type=int, default=2000, help="train batch size (env steps per train())")
     args = parser.parse_args()
@@ -97,7 +98,7 @@ def main() -> None:
         ray.shutdown()
 
     print(
-        f"\nRLlib PPO on CartPole: 1 env runner x {args.envs_per_runner} envs, {args.batch}-step batches, "
+        f"\nRLlib PPO on CartPole: {args.env_runners} env runner(s) x {args.envs_per_runner} envs, {args.batch}-step batches, "
         f"{args.iters} train() x {args.reps} reps per setup"
     )
     for name in names:

@@ -35,7 +35,7 @@ from syllabus.core import (
 )
 from syllabus.curricula import DomainRandomization
 from syllabus.curricula.plr import PrioritizedLevelReplay
-from syllabus.envs.cartpole import make_cartpole
+from syllabus.envs.cartpole import CartPoleTaskWrapper, make_cartpole
 from syllabus.integrations.rllib import (
     CHUNKS_KEY,
     CurriculumCallback,
@@ -62,6 +62,11 @@ def ray_cluster():
 
 def make_env(env_context: Any) -> gym.Env:
     return make_cartpole(TASKS)
+
+
+def make_short_env(env_context: Any) -> gym.Env:
+    """CartPole with a 25-step time limit: many episodes end truncated."""
+    return CartPoleTaskWrapper(gym.make("CartPole-v1", max_episode_steps=25), TASKS)
 
 
 class RecordingPLR(PrioritizedLevelReplay):
@@ -258,7 +263,7 @@ def check_feed(rollouts: list[tuple[np.ndarray, ...]], lanes: int, held: int) ->
 @pytest.mark.timeout(300)
 def test_plr_feeder_scores_equal_custom_update_by_hand():
     curriculum = make_ray_curriculum(plr(), name="by-hand")
-    config = configure_curriculum(ppo_config(0, 1, 128), make_env, curriculum, feed_plr=True)
+    config = configure_curriculum(ppo_config(0, 1, 128), make_short_env, curriculum, feed_plr=True)
     config.callbacks(callbacks_class=[*config.callbacks_class, SpyCallback])
     SEEN.clear()
     algo = config.build_algo()
@@ -295,6 +300,8 @@ def test_plr_feeder_scores_equal_custom_update_by_hand():
                 np.testing.assert_allclose(sent[:, 0], expected)
             np.testing.assert_allclose(next_values, [expected_next])
             by_hand.custom_update(*(column[:, None] for column in columns), np.array([expected_next]))
+        chunks = [c for seen in SEEN for c in seen["chunks"]]
+        assert any(not c.first for c in chunks) and any(c.truncated and not c.terminated for c in chunks)
         np.testing.assert_array_equal(state.scores, by_hand.scores)
         assert np.isfinite(state.scores).any()
     finally:
