@@ -41,7 +41,11 @@ def make_env(env_context: Any):
 def ppo_config(args: argparse.Namespace) -> PPOConfig:
     return (
         PPOConfig()
-        .env_runners(num_env_runners=args.env_runners, num_envs_per_env_runner=args.envs_per_runner)
+        .env_runners(
+            num_env_runners=args.env_runners,
+            num_envs_per_env_runner=args.envs_per_runner,
+            num_cpus_per_env_runner=0.5,  # three setups side by side on a 2-CPU Ray
+        )
         .training(train_batch_size_per_learner=args.batch, minibatch_size=args.batch // 4, num_epochs=1)
         .debugging(seed=0)
     )

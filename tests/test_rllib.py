@@ -65,8 +65,8 @@ def make_env(env_context: Any) -> gym.Env:
 
 
 def make_short_env(env_context: Any) -> gym.Env:
-    """CartPole with a 25-step time limit: many episodes end truncated."""
-    return CartPoleTaskWrapper(gym.make("CartPole-v1", max_episode_steps=25), TASKS)
+    """CartPole with a 12-step time limit: many episodes end truncated."""
+    return CartPoleTaskWrapper(gym.make("CartPole-v1", max_episode_steps=12), TASKS)
 
 
 class RecordingPLR(PrioritizedLevelReplay):
