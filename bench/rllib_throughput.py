@@ -5,7 +5,9 @@ local Ray: ``none`` (the plain task env), ``dr`` and ``plr`` (the env synced wit
 actor through :func:`syllabus.integrations.rllib.configure_curriculum`; PLR also gets every
 training batch through the PLR feeder). Repetitions alternate between them so that load from
 other processes hits all alike; each repetition runs ``--iters`` ``train()`` calls. The figure is
-the env steps/s ratio with / without a curriculum (goal >= 0.95).
+the env steps/s ratio with / without a curriculum (goal >= 0.95). On a shared machine wall-clock
+rates swing with other load, so steps per CPU-second of each setup's processes (driver, env
+runners, curriculum actor) are reported alongside.
 
     python bench/rllib_throughput.py [--reps 4] [--iters 2] [--env-runners 1] [--envs-per-runner 4] [--batch 2000]
 """
@@ -20,6 +22,7 @@ import tempfile
 import time
 from typing import Any
 
+import psutil
 import ray
 from ray.rllib.algorithms.ppo import PPOConfig
 from ray.tune.registry import register_env
@@ -51,13 +54,29 @@ def ppo_config(args: argparse.Namespace) -> PPOConfig:
     )
 
 
-def measure(algo: Any, iters: int) -> float:
-    """Env steps per wall-clock second over ``iters`` train() calls."""
+def setup_processes(algo: Any, curriculum: Any) -> list[psutil.Process]:
+    """The processes one setup runs in: the driver (its learner), its env runners, its curriculum actor."""
+    pids = [
+        os.getpid(),
+        *algo.env_runner_group.foreach_env_runner(lambda runner: os.getpid(), local_env_runner=False),
+    ]
+    if curriculum is not None:
+        pids.append(ray.get(curriculum.actor.__ray_call__.remote(lambda _: os.getpid()), timeout=60))
+    return [psutil.Process(pid) for pid in pids]
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User + system CPU time of the processes (all their threads)."""
+    return sum(sum(process.cpu_times()[:2]) for process in processes)
+
+
+def measure(algo: Any, processes: list[psutil.Process], iters: int) -> tuple[float, float]:
+    """Env steps per wall-clock second and per CPU-second of the setup's processes, over ``iters`` train() calls."""
     steps = 0
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), cpu_seconds(processes)
     for _ in range(iters):
         steps += algo.train()["env_runners"]["num_env_steps_sampled"]
-    return steps / (time.perf_counter() - start)
+    return steps / (time.perf_counter() - start), steps / (cpu_seconds(processes) - start_cpu)
 
 
 def main() -> None:
@@ -85,12 +104,16 @@ def main() -> None:
             algos[name] = config.build_algo()
         for algo in algos.values():
             algo.train()  # warm-up
+        processes = {name: setup_processes(algo, curricula.get(name)) for name, algo in algos.items()}
         rates: dict[str, list[float]] = {name: [] for name in algos}
+        cpu_rates: dict[str, list[float]] = {name: [] for name in algos}
         names = list(algos)
         for rep in range(args.reps):
             order = names[rep % len(names) :] + names[: rep % len(names)]
             for name in order:
-                rates[name].append(measure(algos[name], args.iters))
+                rate, cpu_rate = measure(algos[name], processes[name], args.iters)
+                rates[name].append(rate)
+                cpu_rates[name].append(cpu_rate)
             print(
                 f"rep {rep + 1}/{args.reps}: " + ", ".join(f"{n} {rates[n][-1]:.0f} steps/s" for n in names)
             )
@@ -106,13 +129,18 @@ def main() -> None:
         f"{args.iters} train() x {args.reps} reps per setup"
     )
     for name in names:
-        print(f"curriculum={name:<5} median {statistics.median(rates[name]):.0f} env steps/s")
+        print(
+            f"curriculum={name:<5} median {statistics.median(rates[name]):.0f} env steps/s, "
+            f"{statistics.median(cpu_rates[name]):.0f} per CPU-second"
+        )
     for name in ("dr", "plr"):
         ratios = [c / n for c, n in zip(rates[name], rates["none"], strict=True)]
+        cpu_ratios = [c / n for c, n in zip(cpu_rates[name], cpu_rates["none"], strict=True)]
         print(
             f"ratio {name}/none per rep: {', '.join(f'{r:.3f}' for r in ratios)}; "
             f"median {statistics.median(ratios):.3f}   goal >= 0.95"
         )
+        print(f"ratio {name}/none in env steps per CPU-second (median): {statistics.median(cpu_ratios):.3f}")
 
 
 if __name__ == "__main__":
