@@ -1,7 +1,7 @@
 """RLlib PPO throughput with a curriculum (Domain Randomization, PLR with its feeder) and without one.
 
 Three PPO algorithms on a near-free env (CartPole with a task list) are built side by side in one
-local Ray: ``none`` (the plain task env), ``dr`` and ``plr`` (the env synced with a curriculum
+local Ray: ``none`` (the task env cycling through all tasks by itself), ``dr`` and ``plr`` (the env synced with a curriculum
 actor through :func:`syllabus.integrations.rllib.configure_curriculum`; PLR also gets every
 training batch through the PLR feeder). Repetitions alternate between them so that load from
 other processes hits all alike; each repetition runs ``--iters`` ``train()`` calls. The figure is
@@ -31,7 +31,7 @@ from syllabus.core import make_ray_curriculum
 from syllabus.curricula import DomainRandomization
 from syllabus.curricula.plr import PrioritizedLevelReplay
 from syllabus.envs.cartpole import make_cartpole
-from syllabus.integrations.rllib import configure_curriculum
+from syllabus.integrations.rllib import EvaluationTasks, configure_curriculum
 from syllabus.task_space import DiscreteTaskSpace
 
 TASKS = DiscreteTaskSpace([0.02, 0.05, 0.1, 0.15, 0.2])
@@ -39,6 +39,12 @@ TASKS = DiscreteTaskSpace([0.02, 0.05, 0.1, 0.15, 0.2])
 
 def make_env(env_context: Any):
     return make_cartpole(TASKS)
+
+
+def make_plain_env(env_context: Any):
+    """The same env cycling through every task by itself: the same task mix as DR, no curriculum."""
+    tasks = [TASKS.decode(index) for index in range(TASKS.num_tasks)]
+    return EvaluationTasks(make_env(env_context), tasks, offset=env_context.worker_index)
 
 
 def ppo_config(args: argparse.Namespace) -> PPOConfig:
@@ -95,7 +101,7 @@ def main() -> None:
         "dr": make_ray_curriculum(DomainRandomization(TASKS), name="bench-dr"),
         "plr": make_ray_curriculum(PrioritizedLevelReplay(TASKS, random_seed=0), name="bench-plr"),
     }
-    register_env("bench-none", make_env)
+    register_env("bench-none", make_plain_env)
     algos: dict[str, Any] = {}
     try:
         algos["none"] = ppo_config(args).environment("bench-none").build_algo()
