@@ -54,8 +54,9 @@ EVAL_TASK = 0.05
 GAMMA, LAMBDA = 0.99, 0.95
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def ray_cluster():
+    """One local Ray for every test of the module that needs one."""
     with local_ray():
         yield
 
@@ -179,6 +180,7 @@ def plr(**kwargs: Any) -> PrioritizedLevelReplay:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
+@pytest.mark.usefixtures("ray_cluster")
 def test_training_episodes_reach_the_curriculum_once_and_evaluation_episodes_never():
     ledger = Ledger.options(name="ledger").remote()
     curriculum = make_ray_curriculum(plr(), name="exactly-once")
@@ -261,6 +263,7 @@ def check_feed(rollouts: list[tuple[np.ndarray, ...]], lanes: int, held: int) ->
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
+@pytest.mark.usefixtures("ray_cluster")
 def test_plr_feeder_scores_equal_custom_update_by_hand():
     curriculum = make_ray_curriculum(plr(), name="by-hand")
     config = configure_curriculum(ppo_config(0, 1, 128), make_short_env, curriculum, feed_plr=True)
@@ -376,7 +379,9 @@ def docs_snippet(marker: str) -> str:
     return block
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
+@pytest.mark.usefixtures("ray_cluster")
 def test_docs_attach_snippet_leaves_the_actor_running():
     owner = make_ray_curriculum(DomainRandomization(TASKS))  # the default name, "curriculum"
     try:
@@ -386,7 +391,9 @@ def test_docs_attach_snippet_leaves_the_actor_running():
         owner.close()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
+@pytest.mark.usefixtures("ray_cluster")
 def test_attach_handle_never_kills_the_actor():
     owner = make_ray_curriculum(DomainRandomization(TASKS), name="attached")
     try:
@@ -416,7 +423,9 @@ def reset_async_vector_env() -> str:
     return "no error"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
+@pytest.mark.usefixtures("ray_cluster")
 def test_env_forked_from_a_ray_worker_fails_fast():
     curriculum = make_ray_curriculum(DomainRandomization(TASKS))  # default name: the env finds it
     try:
@@ -440,6 +449,7 @@ def caused_by(error: BaseException, kind: type, text: str) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
+@pytest.mark.usefixtures("ray_cluster")
 def test_misnamed_actor_fails_configure_or_build_with_our_message():
     curriculum = make_ray_curriculum(DomainRandomization(TASKS), name="real-name")
     try:
@@ -457,6 +467,7 @@ def test_misnamed_actor_fails_configure_or_build_with_our_message():
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
+@pytest.mark.usefixtures("ray_cluster")
 def test_curriculum_error_fails_train():
     curriculum = make_ray_curriculum(FailingDR(TASKS), name="failing")
     config = configure_curriculum(ppo_config(0, 1, 128), make_env, curriculum)
