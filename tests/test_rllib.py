@@ -468,6 +468,23 @@ def test_misnamed_actor_fails_configure_or_build_with_our_message():
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.usefixtures("ray_cluster")
+def test_evaluation_env_runners_without_evaluation_settings_are_refused():
+    curriculum = make_ray_curriculum(DomainRandomization(TASKS), name="refused")
+    try:
+        config = configure_curriculum(ppo_config(0, 1, 64), make_env, curriculum)
+        config.evaluation(evaluation_config={"explore": False})  # RLlib merges overrides: settings kept
+        assert config.evaluation_config["env_config"]["syllabus"]["evaluation"]
+        # Dropping the evaluation overrides afterwards drops the evaluation settings.
+        config.evaluation(evaluation_interval=1, evaluation_num_env_runners=0, evaluation_config=None)
+        with pytest.raises(CurriculumError, match="evaluation env runners would send their episodes"):
+            config.build_algo()
+    finally:
+        curriculum.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.usefixtures("ray_cluster")
 def test_curriculum_error_fails_train():
     curriculum = make_ray_curriculum(FailingDR(TASKS), name="failing")
     config = configure_curriculum(ppo_config(0, 1, 128), make_env, curriculum)

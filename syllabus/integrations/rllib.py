@@ -187,8 +187,9 @@ def configure_curriculum(
     Registers :func:`make_env_creator` of ``env_factory`` with Ray Tune's env registry as the
     config's env, adds the settings to the training
     and evaluation ``env_config`` (keeping what is there), and adds :class:`CurriculumCallback`.
-    Call it after ``config.evaluation(...)`` and ``config.env_runners(...)``: a later change of the
-    evaluation ``env_config`` or of the vectorize mode is refused when the algorithm is built.
+    Later ``config.evaluation(...)`` calls keep the settings (RLlib merges overrides); dropping
+    them (``evaluation_config=None``) or switching to async vectorization afterwards is refused
+    when the algorithm is built.
 
     Args:
         config: The algorithm config (new API stack); changed in place and returned.
