@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from syllabus.cli.errors import DEBUG_ENV, USAGE_EXIT, enable_debug, report, user_error_types
 
 app = typer.Typer(
     name="syllabus",
@@ -27,6 +28,21 @@ _HYDRA_FLAGS_WITHOUT_RESUME = (
     "-cp",
     "--config-path",
 )
+
+
+@app.callback()
+def options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help=f"Show tracebacks of errors (also with the environment variable {DEBUG_ENV}=1).",
+        ),
+    ] = False,
+) -> None:
+    """Curriculum-learning experiments: train with Hydra configs, evaluate, plot."""
+    if debug:
+        enable_debug()
 
 
 def _command_line() -> str:
@@ -84,6 +100,7 @@ def train(
             "config",
             f"hydra.run.dir={_quote(str(run_dir))}",
             "hydra.output_subdir=null",
+            "hydra.job.name=train",  # Hydra's log goes on in train.log
             *args,
         ]
     run_train(args, command=_command_line(), resume=resume is not None, quiet=quiet)
@@ -123,6 +140,18 @@ def plot(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Directory of the comparison plot.")] = None,
 ) -> None:
     """Write PNG learning curves of the runs and a task-distribution-over-time plot of each."""
+    if out is not None and out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"{out} is a file; give a directory for the plots", param_hint="--out")
+    for run_dir in run_dirs:
+        _check_run_dir(run_dir)
+        missing = [
+            name for name in ("logs/progress.csv", "logs/episodes.csv") if not (run_dir / name).is_file()
+        ]
+        if missing:
+            raise typer.BadParameter(
+                f"{run_dir} has no logs to plot ({missing[0]} is missing): the run has not logged yet",
+                param_hint="RUN_DIRS",
+            )
     try:
         from syllabus.cli.plot import plot_runs
     except ImportError as exc:
@@ -142,8 +171,12 @@ def configs() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``syllabus`` console script."""
-    app()
+    """Entry point of the ``syllabus`` console script: a user's mistake is one line on stderr and exit 2."""
+    try:
+        app()
+    except user_error_types() as exc:
+        report("syllabus", str(exc), exc)
+        raise SystemExit(USAGE_EXIT) from None
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 from syllabus.cli.builders import check_env_config, make_task_env, set_torch_threads, task_space_of
-from syllabus.cli.run_dir import eval_checkpoint, now, write_json
+from syllabus.cli.run_dir import MODEL, eval_checkpoint, now, verify_checkpoint, write_json
 from syllabus.cli.schema import validate
 
 
@@ -49,8 +49,9 @@ def evaluate_run(
     run = validate(OmegaConf.load(run_dir / ".hydra" / "config.yaml"))
     check_env_config(run.env)
     checkpoint = eval_checkpoint(run_dir)
+    verify_checkpoint(checkpoint, curriculum=False)  # a damaged file is named, not a torch traceback
     set_torch_threads(run.learner)
-    model = PPO.load(checkpoint / "model.zip", device=run.learner.device)
+    model = PPO.load(checkpoint / MODEL, device=run.learner.device)
     tasks = task_space_of(run.env, evaluation=True).tasks[:max_tasks]
     env = make_task_env(run.env, evaluation=True)
     per_task: dict[str, dict[str, Any]] = {}
