@@ -69,6 +69,9 @@ def describe_failure(exc: BaseException) -> str:
     curriculum failed), else its type, message and traceback (an unexpected error, i.e. a bug)."""
     from syllabus.core.errors import CurriculumError
 
+    cause = getattr(exc, "cause", None)  # Ray's RayTaskError carries the actor's exception
+    if isinstance(cause, BaseException) and "EnvWorkerError" in {cls.__name__ for cls in type(cause).__mro__}:
+        return str(cause)
     names = {cls.__name__ for cls in type(exc).__mro__}
     if isinstance(exc, RunFailure) or "EnvWorkerError" in names:
         return str(exc)

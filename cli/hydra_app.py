@@ -155,6 +155,7 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
     )
     if not resume and not any(a.startswith(("hydra.output_subdir=", "++hydra.output_subdir=")) for a in args):
         args = [*args, f"hydra.output_subdir={_staged_name()}"]
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors: reported below as one line
     main = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")(train_job)
     saved_argv = sys.argv
     sys.argv = ["syllabus-train", *args]
@@ -162,13 +163,14 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
         with _sweep_interrupts(state_dir):
             try:
                 main()
-            except SystemExit as exc:
-                if exc.code == 1 and not (state_dir / _STARTED_FILE).exists():
-                    raise SystemExit(USAGE_EXIT) from None  # Hydra failed before any job: a usage error
-                raise
             except KeyboardInterrupt:
                 report(PROG, "interrupted twice: stopped without saving a checkpoint")
                 raise SystemExit(INTERRUPTED_EXIT) from None
+            except Exception as exc:
+                if (state_dir / _STARTED_FILE).exists():
+                    raise  # not a usage error: a bug, shown in full
+                report(PROG, condense_hydra_error(exc), exc)  # Hydra refused the command line or config
+                raise SystemExit(USAGE_EXIT) from None
         if (state_dir / _STOP_FILE).exists():
             raise SystemExit(INTERRUPTED_EXIT)
         failed = (state_dir / _FAILED_FILE).read_text().split() if (state_dir / _FAILED_FILE).exists() else []
@@ -178,6 +180,29 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
     finally:
         sys.argv = saved_argv
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def condense_hydra_error(exc: BaseException) -> str:
+    """Hydra's multi-line error as one line: its lines joined, a list of options comma-separated, the
+    config search path left out."""
+    text = str(exc).split("Config search path:")[0]
+    parts: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if parts and line.startswith(("full_key:", "object_type=", "reference_type=")):
+            continue  # OmegaConf's details of a key that the message already names
+        if parts and parts[-1].endswith(":") and " " not in line:
+            parts[-1] += f" {line}"  # the first option listed
+        elif parts and " " not in line and parts[-1].count(":") and parts[-1].split(":")[-1].strip():
+            parts[-1] += f", {line}"  # further options
+        else:
+            parts.append(line.rstrip("."))
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip():
+        parts.append(str(cause).strip().splitlines()[0].rstrip("."))  # e.g. which key is unknown
+    return "; ".join(parts) or type(exc).__name__
 
 
 def _staged_name() -> str:

@@ -27,6 +27,7 @@ from stable_baselines3.common.vec_env.base_vec_env import CloudpickleWrapper, Ve
 from stable_baselines3.common.vec_env.subproc_vec_env import _worker
 
 CLOSE_TIMEOUT = 10.0  # seconds close() gives the workers to close their envs before terminating them
+BUILD_TIMEOUT = 300.0  # seconds a live worker may take to start and build its env (spawn imports torch anew)
 _WORKER_ERROR = "__syllabus_env_worker_error__"
 
 
@@ -37,9 +38,12 @@ class EnvWorkerError(RuntimeError):
         index: The env's index in the vector env.
     """
 
-    def __init__(self, index: int, message: str) -> None:
+    def __init__(self, message: str, index: int | None = None) -> None:
         super().__init__(message)
         self.index = index
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled from Ray actors and worker processes
+        return type(self), (str(self), self.index)
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -56,7 +60,7 @@ def describe_exit(exitcode: int | None) -> str:
 
 def _raised(index: int, exc: BaseException, where: str) -> EnvWorkerError:
     text = "".join(traceback.format_exception(exc)).rstrip()
-    return EnvWorkerError(index, f"env {index} raised {type(exc).__name__} {where}: {exc}\n{text}")
+    return EnvWorkerError(f"env {index} raised {type(exc).__name__} {where}: {exc}\n{text}", index)
 
 
 # ------------------------------------------------------------------ worker processes
@@ -98,9 +102,9 @@ class _GuardedRemote:
         ready = wait([self.conn, self.process.sentinel], limit)
         if not ready:
             raise EnvWorkerError(
-                self.index,
                 f"env {self.index} (worker process {self.process.pid}) did not answer within {limit:g} s; "
                 "raise sync.timeout if the env is only slow",
+                self.index,
             )
         if self.conn not in ready and not self.conn.poll():
             raise self._died()
@@ -112,15 +116,15 @@ class _GuardedRemote:
             _, kind, text, trace = message
             self.process.join(CLOSE_TIMEOUT)
             raise EnvWorkerError(
-                self.index, f"env {self.index} raised {kind} in its worker process: {text}\n{trace}"
+                f"env {self.index} raised {kind} in its worker process: {text}\n{trace}", self.index
             )
         return message
 
     def _died(self) -> EnvWorkerError:
         self.process.join(CLOSE_TIMEOUT)  # the pipe broke: the process is ending
         return EnvWorkerError(
-            self.index,
             f"env {self.index} died: its worker process {self.process.pid} {describe_exit(self.process.exitcode)}",
+            self.index,
         )
 
     def close(self) -> None:
@@ -131,13 +135,14 @@ class GuardedSubprocVecEnv(SubprocVecEnv):
     """SB3 ``SubprocVecEnv`` that stops with :class:`EnvWorkerError` when a worker dies, raises or hangs.
 
     A worker's exception (also while its env is built) arrives with its traceback; a worker killed by
-    a signal is named with the signal; a worker silent for ``timeout`` seconds is named too. ``close``
+    a signal is named with the signal; a live worker silent for ``timeout`` seconds is named too. ``close``
     is bounded: workers that do not close within :data:`CLOSE_TIMEOUT` are terminated, then killed.
 
     Args:
         env_fns: Env factories, one per worker process.
         start_method: ``fork``, ``forkserver`` or ``spawn`` (``None``: SB3's default).
-        timeout: Seconds any call may wait for a worker (a step, a reset, building the env).
+        timeout: Seconds a step, reset or other call may wait for a live worker (building the env may take
+            up to :data:`BUILD_TIMEOUT`). A worker that dies is noticed at once, whatever the timeout.
     """
 
     def __init__(
@@ -162,7 +167,7 @@ class GuardedSubprocVecEnv(SubprocVecEnv):
             # Every worker reports that its env was built (or why not), so a failure names its own env.
             for remote in remotes:
                 remote.send(("get_spaces", None))
-            spaces = [remote.recv() for remote in remotes]
+            spaces = [remote.recv(max(timeout, BUILD_TIMEOUT)) for remote in remotes]
         except BaseException:
             self._stop_workers()
             raise

@@ -8,9 +8,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-import psutil
 import pytest
-from cli_fixtures import SYLLABUS, TINY, cli_env, header, read_csv, syllabus
+from cli_fixtures import SYLLABUS, TINY, cli_env, header, live_session_processes, read_csv, syllabus
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +29,9 @@ def test_run_dir_layout(finished_run):
     assert meta["status"] == "completed" and meta["seed"] == 0 and meta["steps"] >= 512
     assert meta["command"].startswith("syllabus train total_timesteps=512")
     assert meta["packages"]["stable-baselines3"] and meta["packages"]["torch"]
-    assert set(meta["git"]) == {"commit", "dirty"}
+    assert set(meta["experiment"]["git"]) == {"commit", "dirty"}
+    assert meta["experiment"]["directory"] == str(finished_run.parent)  # where `syllabus` was launched
+    assert meta["syllabus"]["distribution"] == "syllabus-curriculum" and meta["syllabus"]["version"]
     assert meta["start_time"] <= meta["end_time"] and meta["host"]
     logs = finished_run / "logs"
     assert header(logs / "progress.csv") == [
@@ -127,18 +128,6 @@ def test_sync_none_relaunch_from_saved_config_reproduces_episodes(tmp_path):
     assert read_csv(second / "logs" / "episodes.csv") == episodes
 
 
-def _session_processes(session_id: int) -> list[psutil.Process]:
-    """Live processes of a session (zombies have exited; init reaps them in its own time)."""
-    out = []
-    for proc in psutil.process_iter():
-        try:
-            if os.getsid(proc.pid) == session_id and proc.status() != psutil.STATUS_ZOMBIE:
-                out.append(proc)
-        except (ProcessLookupError, psutil.NoSuchProcess):
-            continue
-    return out
-
-
 @pytest.mark.timeout(150)
 def test_ctrl_c_saves_a_checkpoint_leaves_no_process_and_resumes(tmp_path):
     run_dir = tmp_path / "run"
@@ -164,7 +153,7 @@ def test_ctrl_c_saves_a_checkpoint_leaves_no_process_and_resumes(tmp_path):
             proc.wait(10)
     assert proc.returncode == 130, "".join(lines) + rest
     assert "interrupted at step" in rest
-    assert not _session_processes(proc.pid), "processes of the run outlived it"
+    assert not live_session_processes(proc.pid), "processes of the run outlived it"
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["status"] == "interrupted"
     (checkpoint,) = (run_dir / "checkpoints").iterdir()
