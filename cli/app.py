@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from syllabus.cli.errors import DEBUG_ENV, USAGE_EXIT, enable_debug, report, user_error_types
+from syllabus.cli.errors import DEBUG_ENV, USAGE_EXIT, UserError, enable_debug, report, user_error_types
 
 app = typer.Typer(
     name="syllabus",
@@ -52,7 +52,7 @@ def _command_line() -> str:
 def _check_run_dir(run_dir: Path) -> Path:
     config = run_dir / ".hydra" / "config.yaml"
     if not config.exists():
-        raise typer.BadParameter(f"{run_dir} is not a run directory: {config} is missing")
+        raise UserError(f"{run_dir} is not a run directory: {config} is missing")
     return run_dir.resolve()
 
 
@@ -92,7 +92,7 @@ def train(
         run_dir = _check_run_dir(resume)
         clash = [a for a in args if a.split("=")[0] in _HYDRA_FLAGS_WITHOUT_RESUME]
         if clash:
-            raise typer.BadParameter(f"--resume cannot be combined with {clash[0]}", param_hint="--resume")
+            raise UserError(f"--resume cannot be combined with {clash[0]}")
         args = [
             "--config-dir",
             str(run_dir / ".hydra"),
@@ -141,21 +141,20 @@ def plot(
 ) -> None:
     """Write PNG learning curves of the runs and a task-distribution-over-time plot of each."""
     if out is not None and out.exists() and not out.is_dir():
-        raise typer.BadParameter(f"{out} is a file; give a directory for the plots", param_hint="--out")
+        raise UserError(f"--out {out} is a file; give a directory for the plots")
     for run_dir in run_dirs:
         _check_run_dir(run_dir)
         missing = [
             name for name in ("logs/progress.csv", "logs/episodes.csv") if not (run_dir / name).is_file()
         ]
         if missing:
-            raise typer.BadParameter(
-                f"{run_dir} has no logs to plot ({missing[0]} is missing): the run has not logged yet",
-                param_hint="RUN_DIRS",
+            raise UserError(
+                f"{run_dir} has no logs to plot ({missing[0]} is missing): the run has not logged yet"
             )
     try:
         from syllabus.cli.plot import plot_runs
     except ImportError as exc:
-        raise typer.BadParameter(
+        raise UserError(
             f'plotting needs matplotlib: pip install "syllabus-curriculum[runner]" ({exc})'
         ) from None
     for path in plot_runs([_check_run_dir(d) for d in run_dirs], out):

@@ -318,9 +318,10 @@ def verify_checkpoint(checkpoint: Path, *, curriculum: bool) -> TrainerState:
             "an earlier one"
         ) from None
     if bad is not None or not {"data", "policy.pth"} <= names:
+        problem = f"bad member {bad}" if bad else "not a whole SB3 model archive"
         raise CheckpointError(
-            f"checkpoint file {model} is corrupt ({'bad member ' + bad if bad else 'not an SB3 model'}); delete "
-            "that checkpoint directory to use an earlier one"
+            f"checkpoint file {model} is truncated or corrupt ({problem}); delete that checkpoint directory to "
+            "use an earlier one"
         )
     if curriculum and load_curriculum_state(checkpoint) is None:
         raise CheckpointError(f"checkpoint {checkpoint} is incomplete: {CURRICULUM_STATE} is missing")

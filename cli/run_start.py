@@ -114,7 +114,7 @@ def prepare_resume(run_dir: Path, cfg: DictConfig, run: RunConfig) -> None:
         ) from None
     given = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(saved, dict) and isinstance(given, dict)
-    check_resume_config(saved, given)
+    check_resume_config({str(k): v for k, v in saved.items()}, {str(k): v for k, v in given.items()})
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         raise RunDirError(f"{run_dir} has no checkpoint to resume from (checkpoints/ is empty or missing)")
@@ -132,7 +132,7 @@ def _check_curriculum_state(run: RunConfig, checkpoint: Path) -> None:
     curriculum = make_curriculum(run, task_space_of(run.env))
     state = load_curriculum_state(checkpoint)
     try:
-        curriculum.load_state_dict(state)  # type: ignore[union-attr]
+        curriculum.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - any failure means the state does not fit
         raise RunDirError(
             f"cannot resume: the curriculum state in {checkpoint} does not fit curriculum={run.curriculum.name} "

@@ -257,9 +257,12 @@ def validate(cfg: DictConfig | dict[str, Any]) -> RunConfig:
         ConfigError: A key is unknown, missing, of the wrong type, or has an invalid value.
     """
     try:
-        data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+        container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     except OmegaConfBaseException as exc:
         raise ConfigError(f"cannot resolve the config: {_first_line(exc)}") from None
+    if not isinstance(container, dict):
+        raise ConfigError(f"the config must be a mapping of keys to values, got {type(container).__name__}")
+    data: dict[str, Any] = {str(key): value for key, value in container.items()}
     unknown = sorted(set(data) - set(GROUP_SCHEMAS) - set(_TOP_LEVEL))
     if unknown:
         raise ConfigError(
@@ -268,7 +271,7 @@ def validate(cfg: DictConfig | dict[str, Any]) -> RunConfig:
     groups = {
         group: _validate_group(group, data.get(group), schemas) for group, schemas in GROUP_SCHEMAS.items()
     }
-    top = {}
+    top: dict[str, Any] = {}
     for key, kind in _TOP_LEVEL.items():
         value = data.get(key)
         if isinstance(value, bool) or not isinstance(value, kind):
@@ -334,9 +337,9 @@ def _check_values(run: RunConfig) -> None:
         raise ConfigError(f"sync.timeout must be > 0 seconds, got {run.sync.timeout}")
     for key, choices in _CHOICES.items():
         group, attr = key.split(".")
-        value = getattr(getattr(run, group), attr, None)
-        if value is not None and value not in choices:
-            raise ConfigError(f"{key}: invalid value {value!r}; valid choices: {', '.join(choices)}")
+        chosen = getattr(getattr(run, group), attr, None)
+        if chosen is not None and chosen not in choices:
+            raise ConfigError(f"{key}: invalid value {chosen!r}; valid choices: {', '.join(choices)}")
 
 
 def _one_of(key: str, value: Any, choices: tuple[str, ...], what: str) -> None:

@@ -155,14 +155,14 @@ class GuardedSubprocVecEnv(SubprocVecEnv):
         self.processes = []
         remotes = []
         try:
-            for index, ((remote, work_remote), env_fn) in enumerate(zip(pipes, env_fns, strict=True)):
-                args = (work_remote, remote, CloudpickleWrapper(env_fn), index)
+            for index, ((conn, work_remote), env_fn) in enumerate(zip(pipes, env_fns, strict=True)):
+                args = (work_remote, conn, CloudpickleWrapper(env_fn), index)
                 process = ctx.Process(target=_guarded_worker, args=args, daemon=True)  # type: ignore[attr-defined]
                 process.start()
                 self.processes.append(process)
                 work_remote.close()
-                remotes.append(_GuardedRemote(remote, process, index, timeout))
-            self.remotes = remotes  # type: ignore[assignment]
+                remotes.append(_GuardedRemote(conn, process, index, timeout))
+            self.remotes = remotes
             self.work_remotes = ()
             # Every worker reports that its env was built (or why not), so a failure names its own env.
             for remote in remotes:

@@ -131,7 +131,7 @@ def test_env_raising_stops_the_run_with_its_traceback(tmp_path, sync):
     result, stop_time, run_dir = run_with_fault(tmp_path, f"raise:{index}:{_at()}", f"sync={sync}")
     assert_failed_cleanly(result, stop_time, run_dir, f"env {index} raised RuntimeError", "injected fault")
     assert "Traceback (most recent call last)" in result.stderr  # the env's own
-    assert "in step\nRuntimeError: injected fault" in result.stderr
+    assert ", in step\n" in result.stderr and "\nRuntimeError: injected fault" in result.stderr
 
 
 @pytest.mark.slow
@@ -275,3 +275,48 @@ def test_ctrl_c_of_a_joblib_sweep_checkpoints_every_running_job(tmp_path):
         assert meta["status"] == "interrupted", rest
         checkpoint = sweep / str(job) / "checkpoints" / f"step_{meta['steps']}"
         verify_checkpoint(checkpoint, curriculum=True)
+
+
+# ----------------------------------------------------- the vector env on its own
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("index", [0, NUM_ENVS - 1])
+def test_guarded_subproc_vec_env_names_a_killed_worker_and_closes_the_others(index):
+    from functools import partial
+
+    import gymnasium as gym
+    from syllabus.cli.vec_env_faults import EnvWorkerError, GuardedSubprocVecEnv
+
+    venv = GuardedSubprocVecEnv([partial(gym.make, "CartPole-v1")] * NUM_ENVS, "fork", timeout=SYNC_TIMEOUT)
+    try:
+        venv.reset()
+        workers = [psutil.Process(p.pid) for p in venv.processes]
+        os.kill(venv.processes[index].pid, signal.SIGKILL)
+        started = time.monotonic()
+        with pytest.raises(
+            EnvWorkerError, match=f"env {index} died: its worker process .* killed by SIGKILL"
+        ):
+            venv.step([0] * NUM_ENVS)
+        assert time.monotonic() - started < SYNC_TIMEOUT
+    finally:
+        venv.close()
+    gone, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive
+
+
+@pytest.mark.timeout(60)
+def test_guarded_subproc_vec_env_reports_an_env_that_fails_to_build():
+    from syllabus.cli.vec_env_faults import EnvWorkerError, GuardedSubprocVecEnv
+
+    def bad_env():
+        raise ValueError("no such env")
+
+    import gymnasium as gym
+
+    fns = [lambda: gym.make("CartPole-v1"), bad_env]
+    with pytest.raises(
+        EnvWorkerError, match="env 1 raised ValueError in its worker process: no such env"
+    ) as info:
+        GuardedSubprocVecEnv(fns, "fork", timeout=SYNC_TIMEOUT)
+    assert "Traceback" in str(info.value) and info.value.index == 1
