@@ -231,7 +231,11 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
                 envs.curriculum, actor = wrapper, wrapper.actor
                 envs._closers.append(wrapper.close)
             factory = partial(_ray_env, run.env, actor, name, run.sync.namespace, run.sync.timeout)
-            venv = RayVecEnv(guard_env_fns([factory] * run.num_envs), num_cpus=run.sync.env_num_cpus)
+            venv = RayVecEnv(
+                guard_env_fns([factory] * run.num_envs),
+                num_cpus=run.sync.env_num_cpus,
+                timeout=run.sync.timeout + WORKER_GRACE,
+            )
         elif run.sync.name == "none":
             venv = DummyVecEnv(guard_env_fns([partial(_direct_env, run.env, curriculum)] * run.num_envs))
         else:

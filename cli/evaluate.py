@@ -44,12 +44,12 @@ def evaluate_run(
     Returns:
         What was written to ``eval.json``.
     """
-    from stable_baselines3 import PPO
-
     run = validate(OmegaConf.load(run_dir / ".hydra" / "config.yaml"))
     check_env_config(run.env)
     checkpoint = eval_checkpoint(run_dir)
     verify_checkpoint(checkpoint, curriculum=False)  # a damaged file is named, not a torch traceback
+    from stable_baselines3 import PPO  # after the checks: a missing checkpoint is reported at once
+
     set_torch_threads(run.learner)
     model = PPO.load(checkpoint / MODEL, device=run.learner.device)
     tasks = task_space_of(run.env, evaluation=True).tasks[:max_tasks]
