@@ -32,9 +32,9 @@ from syllabus.core import (
 )
 from syllabus.core.direct_sync import DirectSyncWrapper
 
-WORKER_GRACE = (
-    5.0  # seconds the learner waits for a worker beyond sync.timeout, so the worker's own error wins
-)
+# Seconds the learner waits for an env beyond sync.timeout, so that the env's own error (e.g. its
+# wait for a task timed out) arrives before the learner gives up on it.
+WORKER_GRACE = 5.0
 RAY_CLIENT_PORT = 10001
 PROBE_TIMEOUT = 10.0  # seconds to wait for a TCP answer from sync.address (Ray itself retries for minutes)
 
