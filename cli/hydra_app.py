@@ -154,7 +154,7 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
         }
     )
     if not resume and not any(a.startswith(("hydra.output_subdir=", "++hydra.output_subdir=")) for a in args):
-        args = [*args, f"hydra.output_subdir={_staged_name()}"]
+        args = with_override(args, f"hydra.output_subdir={_staged_name()}")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors: reported below as one line
     main = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")(train_job)
     saved_argv = sys.argv
@@ -203,6 +203,34 @@ def condense_hydra_error(exc: BaseException) -> str:
     if cause is not None and str(cause).strip():
         parts.append(str(cause).strip().splitlines()[0].rstrip("."))  # e.g. which key is unknown
     return "; ".join(parts) or type(exc).__name__
+
+
+_VALUE_OPTIONS = {
+    "-cd",
+    "--config-dir",
+    "-cn",
+    "--config-name",
+    "-cp",
+    "--config-path",
+    "-c",
+    "--cfg",
+    "-p",
+    "--package",
+}
+
+
+def with_override(args: list[str], override: str) -> list[str]:
+    """``args`` with ``override`` next to the user's overrides (Hydra's parser wants them in one run)."""
+    last, i = None, 0
+    while i < len(args):
+        if args[i] in _VALUE_OPTIONS:
+            i += 2
+            continue
+        if not args[i].startswith("-"):
+            last = i
+        i += 1
+    at = len(args) if last is None else last + 1
+    return [*args[:at], override, *args[at:]]
 
 
 def _staged_name() -> str:

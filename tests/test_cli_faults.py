@@ -124,6 +124,7 @@ def test_killed_env_worker_stops_the_run(tmp_path, start_method, index):
     assert meta["steps"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("sync", ["multiprocessing", "none"])
 def test_env_raising_stops_the_run_with_its_traceback(tmp_path, sync):
