@@ -62,7 +62,6 @@ def train_job(cfg: DictConfig) -> str:
             return "interrupted"
         (state_dir / _STARTED_FILE).touch()
     lock = RunDirLock(run_dir)
-    started = False
     try:
         lock.acquire()
         run = validate(cfg)
@@ -71,7 +70,6 @@ def train_job(cfg: DictConfig) -> str:
             prepare_resume(run_dir, cfg, run)
         else:
             claim_new_run(run_dir, staged)
-        started = True
         from syllabus.cli.training import train  # torch and SB3 are imported only now
 
         status = train(
@@ -84,8 +82,9 @@ def train_job(cfg: DictConfig) -> str:
         )
     except user_error_types() as exc:
         report(PROG, str(exc), exc)
-        if not started:
-            _remove_unstarted(run_dir, staged if lock.held else None, whole=lock.held and not resume)
+        # A new run that stopped before training leaves nothing; a refused resume or a directory locked
+        # by another process is left as it was (only this job's staged config goes).
+        _remove_unstarted(run_dir, staged if lock.held else None, whole=lock.held and not resume)
         raise SystemExit(USAGE_EXIT) from None
     except RunFailure as exc:
         report(PROG, f"{run_dir}: run failed: {exc}", exc)

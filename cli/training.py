@@ -23,7 +23,7 @@ from syllabus.cli.builders import (
 )
 from syllabus.cli.callbacks import RunCallback
 from syllabus.cli.environments import Environments, check_sync_config, open_environments, start_worker_server
-from syllabus.cli.errors import RunDirError, RunFailure, describe_failure
+from syllabus.cli.errors import RunDirError, RunFailure, describe_failure, user_error_types
 from syllabus.cli.progress import make_display
 from syllabus.cli.run_dir import (
     FINAL,
@@ -124,6 +124,9 @@ def train(run: RunConfig, run_dir: Path, *, resume: bool, command: str, quiet: b
         raise
     except RunFailure as exc:
         steps, reason = exc.steps, str(exc)
+        raise
+    except user_error_types() as exc:  # e.g. no Ray cluster at sync.address: still the user's to fix
+        reason = str(exc)
         raise
     except Exception as exc:
         reason = describe_failure(exc)
