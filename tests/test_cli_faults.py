@@ -184,7 +184,7 @@ def test_learner_killed_after_a_checkpoint_resumes_without_a_hole_in_the_logs(tm
         lines = []
         for line in proc.stdout:  # bounded by the test timeout; the run logs every 192 steps
             lines.append(line)
-            if "step 960/" in line:  # checkpoints at 192, 384, ... are behind this line
+            if "step 576/" in line:  # checkpoints at 192, 384, ... are behind this line
                 break
         else:
             pytest.fail("the run ended before logging progress:\n" + "".join(lines))
