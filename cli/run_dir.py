@@ -24,7 +24,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from syllabus.cli.errors import RunDirError
 
 PACKAGES = (
@@ -188,6 +187,7 @@ class TrainerState:
 
     def capture_rng(self) -> None:
         """Stores the global random states (Python, numpy, torch) the learner draws from."""
+        import numpy as np
         import torch
 
         self.rng = {
@@ -198,6 +198,7 @@ class TrainerState:
 
     def restore_rng(self) -> None:
         """Restores the states stored by :meth:`capture_rng`."""
+        import numpy as np
         import torch
 
         if self.rng:
