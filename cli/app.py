@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from syllabus.cli.errors import DEBUG_ENV, USAGE_EXIT, UserError, enable_debug, report, user_error_types
 
 app = typer.Typer(
     name="syllabus",
@@ -29,6 +30,21 @@ _HYDRA_FLAGS_WITHOUT_RESUME = (
 )
 
 
+@app.callback()
+def options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help=f"Show tracebacks of errors (also with the environment variable {DEBUG_ENV}=1).",
+        ),
+    ] = False,
+) -> None:
+    """Curriculum-learning experiments: train with Hydra configs, evaluate, plot."""
+    if debug:
+        enable_debug()
+
+
 def _command_line() -> str:
     return shlex.join(["syllabus", *sys.argv[1:]])
 
@@ -36,7 +52,7 @@ def _command_line() -> str:
 def _check_run_dir(run_dir: Path) -> Path:
     config = run_dir / ".hydra" / "config.yaml"
     if not config.exists():
-        raise typer.BadParameter(f"{run_dir} is not a run directory: {config} is missing")
+        raise UserError(f"{run_dir} is not a run directory: {config} is missing")
     return run_dir.resolve()
 
 
@@ -76,7 +92,7 @@ def train(
         run_dir = _check_run_dir(resume)
         clash = [a for a in args if a.split("=")[0] in _HYDRA_FLAGS_WITHOUT_RESUME]
         if clash:
-            raise typer.BadParameter(f"--resume cannot be combined with {clash[0]}", param_hint="--resume")
+            raise UserError(f"--resume cannot be combined with {clash[0]}")
         args = [
             "--config-dir",
             str(run_dir / ".hydra"),
@@ -84,6 +100,7 @@ def train(
             "config",
             f"hydra.run.dir={_quote(str(run_dir))}",
             "hydra.output_subdir=null",
+            "hydra.job.name=train",  # Hydra's log goes on in train.log
             *args,
         ]
     run_train(args, command=_command_line(), resume=resume is not None, quiet=quiet)
@@ -123,10 +140,21 @@ def plot(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Directory of the comparison plot.")] = None,
 ) -> None:
     """Write PNG learning curves of the runs and a task-distribution-over-time plot of each."""
+    if out is not None and out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a directory for the plots")
+    for run_dir in run_dirs:
+        _check_run_dir(run_dir)
+        missing = [
+            name for name in ("logs/progress.csv", "logs/episodes.csv") if not (run_dir / name).is_file()
+        ]
+        if missing:
+            raise UserError(
+                f"{run_dir} has no logs to plot ({missing[0]} is missing): the run has not logged yet"
+            )
     try:
         from syllabus.cli.plot import plot_runs
     except ImportError as exc:
-        raise typer.BadParameter(
+        raise UserError(
             f'plotting needs matplotlib: pip install "syllabus-curriculum[runner]" ({exc})'
         ) from None
     for path in plot_runs([_check_run_dir(d) for d in run_dirs], out):
@@ -142,8 +170,12 @@ def configs() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``syllabus`` console script."""
-    app()
+    """Entry point of the ``syllabus`` console script: a user's mistake is one line on stderr and exit 2."""
+    try:
+        app()
+    except user_error_types() as exc:
+        report("syllabus", str(exc), exc)
+        raise SystemExit(USAGE_EXIT) from None
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ import logging
 import multiprocessing
 import os
 import secrets
-import signal
 import socket
 import uuid
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from typing import Any
 import gymnasium as gym
 from syllabus.cli.builders import MissingDependencyError, make_task_env
 from syllabus.cli.schema import ConfigError, RaySyncConfig, RunConfig
+from syllabus.cli.vec_env_faults import GuardedSubprocVecEnv, guard_env_fns
 
 from syllabus.core import (
     Curriculum,
@@ -32,6 +32,9 @@ from syllabus.core import (
 )
 from syllabus.core.direct_sync import DirectSyncWrapper
 
+# Seconds the learner waits for an env beyond sync.timeout, so that the env's own error (e.g. its
+# wait for a task timed out) arrives before the learner gives up on it.
+WORKER_GRACE = 5.0
 RAY_CLIENT_PORT = 10001
 PROBE_TIMEOUT = 10.0  # seconds to wait for a TCP answer from sync.address (Ray itself retries for minutes)
 
@@ -48,8 +51,7 @@ class TaskInfoWrapper(gym.Wrapper):
 
 
 def _worker_env(env_cfg: Any, task_queue: Any, update_queue: Any) -> gym.Env:
-    """Env factory run in each SubprocVecEnv worker; the learner alone handles Ctrl-C and closes workers."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Env factory run in each SubprocVecEnv worker (which ignores Ctrl-C: the learner closes workers)."""
     env = make_task_env(env_cfg)
     if task_queue is None:
         return TaskInfoWrapper(env)
@@ -175,7 +177,12 @@ def start_worker_server(run: RunConfig) -> None:
         from multiprocessing import forkserver
 
         multiprocessing.set_forkserver_preload(
-            ["syllabus.cli", "stable_baselines3.common.vec_env.subproc_vec_env", __name__]
+            [
+                "syllabus.cli",
+                "stable_baselines3.common.vec_env.subproc_vec_env",
+                "syllabus.cli.vec_env_faults",
+                __name__,
+            ]
         )
         forkserver.ensure_running()
 
@@ -187,8 +194,12 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
     ``sync=ray``: :class:`RayVecEnv` of :class:`RaySyncWrapper` envs, the curriculum a Ray actor
     (:func:`connect_ray` first); ``sync=none``: SB3 ``DummyVecEnv`` with :class:`DirectSyncWrapper`
     envs (deterministic). The vector env is wrapped in ``VecMonitor`` for episode statistics.
+
+    A failing env (its worker died, it raised, or it was silent for longer than ``sync.timeout``)
+    raises :class:`~syllabus.cli.vec_env_faults.EnvWorkerError` naming its index and the cause
+    (see :mod:`syllabus.cli.vec_env_faults`).
     """
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
     envs = Environments(venv=None, curriculum=curriculum)
     try:
@@ -202,7 +213,11 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
                 envs.curriculum = wrapper
                 envs._closers.append(wrapper.close)
             factory = partial(_worker_env, run.env, task_queue, update_queue)
-            venv = SubprocVecEnv([factory] * run.num_envs, start_method=run.sync.start_method)
+            venv = GuardedSubprocVecEnv(
+                [factory] * run.num_envs,
+                start_method=run.sync.start_method,
+                timeout=run.sync.timeout + WORKER_GRACE,
+            )
         elif run.sync.name == "ray":
             disconnect = connect_ray(run.sync)
             if disconnect is not None:
@@ -216,9 +231,13 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
                 envs.curriculum, actor = wrapper, wrapper.actor
                 envs._closers.append(wrapper.close)
             factory = partial(_ray_env, run.env, actor, name, run.sync.namespace, run.sync.timeout)
-            venv = RayVecEnv([factory] * run.num_envs, num_cpus=run.sync.env_num_cpus)
+            venv = RayVecEnv(
+                guard_env_fns([factory] * run.num_envs),
+                num_cpus=run.sync.env_num_cpus,
+                timeout=run.sync.timeout + WORKER_GRACE,
+            )
         elif run.sync.name == "none":
-            venv = DummyVecEnv([partial(_direct_env, run.env, curriculum)] * run.num_envs)
+            venv = DummyVecEnv(guard_env_fns([partial(_direct_env, run.env, curriculum)] * run.num_envs))
         else:
             raise ConfigError(f"sync.name: no builder for sync backend {run.sync.name!r}")
         envs._closers.append(venv.close)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 from syllabus.cli.builders import check_env_config, make_task_env, set_torch_threads, task_space_of
-from syllabus.cli.run_dir import eval_checkpoint, now, write_json
+from syllabus.cli.run_dir import MODEL, eval_checkpoint, now, verify_checkpoint, write_json
 from syllabus.cli.schema import validate
 
 
@@ -44,13 +44,14 @@ def evaluate_run(
     Returns:
         What was written to ``eval.json``.
     """
-    from stable_baselines3 import PPO
-
     run = validate(OmegaConf.load(run_dir / ".hydra" / "config.yaml"))
     check_env_config(run.env)
     checkpoint = eval_checkpoint(run_dir)
+    verify_checkpoint(checkpoint, curriculum=False)  # a damaged file is named, not a torch traceback
+    from stable_baselines3 import PPO  # after the checks: a missing checkpoint is reported at once
+
     set_torch_threads(run.learner)
-    model = PPO.load(checkpoint / "model.zip", device=run.learner.device)
+    model = PPO.load(checkpoint / MODEL, device=run.learner.device)
     tasks = task_space_of(run.env, evaluation=True).tasks[:max_tasks]
     env = make_task_env(run.env, evaluation=True)
     per_task: dict[str, dict[str, Any]] = {}

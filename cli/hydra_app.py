@@ -3,6 +3,11 @@
 ``run_train`` hands the user's arguments to ``@hydra.main`` through ``sys.argv``, so ``-m``,
 ``--cfg job``, ``--config-dir``, ``hydra/launcher=joblib`` and every override work as in any
 Hydra app. :func:`train_job` runs once per job (in a launcher's worker for parallel sweeps).
+
+Each job, in order: validates the config (no torch, no env package imported yet), locks the run
+directory, claims it (a new run) or checks the resume, and only then imports the learner and trains.
+Hydra writes a new run's config to a staging directory that becomes ``.hydra`` once the run has
+claimed its directory, so a refused run never overwrites another run's config.
 """
 
 from __future__ import annotations
@@ -11,70 +16,223 @@ import importlib.resources
 import json
 import os
 import shutil
+import signal
 import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
+from syllabus.cli.errors import FAILURE_EXIT, USAGE_EXIT, RunFailure, report, user_error_types
 
 CONFIG_DIR = Path(str(importlib.resources.files("syllabus.configs")))
+PROG = "syllabus train"
+INTERRUPTED_EXIT = 130
 _ENV_OPTIONS = "SYLLABUS_TRAIN_OPTIONS"  # JSON handed to jobs, also those a launcher runs in other processes
+_STOP_FILE = "stop"  # in the sweep's state directory: Ctrl-C was pressed, jobs not started yet do not train
+_FAILED_FILE = "failed"  # one line per failed job
+_STARTED_FILE = "started"  # a job started: a later exit 1 is not a Hydra usage error
 
 
-def _options() -> dict:
+def _options() -> dict[str, Any]:
     return json.loads(os.environ.get(_ENV_OPTIONS, "{}"))
 
 
 def train_job(cfg: DictConfig) -> str:
-    """One Hydra job: validate the composed config, then train in Hydra's run directory."""
+    """One Hydra job: validate the composed config, take the run directory, then train in it."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
-    from syllabus.cli.builders import MissingDependencyError
-    from syllabus.cli.schema import ConfigError, validate
-    from syllabus.cli.training import ResumeError, train
+    from syllabus.cli.run_lock import RunDirLock
+    from syllabus.cli.run_start import STAGED_PREFIX, claim_new_run, prepare_resume
+    from syllabus.cli.schema import check_installed, validate
 
     options = _options()
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    subdir = hydra_cfg.output_subdir
+    staged = run_dir / subdir if subdir and subdir.startswith(STAGED_PREFIX) else None
+    resume = bool(options.get("resume"))
+    state_dir = Path(options["state_dir"]) if options.get("state_dir") else None
+    if state_dir is not None:
+        if (state_dir / _STOP_FILE).exists():
+            _remove_unstarted(run_dir, staged)  # Ctrl-C before this job started: it does not
+            return "interrupted"
+        (state_dir / _STARTED_FILE).touch()
+    lock = RunDirLock(run_dir)
     try:
+        lock.acquire()
         run = validate(cfg)
-        if options.get("resume"):
-            # Resumed with output_subdir=null so Hydra keeps the original .hydra/; record the config it runs.
-            OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
+        check_installed(run)
+        if resume:
+            prepare_resume(run_dir, cfg, run)
+        else:
+            claim_new_run(run_dir, staged)
+        from syllabus.cli.training import train  # torch and SB3 are imported only now
+
         status = train(
             run,
             run_dir,
-            resume=bool(options.get("resume")),
+            resume=resume,
             command=options.get("command", " ".join(sys.argv)),
             quiet=bool(options.get("quiet")),
             multirun=hydra_cfg.mode == RunMode.MULTIRUN,
         )
-    except (ConfigError, MissingDependencyError, ResumeError) as exc:
-        print(f"syllabus train: error: {exc}", file=sys.stderr)
-        if not options.get("resume"):
-            _remove_unstarted(run_dir)
-        raise SystemExit(2) from None
+    except user_error_types() as exc:
+        report(PROG, str(exc), exc)
+        # A new run that stopped before training leaves nothing; a refused resume or a directory locked
+        # by another process is left as it was (only this job's staged config goes).
+        _remove_unstarted(run_dir, staged if lock.held else None, whole=lock.held and not resume)
+        raise SystemExit(USAGE_EXIT) from None
+    except RunFailure as exc:
+        report(PROG, f"{run_dir}: run failed: {exc}", exc)
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            raise SystemExit(FAILURE_EXIT) from None
+        if state_dir is not None:
+            with open(state_dir / _FAILED_FILE, "a") as f:
+                f.write(f"{run_dir}\n")
+        return "failed"
+    finally:
+        lock.release()
     if status == "interrupted" and os.getpid() == options.get("pid"):
-        raise SystemExit(130)  # also ends a sweep run by the basic launcher in this process
+        raise SystemExit(INTERRUPTED_EXIT)  # also ends a sweep run by the basic launcher in this process
     return status
 
 
-def _remove_unstarted(run_dir: Path) -> None:
-    """Removes a run directory that holds only what Hydra wrote before the run failed to start."""
-    if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {".hydra", "train.log"}:
+def _remove_unstarted(run_dir: Path, staged: Path | None, *, whole: bool = False) -> None:
+    """Removes what a job that did not start wrote: its staged config and, with ``whole``, the run
+    directory when it holds nothing else (Hydra's ``train.log``, the lock file)."""
+    if staged is not None:
+        shutil.rmtree(staged, ignore_errors=True)
+    if whole and run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {"train.log", ".lock", ".hydra"}:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+@contextmanager
+def _sweep_interrupts(state_dir: Path) -> Iterator[None]:
+    """In a sweep, the first Ctrl-C marks the sweep stopped and lets running jobs save their checkpoint.
+
+    Jobs in a launcher's worker processes get the terminal's Ctrl-C themselves; jobs not started yet
+    see the mark and do not start. A second Ctrl-C interrupts at once.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        stop = state_dir / _STOP_FILE
+        if stop.exists():
+            raise KeyboardInterrupt
+        stop.touch()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_train(args: list[str], *, command: str, resume: bool = False, quiet: bool = False) -> None:
-    """Runs ``@hydra.main`` over ``args`` (Hydra's command-line grammar)."""
+    """Runs ``@hydra.main`` over ``args`` (Hydra's command-line grammar).
+
+    Exits with 2 for a usage error (also Hydra's own, such as an unknown config option), 1 when a run
+    failed (also any job of a sweep), 130 when interrupted.
+    """
     import hydra
 
+    state_dir = Path(tempfile.mkdtemp(prefix="syllabus-train-"))
     os.environ[_ENV_OPTIONS] = json.dumps(
-        {"command": command, "resume": resume, "quiet": quiet, "pid": os.getpid()}
+        {
+            "command": command,
+            "resume": resume,
+            "quiet": quiet,
+            "pid": os.getpid(),
+            "state_dir": str(state_dir),
+        }
     )
+    if not resume and not any(a.startswith(("hydra.output_subdir=", "++hydra.output_subdir=")) for a in args):
+        args = with_override(args, f"hydra.output_subdir={_staged_name()}")
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors: reported below as one line
     main = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")(train_job)
     saved_argv = sys.argv
     sys.argv = ["syllabus-train", *args]
     try:
-        main()
+        with _sweep_interrupts(state_dir):
+            try:
+                main()
+            except KeyboardInterrupt:
+                report(PROG, "interrupted twice: stopped without saving a checkpoint")
+                raise SystemExit(INTERRUPTED_EXIT) from None
+            except Exception as exc:
+                if (state_dir / _STARTED_FILE).exists():
+                    raise  # not a usage error: a bug, shown in full
+                report(PROG, condense_hydra_error(exc), exc)  # Hydra refused the command line or config
+                raise SystemExit(USAGE_EXIT) from None
+        if (state_dir / _STOP_FILE).exists():
+            raise SystemExit(INTERRUPTED_EXIT)
+        failed = (state_dir / _FAILED_FILE).read_text().split() if (state_dir / _FAILED_FILE).exists() else []
+        if failed:
+            report(PROG, f"{len(failed)} job(s) of the sweep failed: {', '.join(failed)}")
+            raise SystemExit(FAILURE_EXIT)
     finally:
         sys.argv = saved_argv
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def condense_hydra_error(exc: BaseException) -> str:
+    """Hydra's multi-line error as one line: its lines joined, a list of options comma-separated, the
+    config search path left out."""
+    text = str(exc).split("Config search path:")[0]
+    parts: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if parts and line.startswith(("full_key:", "object_type=", "reference_type=")):
+            continue  # OmegaConf's details of a key that the message already names
+        if parts and parts[-1].endswith(":") and " " not in line:
+            parts[-1] += f" {line}"  # the first option listed
+        elif parts and " " not in line and parts[-1].count(":") and parts[-1].split(":")[-1].strip():
+            parts[-1] += f", {line}"  # further options
+        else:
+            parts.append(line.rstrip("."))
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip():
+        parts.append(str(cause).strip().splitlines()[0].rstrip("."))  # e.g. which key is unknown
+    return "; ".join(parts) or type(exc).__name__
+
+
+_VALUE_OPTIONS = {
+    "-cd",
+    "--config-dir",
+    "-cn",
+    "--config-name",
+    "-cp",
+    "--config-path",
+    "-c",
+    "--cfg",
+    "-p",
+    "--package",
+}
+
+
+def with_override(args: list[str], override: str) -> list[str]:
+    """``args`` with ``override`` next to the user's overrides (Hydra's parser wants them in one run)."""
+    last, i = None, 0
+    while i < len(args):
+        if args[i] in _VALUE_OPTIONS:
+            i += 2
+            continue
+        if not args[i].startswith("-"):
+            last = i
+        i += 1
+    at = len(args) if last is None else last + 1
+    return [*args[:at], override, *args[at:]]
+
+
+def _staged_name() -> str:
+    from syllabus.cli.run_start import STAGED_PREFIX
+
+    return f"{STAGED_PREFIX}{os.getpid()}"

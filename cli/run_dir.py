@@ -18,12 +18,13 @@ import random
 import shutil
 import socket
 import subprocess
+import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from syllabus.cli.errors import RunDirError
 
 PACKAGES = (
     "syllabus-curriculum",
@@ -38,7 +39,8 @@ PACKAGES = (
     "ray",
 )
 FINAL = "final"
-REPO = Path(__file__).resolve().parent.parent
+DISTRIBUTION = "syllabus-curriculum"
+MODEL, CURRICULUM_STATE, TRAINER_STATE = "model.zip", "curriculum.pkl", "trainer.pkl"
 
 
 def now() -> str:
@@ -46,7 +48,7 @@ def now() -> str:
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
-def git_state(path: Path = REPO) -> dict[str, Any]:
+def git_state(path: Path) -> dict[str, Any]:
     """Commit and dirty flag of the git checkout holding ``path`` (read-only; ``None`` outside a checkout)."""
 
     def git(*args: str) -> str | None:
@@ -77,11 +79,64 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Writes ``data`` atomically (a reader never sees a half-written file)."""
+def launch_dir() -> Path:
+    """The directory the user launched ``syllabus`` from (Hydra's original working directory in a job)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return Path(HydraConfig.get().runtime.cwd)
+    except (ImportError, ValueError):
+        return Path.cwd()
+
+
+def syllabus_provenance() -> dict[str, Any]:
+    """The Syllabus that runs: its version, where it is installed, and its git state when that is a checkout."""
+    import syllabus
+
+    location = Path(syllabus.__file__).resolve().parent
+    try:
+        distribution_version: str | None = importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        distribution_version = None
+    git = git_state(location)
+    return {
+        "version": syllabus.__version__,
+        "distribution": DISTRIBUTION,
+        "distribution_version": distribution_version,
+        "location": str(location),
+        "git": git if git["commit"] else None,
+    }
+
+
+def fsync_dir(path: Path) -> None:
+    """Makes renames and new entries in directory ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    """Flushes the content of file ``path`` to disk."""
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Writes ``data`` to ``path`` atomically and durably: a reader sees the old file or the new one, whole."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Writes ``data`` as JSON atomically (a reader never sees a half-written file)."""
+    write_atomic(path, (json.dumps(data, indent=2, default=str) + "\n").encode())
 
 
 def start_meta(run_dir: Path, *, command: str, seed: int, resume_from: int | None) -> dict[str, Any]:
@@ -100,7 +155,9 @@ def start_meta(run_dir: Path, *, command: str, seed: int, resume_from: int | Non
             "end_time": None,
             "host": socket.gethostname(),
             "python": platform.python_version(),
-            "git": git_state(),
+            # The user's experiment code (the launch directory) and the Syllabus that ran it, kept apart.
+            "experiment": {"directory": str(launch_dir()), "git": git_state(launch_dir())},
+            "syllabus": syllabus_provenance(),
             "packages": package_versions(),
             "resumes": [],
         }
@@ -108,9 +165,11 @@ def start_meta(run_dir: Path, *, command: str, seed: int, resume_from: int | Non
     return meta
 
 
-def finish_meta(run_dir: Path, meta: dict[str, Any], status: str, steps: int) -> None:
-    """Records the end of a run: ``status`` (completed, interrupted, failed), end time and steps."""
-    meta.update(status=status, end_time=now(), steps=steps)
+def finish_meta(
+    run_dir: Path, meta: dict[str, Any], status: str, steps: int, reason: str | None = None
+) -> None:
+    """Records the end of a run: ``status`` (completed, interrupted, failed), end time, steps and why it failed."""
+    meta.update(status=status, end_time=now(), steps=steps, reason=reason)
     write_json(run_dir / "meta.json", meta)
 
 
@@ -128,6 +187,7 @@ class TrainerState:
 
     def capture_rng(self) -> None:
         """Stores the global random states (Python, numpy, torch) the learner draws from."""
+        import numpy as np
         import torch
 
         self.rng = {
@@ -138,6 +198,7 @@ class TrainerState:
 
     def restore_rng(self) -> None:
         """Restores the states stored by :meth:`capture_rng`."""
+        import numpy as np
         import torch
 
         if self.rng:
@@ -147,49 +208,137 @@ class TrainerState:
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
+    """Where the checkpoints of ``run_dir`` live."""
     return run_dir / "checkpoints"
 
 
+class CheckpointError(RunDirError):
+    """A checkpoint is missing, truncated or corrupt; the message names the file."""
+
+
 def save_checkpoint(run_dir: Path, name: str, model: Any, curriculum: Any, state: TrainerState) -> Path:
-    """Writes ``checkpoints/<name>/`` atomically: it appears complete or not at all."""
+    """Writes ``checkpoints/<name>/`` atomically and durably: it appears complete or not at all.
+
+    Replacing an existing checkpoint never leaves a moment without one: the old ``final`` is first
+    renamed to ``step_<N>`` (its own step count, still a valid checkpoint), then the new one takes its
+    name, then the old one is removed.
+    """
     root = checkpoint_dir(run_dir)
     root.mkdir(parents=True, exist_ok=True)
     target, tmp = root / name, root / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    model.save(tmp / "model.zip")
+    model.save(tmp / MODEL)
     if curriculum is not None:
-        with open(tmp / "curriculum.pkl", "wb") as f:
-            pickle.dump(curriculum.state_dict(), f)
-    with open(tmp / "trainer.pkl", "wb") as f:
-        pickle.dump(asdict(state), f)
+        (tmp / CURRICULUM_STATE).write_bytes(pickle.dumps(curriculum.state_dict()))
+    (tmp / TRAINER_STATE).write_bytes(pickle.dumps(asdict(state)))
+    for path in tmp.iterdir():
+        fsync_file(path)
+    fsync_dir(tmp)
+    aside = None
     if target.exists():
-        shutil.rmtree(target)
+        aside = root / f".{name}.old"
+        shutil.rmtree(aside, ignore_errors=True)
+        old_step = root / f"step_{_steps_of(target)}"
+        if name == FINAL and not old_step.exists():
+            aside = old_step  # still a valid checkpoint while `final` is replaced
+        os.replace(target, aside)
     os.replace(tmp, target)
+    fsync_dir(root)
+    if aside is not None:
+        shutil.rmtree(aside)
     return target
 
 
+def _steps_of(checkpoint: Path) -> int:
+    try:
+        return load_trainer_state(checkpoint).num_timesteps
+    except CheckpointError:
+        return -1
+
+
+def _unpickle(path: Path) -> Any:
+    try:
+        return pickle.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path.parent} is incomplete: {path.name} is missing") from None
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a damaged file
+        raise CheckpointError(
+            f"checkpoint file {path} is truncated or corrupt ({type(exc).__name__}: {exc}); delete that "
+            "checkpoint directory to use an earlier one"
+        ) from None
+
+
 def load_trainer_state(checkpoint: Path) -> TrainerState:
-    """The trainer state saved in ``checkpoint``."""
-    with open(checkpoint / "trainer.pkl", "rb") as f:
-        return TrainerState(**pickle.load(f))
+    """The trainer state saved in ``checkpoint``.
+
+    Raises:
+        CheckpointError: The file is missing or damaged.
+    """
+    data = _unpickle(checkpoint / TRAINER_STATE)
+    try:
+        return TrainerState(**data)
+    except TypeError as exc:
+        raise CheckpointError(
+            f"checkpoint file {checkpoint / TRAINER_STATE} holds no trainer state ({exc})"
+        ) from None
 
 
 def load_curriculum_state(checkpoint: Path) -> dict[str, Any] | None:
     """The curriculum state saved in ``checkpoint`` (``None`` for runs without a curriculum)."""
-    path = checkpoint / "curriculum.pkl"
+    path = checkpoint / CURRICULUM_STATE
     if not path.exists():
         return None
-    with open(path, "rb") as f:
-        return pickle.load(f)
+    return _unpickle(path)
+
+
+def verify_checkpoint(checkpoint: Path, *, curriculum: bool) -> TrainerState:
+    """Checks that every file of ``checkpoint`` is whole, without loading the model into torch.
+
+    Args:
+        checkpoint: A ``checkpoints/<name>`` directory.
+        curriculum: Whether the run has a curriculum (its state must be there).
+
+    Returns:
+        The checkpoint's trainer state.
+
+    Raises:
+        CheckpointError: Naming the missing or damaged file.
+    """
+    state = load_trainer_state(checkpoint)
+    model = checkpoint / MODEL
+    try:
+        with zipfile.ZipFile(model) as archive:
+            bad = archive.testzip()
+            names = set(archive.namelist())
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {checkpoint} is incomplete: {MODEL} is missing") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise CheckpointError(
+            f"checkpoint file {model} is truncated or corrupt ({exc}); delete that checkpoint directory to use "
+            "an earlier one"
+        ) from None
+    if bad is not None or not {"data", "policy.pth"} <= names:
+        problem = f"bad member {bad}" if bad else "not a whole SB3 model archive"
+        raise CheckpointError(
+            f"checkpoint file {model} is truncated or corrupt ({problem}); delete that checkpoint directory to "
+            "use an earlier one"
+        )
+    if curriculum and load_curriculum_state(checkpoint) is None:
+        raise CheckpointError(f"checkpoint {checkpoint} is incomplete: {CURRICULUM_STATE} is missing")
+    return state
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint with the most steps (``final`` wins a tie), or ``None``."""
+    """The checkpoint with the most steps (``final`` wins a tie), or ``None``.
+
+    Raises:
+        CheckpointError: A checkpoint's trainer state is damaged.
+    """
     best: tuple[int, bool, Path] | None = None
     root = checkpoint_dir(run_dir)
     for path in root.iterdir() if root.is_dir() else ():
-        if path.name.startswith(".") or not (path / "trainer.pkl").exists():
+        if path.name.startswith(".") or not (path / TRAINER_STATE).exists():
             continue
         key = (load_trainer_state(path).num_timesteps, path.name == FINAL, path)
         if best is None or key[:2] > best[:2]:
@@ -201,12 +350,15 @@ def eval_checkpoint(run_dir: Path) -> Path:
     """``checkpoints/final``, else the latest checkpoint of an interrupted run.
 
     Raises:
-        FileNotFoundError: The run has no checkpoint.
+        CheckpointError: The run has no checkpoint.
     """
     final = checkpoint_dir(run_dir) / FINAL
-    if (final / "model.zip").exists():
+    if (final / MODEL).exists():
         return final
     latest = latest_checkpoint(run_dir)
     if latest is None:
-        raise FileNotFoundError(f"{run_dir} has no checkpoint (looked for {final}/model.zip and step_<N>/)")
+        raise CheckpointError(
+            f"{run_dir} has no checkpoint yet (no {final} and no checkpoints/step_<N>/); train it first, or "
+            "set logger.checkpoint_interval to get checkpoints during training"
+        )
     return latest

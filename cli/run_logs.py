@@ -19,18 +19,25 @@ EPISODES_HEADER = ["step", "env_id", "task", "episode_return", "episode_length"]
 CURRICULUM_HEADER = ["step", "metric", "value"]
 
 
+def _whole(row: list[str], width: int) -> bool:
+    """Whether ``row`` is complete (a crash can leave a partly written last row)."""
+    return len(row) == width and row[0].isdigit()
+
+
 def truncate_csv(path: Path, max_step: int) -> None:
-    """Drops the rows of ``path`` logged after ``max_step`` (a resumed run re-logs them)."""
+    """Drops the rows of ``path`` logged after ``max_step`` (a resumed run re-logs them) and any partial row."""
     if not path.exists():
         return
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) <= max_step]
+    kept = rows[:1] + [row for row in rows[1:] if _whole(row, len(rows[0])) and int(row[0]) <= max_step]
     if len(kept) == len(rows):
         return
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="") as f:
         csv.writer(f).writerows(kept)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -49,6 +56,10 @@ class _CsvLog:
 
     def flush(self) -> None:
         self._file.flush()
+
+    def fsync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
 
     def close(self) -> None:
         self._file.close()
@@ -110,8 +121,15 @@ class RunLogs:
         self.flush()
 
     def flush(self) -> None:
+        """Hands buffered rows to the OS (a crash of this process no longer loses them)."""
         for log in (self.progress, self.episodes, self.curriculum):
             log.flush()
+
+    def sync(self) -> None:
+        """Writes every row logged so far to disk; called before each checkpoint, so that a checkpoint is
+        never ahead of the logs and a resume (which drops rows after the checkpoint) leaves no hole."""
+        for log in (self.progress, self.episodes, self.curriculum):
+            log.fsync()
 
     def close(self) -> None:
         """Flushes and closes every file; idempotent."""

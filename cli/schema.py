@@ -8,12 +8,15 @@ naming the key before anything starts.
 
 from __future__ import annotations
 
+import difflib
+import importlib.util
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+from syllabus.cli.env_names import MINIGRID_ENV_IDS, PROCGEN_DISTRIBUTION_MODES, PROCGEN_GAMES
 
 # ---------------------------------------------------------------------------- env
 
@@ -236,7 +239,11 @@ _CHOICES = {
     "logger.progress": ("auto", "bar", "log"),
     "sync.start_method": ("fork", "forkserver", "spawn"),
     "learner.device": ("cpu", "cuda", "auto"),
+    "learner.policy": ("auto", "MlpPolicy", "CnnPolicy", "MultiInputPolicy"),
 }
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are unsigned 32-bit
+# The optional package each env or sync backend needs, and the extra that installs it.
+_OPTIONAL = {("env", "procgen"): "procgen", ("env", "minigrid"): "minigrid", ("sync", "ray"): "ray"}
 # `auto`, `HOST:PORT` (a cluster's GCS) or `ray://HOST[:PORT]` (Ray Client).
 _RAY_ADDRESS = re.compile(r"auto|ray://[^\s:/]+(:\d+)?|[^\s:/]+:\d+")
 
@@ -252,9 +259,12 @@ def validate(cfg: DictConfig | dict[str, Any]) -> RunConfig:
         ConfigError: A key is unknown, missing, of the wrong type, or has an invalid value.
     """
     try:
-        data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+        container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     except OmegaConfBaseException as exc:
         raise ConfigError(f"cannot resolve the config: {_first_line(exc)}") from None
+    if not isinstance(container, dict):
+        raise ConfigError(f"the config must be a mapping of keys to values, got {type(container).__name__}")
+    data: dict[str, Any] = {str(key): value for key, value in container.items()}
     unknown = sorted(set(data) - set(GROUP_SCHEMAS) - set(_TOP_LEVEL))
     if unknown:
         raise ConfigError(
@@ -263,7 +273,7 @@ def validate(cfg: DictConfig | dict[str, Any]) -> RunConfig:
     groups = {
         group: _validate_group(group, data.get(group), schemas) for group, schemas in GROUP_SCHEMAS.items()
     }
-    top = {}
+    top: dict[str, Any] = {}
     for key, kind in _TOP_LEVEL.items():
         value = data.get(key)
         if isinstance(value, bool) or not isinstance(value, kind):
@@ -312,6 +322,9 @@ def _check_values(run: RunConfig) -> None:
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"{key} must be >= 1, got {value}")
+    if not 0 <= run.seed <= MAX_SEED:
+        raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {run.seed}")
+    _check_env(run.env)
     if isinstance(run.learner, SB3PPOConfig) and run.learner.num_threads < 0:
         raise ConfigError(
             f"learner.num_threads must be >= 0 (0: torch's default), got {run.learner.num_threads}"
@@ -322,11 +335,72 @@ def _check_values(run: RunConfig) -> None:
         )
     if isinstance(run.sync, RaySyncConfig):
         _check_ray_sync(run.sync)
+    if isinstance(run.sync, MultiprocessingSyncConfig) and not run.sync.timeout > 0:
+        raise ConfigError(f"sync.timeout must be > 0 seconds, got {run.sync.timeout}")
     for key, choices in _CHOICES.items():
         group, attr = key.split(".")
-        value = getattr(getattr(run, group), attr, None)
-        if value is not None and value not in choices:
-            raise ConfigError(f"{key}: invalid value {value!r}; valid choices: {', '.join(choices)}")
+        chosen = getattr(getattr(run, group), attr, None)
+        if chosen is not None and chosen not in choices:
+            raise ConfigError(f"{key}: invalid value {chosen!r}; valid choices: {', '.join(choices)}")
+
+
+def _one_of(key: str, value: Any, choices: tuple[str, ...], what: str) -> None:
+    if value in choices:
+        return
+    close = difflib.get_close_matches(str(value), choices, n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    valid = (
+        ", ".join(choices)
+        if len(choices) <= 20
+        else f"one of the {len(choices)} {what}s, e.g. {', '.join(choices[:3])}"
+    )
+    raise ConfigError(f"{key}: unknown {what} {value!r}{hint}; valid: {valid}")
+
+
+def _check_env(env: Any) -> None:
+    """Checks env values against static lists, so that a typo is reported before any env package is imported."""
+    if isinstance(env, CartPoleEnvConfig):
+        if not env.tasks:
+            raise ConfigError("env.tasks must list at least one initial-state half-width, got []")
+        for key, tasks in (("env.tasks", env.tasks), ("env.eval_tasks", env.eval_tasks or [])):
+            bad = [t for t in tasks if not t > 0]
+            if bad:
+                raise ConfigError(
+                    f"{key}: a CartPole task is the half-width of the initial-state range and must be > 0, "
+                    f"got {bad[0]!r} in {list(tasks)!r}"
+                )
+    elif isinstance(env, ProcgenEnvConfig):
+        _one_of("env.game", env.game, PROCGEN_GAMES, "Procgen game")
+        _one_of(
+            "env.distribution_mode", env.distribution_mode, PROCGEN_DISTRIBUTION_MODES, "distribution mode"
+        )
+        for key in ("num_levels", "eval_num_levels"):
+            if getattr(env, key) < 1:
+                raise ConfigError(f"env.{key} must be >= 1, got {getattr(env, key)}")
+        if env.start_level < 0:
+            raise ConfigError(f"env.start_level must be >= 0, got {env.start_level}")
+    elif isinstance(env, MiniGridEnvConfig):
+        for env_id in [*(env.env_ids or []), *([env.env_id] if env.env_id else [])]:
+            _one_of(
+                "env.env_ids" if env.env_ids else "env.env_id", env_id, MINIGRID_ENV_IDS, "MiniGrid env id"
+            )
+        bad_seeds = [s for s in env.seeds or [] if s < 0]
+        if bad_seeds:
+            raise ConfigError(f"env.seeds must be >= 0, got {bad_seeds[0]} in {env.seeds!r}")
+
+
+def check_installed(run: RunConfig) -> None:
+    """Checks, without importing it, that the optional package the env or sync backend needs is installed.
+
+    Raises:
+        ConfigError: Naming the extra to install.
+    """
+    for (group, name), extra in _OPTIONAL.items():
+        if getattr(run, group).name == name and importlib.util.find_spec(extra) is None:
+            raise ConfigError(
+                f"{group}={name} needs an optional dependency that is not installed ({extra}); install it with: "
+                f'pip install "syllabus-curriculum[{extra}]"'
+            )
 
 
 def _check_ray_sync(sync: RaySyncConfig) -> None:

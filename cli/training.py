@@ -23,6 +23,7 @@ from syllabus.cli.builders import (
 )
 from syllabus.cli.callbacks import RunCallback
 from syllabus.cli.environments import Environments, check_sync_config, open_environments, start_worker_server
+from syllabus.cli.errors import RunDirError, RunFailure, describe_failure, user_error_types
 from syllabus.cli.progress import make_display
 from syllabus.cli.run_dir import (
     FINAL,
@@ -40,7 +41,7 @@ from syllabus.cli.schema import RunConfig
 logger = logging.getLogger("syllabus.train")
 
 
-class ResumeError(RuntimeError):
+class ResumeError(RunDirError):
     """A run directory cannot be resumed; the message says why."""
 
 
@@ -77,6 +78,8 @@ def train(run: RunConfig, run_dir: Path, *, resume: bool, command: str, quiet: b
     Raises:
         ResumeError: ``resume`` and the run has no checkpoint.
         ConfigError, MissingDependencyError: Raised before anything starts.
+        RunFailure: Training failed (an env, its worker or the curriculum); ``meta.json`` says why. The last
+            checkpoint stays as it was: none is written from a failed run.
     """
     check_env_config(run.env)
     check_sync_config(run.sync)
@@ -110,7 +113,7 @@ def train(run: RunConfig, run_dir: Path, *, resume: bool, command: str, quiet: b
         run_dir, command=command, seed=run.seed, resume_from=state.num_timesteps if resume else None
     )
     stop = threading.Event()
-    status, steps = "failed", state.num_timesteps
+    status, steps, reason = "failed", state.num_timesteps, None
     try:
         with stop_on_signals(stop), open_environments(run, curriculum) as envs:
             status, steps = _learn(
@@ -119,8 +122,17 @@ def train(run: RunConfig, run_dir: Path, *, resume: bool, command: str, quiet: b
     except KeyboardInterrupt:
         status = "interrupted"
         raise
+    except RunFailure as exc:
+        steps, reason = exc.steps, str(exc)
+        raise
+    except user_error_types() as exc:  # e.g. no Ray cluster at sync.address: still the user's to fix
+        reason = str(exc)
+        raise
+    except Exception as exc:
+        reason = describe_failure(exc)
+        raise RunFailure(reason, steps) from exc
     finally:
-        finish_meta(run_dir, meta, status, steps)
+        finish_meta(run_dir, meta, status, steps, reason)
     return status
 
 
@@ -160,6 +172,7 @@ def _learn(
     def snapshot(name: str) -> Path:
         snap = TrainerState(model.num_timesteps, callback.episodes, callback.elapsed)
         snap.capture_rng()
+        logs.sync()  # the logs reach the disk first: a checkpoint is never ahead of them
         return save_checkpoint(run_dir, name, model, envs.curriculum, snap)
 
     callback = RunCallback(
@@ -175,11 +188,14 @@ def _learn(
         max_tasks=run.logger.max_tasks,
     )
     try:
-        model.learn(
-            run.total_timesteps - model.num_timesteps,
-            callback=[*learner_callbacks(run, envs.curriculum), callback],
-            reset_num_timesteps=checkpoint is None,
-        )
+        try:
+            model.learn(
+                run.total_timesteps - model.num_timesteps,
+                callback=[*learner_callbacks(run, envs.curriculum), callback],
+                reset_num_timesteps=checkpoint is None,
+            )
+        except Exception as exc:  # the model may be mid-rollout: no checkpoint from here
+            raise RunFailure(describe_failure(exc), model.num_timesteps) from exc
         callback.log_interval_row()
         if stop.is_set():
             path = snapshot(f"step_{model.num_timesteps}")

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 SYLLABUS = [sys.executable, "-c", "from syllabus.cli.app import main; main()"]
 
@@ -42,3 +44,15 @@ def header(path: Path) -> list[str]:
     """The header row of a CSV file."""
     with open(path, newline="") as f:
         return next(csv.reader(f))
+
+
+def live_session_processes(session_id: int) -> list[psutil.Process]:
+    """Live processes of a session (zombies have exited; init reaps them in its own time)."""
+    out = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getsid(proc.pid) == session_id and proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(proc)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return out

@@ -9,9 +9,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-import psutil
 import pytest
-from cli_fixtures import SYLLABUS, TINY, cli_env, header, read_csv, syllabus
+from cli_fixtures import SYLLABUS, TINY, cli_env, header, live_session_processes, read_csv, syllabus
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,9 @@ def test_run_dir_layout(finished_run):
     assert meta["status"] == "completed" and meta["seed"] == 0 and meta["steps"] >= 512
     assert meta["command"].startswith("syllabus train total_timesteps=512")
     assert meta["packages"]["stable-baselines3"] and meta["packages"]["torch"]
-    assert set(meta["git"]) == {"commit", "dirty"}
+    assert set(meta["experiment"]["git"]) == {"commit", "dirty"}
+    assert meta["experiment"]["directory"] == str(finished_run.parent)  # where `syllabus` was launched
+    assert meta["syllabus"]["distribution"] == "syllabus-curriculum" and meta["syllabus"]["version"]
     assert meta["start_time"] <= meta["end_time"] and meta["host"]
     logs = finished_run / "logs"
     assert header(logs / "progress.csv") == [
@@ -132,18 +133,6 @@ def test_sync_none_relaunch_from_saved_config_reproduces_episodes(tmp_path):
     assert read_csv(second / "logs" / "episodes.csv") == episodes
 
 
-def _session_processes(session_id: int) -> list[psutil.Process]:
-    """Live processes of a session (zombies have exited; init reaps them in its own time)."""
-    out = []
-    for proc in psutil.process_iter():
-        try:
-            if os.getsid(proc.pid) == session_id and proc.status() != psutil.STATUS_ZOMBIE:
-                out.append(proc)
-        except (ProcessLookupError, psutil.NoSuchProcess):
-            continue
-    return out
-
-
 @pytest.mark.timeout(150)
 @pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_leaves_no_process_and_resumes(tmp_path):
@@ -170,7 +159,7 @@ def test_ctrl_c_saves_a_checkpoint_leaves_no_process_and_resumes(tmp_path):
             proc.wait(10)
     assert proc.returncode == 130, "".join(lines) + rest
     assert "interrupted at step" in rest
-    assert not _session_processes(proc.pid), "processes of the run outlived it"
+    assert not live_session_processes(proc.pid), "processes of the run outlived it"
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["status"] == "interrupted"
     (checkpoint,) = (run_dir / "checkpoints").iterdir()
@@ -178,3 +167,108 @@ def test_ctrl_c_saves_a_checkpoint_leaves_no_process_and_resumes(tmp_path):
     syllabus("train", "--resume", str(run_dir), f"total_timesteps={meta['steps'] + 256}", cwd=tmp_path)
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["status"] == "completed" and (run_dir / "checkpoints" / "final").is_dir()
+
+
+# ----------------------------------------------------- run-directory safety
+
+
+class _FakeModel:
+    """Saves a minimal SB3-like archive, enough for verify_checkpoint."""
+
+    def save(self, path: Path) -> None:
+        import zipfile
+
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("data", "{}")
+            archive.writestr("policy.pth", b"weights")
+
+
+def test_replacing_final_never_leaves_a_moment_without_a_valid_checkpoint(tmp_path, monkeypatch):
+    from syllabus.cli import run_dir as rd
+
+    rd.save_checkpoint(tmp_path, rd.FINAL, _FakeModel(), None, rd.TrainerState(num_timesteps=100))
+    real_replace = os.replace
+    calls = []
+
+    def interrupted_replace(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:  # after the old final moved aside, before the new one takes its name
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(rd.os, "replace", interrupted_replace)
+    with pytest.raises(KeyboardInterrupt):
+        rd.save_checkpoint(tmp_path, rd.FINAL, _FakeModel(), None, rd.TrainerState(num_timesteps=200))
+    latest = rd.latest_checkpoint(tmp_path)
+    assert latest == tmp_path / "checkpoints" / "step_100"
+    assert rd.verify_checkpoint(latest, curriculum=False).num_timesteps == 100
+    monkeypatch.setattr(rd.os, "replace", real_replace)
+    rd.save_checkpoint(tmp_path, rd.FINAL, _FakeModel(), None, rd.TrainerState(num_timesteps=200))
+    assert rd.latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "final"
+    assert {p.name for p in (tmp_path / "checkpoints").iterdir()} == {"final", "step_100"}
+
+
+def test_run_dir_lock_refuses_a_second_holder_naming_the_first(tmp_path):
+    from syllabus.cli.errors import RunDirError
+    from syllabus.cli.run_lock import RunDirLock
+
+    with RunDirLock(tmp_path):
+        with pytest.raises(RunDirError, match=f"in use by another syllabus process \\(PID {os.getpid()}\\)"):
+            RunDirLock(tmp_path).acquire()
+    with RunDirLock(tmp_path):  # released
+        pass
+
+
+@pytest.fixture
+def run_copy(finished_run, tmp_path) -> Path:
+    """A copy of the finished run that a test may damage."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(finished_run, copy)
+    return copy
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("damaged", ["model.zip", "trainer.pkl", "curriculum.pkl"])
+def test_damaged_checkpoint_is_named_on_resume_and_eval_and_nothing_is_written(run_copy, tmp_path, damaged):
+    path = run_copy / "checkpoints" / "final" / damaged
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated
+    before = {p: p.read_bytes() for p in (run_copy / ".hydra" / "config.yaml", run_copy / "meta.json")}
+    for args in (["train", "--resume", str(run_copy), "total_timesteps=1024"], ["eval", str(run_copy)]):
+        if args[0] == "eval" and damaged == "curriculum.pkl":
+            continue  # eval does not read the curriculum
+        result = syllabus(*args, cwd=tmp_path, check=False)
+        assert result.returncode == 2, result.stderr
+        assert f"{damaged} is truncated or corrupt" in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert {p: p.read_bytes() for p in before} == before
+
+
+@pytest.mark.timeout(150)
+def test_refused_resume_and_new_run_leave_the_run_untouched(run_copy, tmp_path):
+    before = {p: p.read_bytes() for p in (run_copy / ".hydra" / "config.yaml", run_copy / "meta.json")}
+    result = syllabus("train", "--resume", str(run_copy), "env.tasks=[0.1]", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "--resume cannot change env.tasks" in result.stderr
+    result = syllabus("train", f"hydra.run.dir={run_copy}", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "already holds a run (status: completed)" in result.stderr
+    assert {p: p.read_bytes() for p in before} == before
+    assert not [p for p in run_copy.iterdir() if p.name.startswith(".hydra-pending")]
+
+
+@pytest.mark.timeout(60)
+def test_eval_and_plot_of_a_run_without_checkpoint_or_logs(tmp_path):
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "config.yaml").write_text(syllabus("train", "--cfg", "job", cwd=tmp_path).stdout)
+    result = syllabus("eval", str(run), cwd=tmp_path, check=False)
+    assert (
+        result.returncode == 2
+        and "has no checkpoint yet" in result.stderr
+        and "Traceback" not in result.stderr
+    )
+    result = syllabus("plot", str(run), cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "has no logs to plot" in result.stderr
+    (tmp_path / "file.png").write_text("")
+    result = syllabus("plot", str(run), "--out", str(tmp_path / "file.png"), cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "is a file; give a directory" in result.stderr

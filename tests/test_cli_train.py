@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
-from cli_fixtures import TINY, header, read_csv, syllabus
+from cli_fixtures import SYLLABUS, TINY, cli_env, header, read_csv, syllabus
 from syllabus.cli.catalog import group_options
 
 CURRICULA = group_options()["curriculum"]
@@ -108,27 +110,79 @@ def test_procgen_plr_run_and_held_out_eval(tmp_path):
     assert result["episodes"] == 2
 
 
+MISTAKES = [
+    (["curriculum=nope"], f"Available options in 'curriculum': {', '.join(CURRICULA)}"),
+    (["seed=abc"], "seed must be an integer, got 'abc'"),
+    (["seed=-1"], "seed must be in [0, 4294967295], got -1"),
+    (["+curriculum.temprature=1"], "curriculum.temprature: Key 'temprature' not in 'PLRConfig'"),
+    (["learner.n_epochs=ten"], "learner.n_epochs: Value 'ten'"),
+    (["curriculum.temprature=1"], "Key 'temprature' is not in struct"),
+    (["env=procgen", "env.game=bigfsh"], "env.game: unknown Procgen game 'bigfsh' (did you mean bigfish?)"),
+    (["env=procgen", "env.distribution_mode=hardd"], "unknown distribution mode 'hardd' (did you mean hard?); valid: easy, hard"),
+    (["env=minigrid", "env.env_ids=[MiniGrid-Emty-5x5-v0]"], "unknown MiniGrid env id 'MiniGrid-Emty-5x5-v0' (did you mean MiniGrid-Empty-5x5-v0"),
+    (["env.tasks=[0.1,-0.05]"], "env.tasks: a CartPole task is the half-width of the initial-state range and must be > 0, got -0.05"),
+    (["learner.policy=MlpPolcy"], "learner.policy: invalid value 'MlpPolcy'; valid choices: auto, MlpPolicy"),
+    (["sync.timeout=0"], "sync.timeout must be > 0 seconds, got 0.0"),
+    (["seed=[1"], "no viable alternative at input '[1'"),  # Hydra's override grammar
+    (["--config-name", "nope"], "Cannot find primary config 'nope'"),
+]  # fmt: skip
+
+
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (["curriculum=nope"], "Available options in 'curriculum'"),
-        (["seed=abc"], "seed must be an integer, got 'abc'"),
-        (["+curriculum.temprature=1"], "curriculum.temprature: Key 'temprature' not in 'PLRConfig'"),
-        (["learner.n_epochs=ten"], "learner.n_epochs: Value 'ten'"),
-        (["curriculum.temprature=1"], "Key 'temprature' is not in struct"),
-    ],
-)
-def test_bad_overrides_fail_cleanly_before_anything_starts(tmp_path, args, expected):
+@pytest.mark.parametrize(("args", "expected"), MISTAKES)
+def test_mistakes_are_one_line_and_exit_2_before_anything_starts(tmp_path, args, expected):
     result = syllabus("train", *args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, check=False)
     output = result.stdout + result.stderr
-    assert result.returncode != 0
+    assert result.returncode == 2, output
     assert expected in output
     assert "Traceback" not in output
-    assert not (tmp_path / "run" / "meta.json").exists()
-    if args == ["curriculum=nope"]:
-        for choice in CURRICULA:
-            assert f"\t{choice}\n" in output
+    assert not (tmp_path / "run").exists()
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("args", [["env=procgen", "env.game=bigfsh"], ["env=minigrid", "seed=-1"]])
+def test_values_are_checked_before_torch_or_env_packages_are_imported(tmp_path, args):
+    """What keeps a typo's report under 2 s: nothing heavy is imported before the config is checked."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *SYLLABUS[1:], "train", *args], cwd=tmp_path, env=cli_env(),
+        capture_output=True, text=True, timeout=50,
+    )  # fmt: skip
+    assert result.returncode == 2
+    imported = {
+        line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    }
+    assert not imported & {"torch", "stable_baselines3", "procgen", "minigrid", "gymnasium", "ray", "numpy"}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("debug", [["--debug"], "SYLLABUS_DEBUG"])
+def test_debug_shows_the_traceback(tmp_path, debug):
+    env = cli_env() | ({"SYLLABUS_DEBUG": "1"} if debug == "SYLLABUS_DEBUG" else {})
+    flags = debug if isinstance(debug, list) else []
+    result = subprocess.run(
+        [*SYLLABUS, *flags, "train", "seed=-1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr and "seed must be in" in result.stderr
+
+
+def test_static_env_names_match_the_installed_packages():
+    from syllabus.cli.env_names import MINIGRID_ENV_IDS, PROCGEN_DISTRIBUTION_MODES, PROCGEN_GAMES
+
+    from syllabus.envs import procgen as procgen_env
+    from syllabus.envs.minigrid import minigrid_env_ids
+
+    procgen = procgen_env.import_procgen()
+    assert PROCGEN_GAMES == tuple(procgen.env.ENV_NAMES) == tuple(procgen_env.GAMES)
+    assert PROCGEN_DISTRIBUTION_MODES == procgen_env.DISTRIBUTION_MODES
+    assert set(PROCGEN_DISTRIBUTION_MODES) <= set(procgen.env.DISTRIBUTION_MODE_DICT)
+    assert list(MINIGRID_ENV_IDS) == minigrid_env_ids()
 
 
 @pytest.mark.timeout(60)
@@ -136,11 +190,6 @@ def test_bad_overrides_fail_cleanly_before_anything_starts(tmp_path, args, expec
     ("module", "override", "extra"), [("procgen", "env=procgen", "procgen"), ("ray", "sync=ray", "ray")]
 )
 def test_missing_optional_dependency_names_the_extra(tmp_path, module, override, extra):
-    import subprocess
-    import sys
-
-    from cli_fixtures import cli_env
-
     code = f"import sys; sys.modules[{module!r}] = None; from syllabus.cli.app import main; main()"
     result = subprocess.run(
         [sys.executable, "-c", code, "train", override, f"hydra.run.dir={tmp_path / 'run'}"],

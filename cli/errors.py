@@ -1,0 +1,81 @@
+"""How the runner reports errors: a user's mistake is one line and exit 2, a failed run one message and exit 1.
+
+Tracebacks are hidden unless debugging is on: ``syllabus --debug ...`` or the environment variable
+``SYLLABUS_DEBUG=1`` (which ``--debug`` sets, so sweep jobs in other processes see it too).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+DEBUG_ENV = "SYLLABUS_DEBUG"
+USAGE_EXIT = 2
+FAILURE_EXIT = 1
+
+
+class UserError(ValueError):
+    """A mistake in what the user asked for (a value, a path, a run directory); the message says what is valid."""
+
+
+class RunDirError(UserError):
+    """A run directory cannot be used as asked: locked by another process, already holds a run, cannot resume."""
+
+
+def debug_enabled() -> bool:
+    """Whether tracebacks are shown (``--debug`` or ``SYLLABUS_DEBUG=1``)."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def enable_debug() -> None:
+    """Turns on tracebacks for this process and the processes it starts (also Hydra's full errors)."""
+    os.environ[DEBUG_ENV] = "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+
+
+def report(prog: str, message: str, exc: BaseException | None = None) -> None:
+    """Prints ``prog: error: message`` on stderr, preceded by ``exc``'s traceback when debugging."""
+    if exc is not None and debug_enabled():
+        traceback.print_exception(exc, file=sys.stderr)
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """The exception types that mean a user's mistake (exit 2), wherever in the runner they are defined."""
+    from syllabus.cli.schema import ConfigError
+
+    types: list[type[BaseException]] = [UserError, ConfigError]
+    builders = sys.modules.get("syllabus.cli.builders")  # imported only when something was built
+    if builders is not None:
+        types.append(builders.MissingDependencyError)
+    return tuple(types)
+
+
+class RunFailure(RuntimeError):
+    """Training stopped because something failed (an env, its worker, the curriculum); the message says what.
+
+    Attributes:
+        steps: Env steps the learner had taken when it failed.
+    """
+
+    def __init__(self, message: str, steps: int) -> None:
+        super().__init__(message)
+        self.steps = steps
+
+
+def describe_failure(exc: BaseException) -> str:
+    """The message of a failed run: the error's own message when it explains itself (an env or the
+    curriculum failed), else its type, message and traceback (an unexpected error, i.e. a bug)."""
+    from syllabus.core.errors import CurriculumError
+
+    cause = getattr(exc, "cause", None)  # Ray's RayTaskError carries the actor's exception
+    if isinstance(cause, BaseException) and "EnvWorkerError" in {cls.__name__ for cls in type(cause).__mro__}:
+        return str(cause)
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if isinstance(exc, RunFailure) or "EnvWorkerError" in names:
+        return str(exc)
+    if isinstance(exc, CurriculumError):
+        return f"the curriculum failed: {exc}"
+    trace = "".join(traceback.format_exception(exc)).rstrip()
+    return f"{type(exc).__name__}: {exc}\n{trace}"
