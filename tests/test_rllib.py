@@ -372,25 +372,6 @@ def attach_and_drop(name: str) -> int:
     return count
 
 
-def docs_snippet(marker: str) -> str:
-    """The Python code block of docs/rllib.md that contains ``marker``."""
-    blocks = (ROOT / "docs" / "rllib.md").read_text().split("```python\n")[1:]
-    (block,) = [code for code in (b.split("```")[0] for b in blocks) if marker in code]
-    return block
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(120)
-@pytest.mark.usefixtures("ray_cluster")
-def test_docs_attach_snippet_leaves_the_actor_running():
-    owner = make_ray_curriculum(DomainRandomization(TASKS))  # the default name, "curriculum"
-    try:
-        exec(docs_snippet("attach_ray_curriculum("), {})
-        assert len(owner.sample(2)) == 2
-    finally:
-        owner.close()
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 @pytest.mark.usefixtures("ray_cluster")
