@@ -3,7 +3,8 @@
 Layout (besides Hydra's ``.hydra/`` and the logs of :mod:`syllabus.cli.run_logs`)::
 
     meta.json                  provenance and status of the run
-    checkpoints/step_<N>/      model.zip (SB3, optimizer included), curriculum.pkl, trainer.pkl
+    checkpoints/step_<N>/      the learner's model (model.zip for SB3, rllib/ for RLlib; optimizer
+                               included), curriculum.pkl, trainer.pkl
     checkpoints/final/         the same at the end of training
 """
 
@@ -151,13 +152,16 @@ def checkpoint_dir(run_dir: Path) -> Path:
 
 
 def save_checkpoint(run_dir: Path, name: str, model: Any, curriculum: Any, state: TrainerState) -> Path:
-    """Writes ``checkpoints/<name>/`` atomically: it appears complete or not at all."""
+    """Writes ``checkpoints/<name>/`` atomically: it appears complete or not at all.
+
+    ``model`` is the run's learner (:class:`syllabus.cli.learners.Learner`): it saves itself into the directory.
+    """
     root = checkpoint_dir(run_dir)
     root.mkdir(parents=True, exist_ok=True)
     target, tmp = root / name, root / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    model.save(tmp / "model.zip")
+    model.save(tmp)
     if curriculum is not None:
         with open(tmp / "curriculum.pkl", "wb") as f:
             pickle.dump(curriculum.state_dict(), f)
