@@ -17,7 +17,12 @@ from syllabus.core.multiprocessing_sync import (
     UpdateQueue,
     make_multiprocessing_curriculum,
 )
-from syllabus.core.ray_sync import RayCurriculumWrapper, RaySyncWrapper, make_ray_curriculum
+from syllabus.core.ray_sync import (
+    RayCurriculumWrapper,
+    RaySyncWrapper,
+    attach_ray_curriculum,
+    make_ray_curriculum,
+)
 from syllabus.core.stat_recorder import StatRecorder
 from syllabus.core.task_interface import ReinitTaskWrapper, TaskEnv, TaskWrapper
 
@@ -41,6 +46,7 @@ __all__ = [
     "TaskQueue",
     "TaskWrapper",
     "UpdateQueue",
+    "attach_ray_curriculum",
     "make_multiprocessing_curriculum",
     "make_ray_curriculum",
 ]

@@ -163,6 +163,10 @@ def _kill(actor: ActorHandle) -> None:
         ray.kill(actor, no_restart=True)
 
 
+def _forget(actor: ActorHandle) -> None:
+    """What closing a handle that does not own the actor does: nothing to the actor."""
+
+
 class RayCurriculumWrapper(CurriculumWrapper):
     """The learner's handle on a curriculum that runs as a named Ray actor.
 
@@ -174,7 +178,9 @@ class RayCurriculumWrapper(CurriculumWrapper):
 
     Close it (:meth:`close` or a ``with`` block) after closing the environments: their ``close()``
     waits until the actor has applied their updates. Closing kills the actor; it also dies when
-    this wrapper is garbage collected and with the Ray driver.
+    this wrapper is garbage collected and with the Ray driver. Only the owner does that: the
+    wrapper returned by :func:`make_ray_curriculum`. A handle from :func:`attach_ray_curriculum`
+    (``owner=False``) never kills the actor; closing or dropping it only forgets the actor.
 
     Args:
         actor: Handle of the curriculum actor.
@@ -182,10 +188,18 @@ class RayCurriculumWrapper(CurriculumWrapper):
         namespace: The actor's Ray namespace (``None``: the job's).
         timeout: Seconds a forwarded call may take before raising.
         task_space: The curriculum's task space.
+        owner: Whether closing (or garbage collecting) this wrapper kills the actor.
     """
 
     def __init__(
-        self, actor: ActorHandle, name: str, namespace: str | None, timeout: float, task_space: TaskSpace
+        self,
+        actor: ActorHandle,
+        name: str,
+        namespace: str | None,
+        timeout: float,
+        task_space: TaskSpace,
+        *,
+        owner: bool = True,
     ) -> None:
         # The base class's state (a dispatcher and its lock) lives in the actor; only _call differs.
         self.actor = actor
@@ -194,7 +208,8 @@ class RayCurriculumWrapper(CurriculumWrapper):
         self.timeout = timeout
         self._task_space = task_space
         self._methods: set[str] = set()
-        self._finalizer = weakref.finalize(self, _kill, actor)
+        self.owner = owner
+        self._finalizer = weakref.finalize(self, _kill if owner else _forget, actor)
 
     def _get(self, ref: Any) -> Any:
         ray = _ray()
@@ -364,6 +379,51 @@ def make_ray_curriculum(
             f"the curriculum actor {_label(name, namespace)} failed to start: {exc}"
         ) from None
     return RayCurriculumWrapper(actor, name, namespace, timeout, task_space)
+
+
+def attach_ray_curriculum(
+    name: str = DEFAULT_NAME, namespace: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
+) -> RayCurriculumWrapper:
+    """A learner-side handle on a running curriculum actor, found by name, that never kills it.
+
+    Use it in any process of the Ray cluster other than the one that called
+    :func:`make_ray_curriculum` (a Tune trial, an RLlib callback or learner, an evaluation
+    script) to call the curriculum like the owner does, e.g. ``custom_update`` or ``log_metrics``.
+    Closing it, or dropping it, leaves the actor running: only the wrapper returned by
+    :func:`make_ray_curriculum` owns (and kills) it.
+
+    Example:
+        >>> curriculum = attach_ray_curriculum("curriculum")
+        >>> curriculum.custom_update(...)  # doctest: +SKIP
+
+    Args:
+        name: The actor's name, as given to ``make_ray_curriculum``.
+        namespace: The actor's Ray namespace; ``None`` is the current job's.
+        timeout: Seconds a call may wait for the actor.
+
+    Returns:
+        A :class:`RayCurriculumWrapper` with ``owner=False``.
+
+    Raises:
+        CurriculumConnectionError: Ray is not initialized here, no such actor exists, or it is dead.
+        CurriculumTimeoutError: The actor did not answer within ``timeout``.
+    """
+    ray = _ray()
+    if timeout <= 0:
+        raise ValueError(f"need timeout > 0, got timeout={timeout}")
+    actor = _find_actor(name, namespace)
+    try:
+        _, task_space = _loads(ray.get(actor.task_space.remote(), timeout=timeout))
+    except ray.exceptions.GetTimeoutError:
+        raise CurriculumTimeoutError(
+            f"the curriculum actor {_label(name, namespace)} did not answer within {timeout:g} s; it is "
+            "blocked or very slow. Raise `timeout` if this is expected."
+        ) from None
+    except ray.exceptions.RayActorError as exc:
+        raise CurriculumConnectionError(
+            f"the curriculum actor {_label(name, namespace)} is dead (closed, killed, or its node failed): {exc}"
+        ) from None
+    return RayCurriculumWrapper(actor, name, namespace, timeout, task_space, owner=False)
 
 
 class _RayTransport:
