@@ -200,7 +200,7 @@ class RLlibPPOConfig:
     num_epochs: int = 10
     lr: float = 3e-4
     gamma: float = 0.99
-    lambda_: float = 0.95
+    gae_lambda: float = 0.95
     clip_param: float = 0.2
     entropy_coeff: float = 0.0
     vf_loss_coeff: float = 0.5

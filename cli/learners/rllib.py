@@ -4,8 +4,8 @@ The run's Ray (:mod:`syllabus.cli.ray_cluster`: a private local Ray, or the clus
 ``sync.address``) hosts the curriculum actor and RLlib's env runners. Each training env runner
 builds its task envs wrapped in :class:`~syllabus.core.RaySyncWrapper`, so every training episode
 reaches the curriculum; evaluation env runners play the held-out tasks in turn and never touch
-it. PLR gets PPO's own value predictions through the learner connector of
-:mod:`syllabus.integrations.rllib` when that module provides it.
+it; PLR gets PPO's own value estimates through the feeder of :mod:`syllabus.integrations.rllib`,
+which sets all of this up (:func:`~syllabus.integrations.rllib.configure_curriculum`).
 
 A checkpoint holds RLlib's checkpoint of the algorithm (``rllib/``: modules, optimizer, env
 runner states) next to the curriculum and trainer state that every learner saves.
@@ -21,7 +21,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from syllabus.cli.builders import MissingDependencyError, make_task_env, task_space_of
+from syllabus.cli.builders import MissingDependencyError, make_task_env, takes_learner_updates, task_space_of
 from syllabus.cli.environments import TaskInfoWrapper
 from syllabus.cli.learners.base import Learner
 from syllabus.cli.ray_cluster import connect_ray, curriculum_actor_options
@@ -93,7 +93,7 @@ class RLlibLearner(Learner):
                 )
                 closers.append(wrapper.close)
             seed = run.seed + state.num_timesteps  # a resumed run does not replay its first episodes
-            algo = ppo_config(run, None if wrapper is None else name, seed).build_algo()
+            algo = ppo_config(run, wrapper, seed).build_algo()
             closers.append(algo.stop)
             if checkpoint is not None:
                 algo.restore_from_path(str((checkpoint / RLLIB_DIR).resolve()))
@@ -126,7 +126,8 @@ class RLlibLearner(Learner):
             for env_id, task, episode_return, length in _nested(runners, EPISODES_KEY):
                 callback.record_episode(env_id, task, episode_return, length)
             evaluation = result.get(EVALUATION_RESULTS, {}).get(ENV_RUNNER_RESULTS)
-            if evaluation:
+            interval = self.run.learner.evaluation_interval
+            if evaluation and interval and result.get("training_iteration", 0) % interval == 0:
                 logger.info(
                     "evaluation at step %d: return %.2f over %s episodes",
                     self._steps,
@@ -211,23 +212,21 @@ def envs_per_runner(run: RunConfig) -> int:
     return cfg.num_envs_per_env_runner or run.num_envs // max(cfg.num_env_runners, 1)
 
 
-def ppo_config(run: RunConfig, curriculum_name: str | None, seed: int) -> Any:
-    """The RLlib ``PPOConfig`` of ``run``; env runners connect to the curriculum actor ``curriculum_name``."""
+def ppo_config(run: RunConfig, curriculum: Any, seed: int) -> Any:
+    """The RLlib ``PPOConfig`` of ``run``; its training env runners sync with ``curriculum`` (the actor's wrapper).
+
+    With a curriculum, :func:`syllabus.integrations.rllib.configure_curriculum` sets up the envs
+    (training envs synced, evaluation envs on the held-out tasks), the curriculum callback and, for
+    PLR, the feeder of PPO's value estimates.
+    """
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
-    from ray.tune.registry import register_env
     from syllabus.cli.learners.rllib_callbacks import EpisodeReporter
 
     cfg = run.learner
     _set_torch_threads(cfg)
-    env_name = f"syllabus-{uuid.uuid4().hex[:12]}"  # registered for this Ray job only
-    creator = TaskEnvCreator(
-        run.env, curriculum_name, run.sync.namespace, run.sync.timeout, envs_per_runner(run)
-    )
-    register_env(env_name, creator)
     config = (
         PPOConfig()
-        .environment(env=env_name, env_config={"evaluation": False})
         .env_runners(
             num_env_runners=cfg.num_env_runners,
             num_envs_per_env_runner=envs_per_runner(run),
@@ -239,7 +238,7 @@ def ppo_config(run: RunConfig, curriculum_name: str | None, seed: int) -> Any:
             num_epochs=cfg.num_epochs,
             lr=cfg.lr,
             gamma=cfg.gamma,
-            lambda_=cfg.lambda_,
+            lambda_=cfg.gae_lambda,
             clip_param=cfg.clip_param,
             entropy_coeff=cfg.entropy_coeff,
             vf_loss_coeff=cfg.vf_loss_coeff,
@@ -247,9 +246,8 @@ def ppo_config(run: RunConfig, curriculum_name: str | None, seed: int) -> Any:
             grad_clip=cfg.grad_clip,
         )
         .rl_module(model_config=DefaultModelConfig(**cfg.model))
-        .callbacks([EpisodeReporter, *_curriculum_callbacks(run, curriculum_name)])
-        .debugging(seed=seed, log_level="WARN")
-        .reporting(metrics_num_episodes_for_smoothing=1)
+        .callbacks([EpisodeReporter])
+        .debugging(seed=seed, log_level="ERROR")
     )
     if cfg.evaluation_interval:
         config = config.evaluation(
@@ -257,68 +255,63 @@ def ppo_config(run: RunConfig, curriculum_name: str | None, seed: int) -> Any:
             evaluation_duration=cfg.evaluation_duration,
             evaluation_duration_unit="episodes",
             evaluation_num_env_runners=cfg.evaluation_num_env_runners,
-            evaluation_config={"env_config": {"evaluation": True}, "explore": False},
+            evaluation_config={"explore": False},
+        )
+    evaluation_tasks = task_space_of(run.env, evaluation=True).tasks
+    if curriculum is None:
+        return _without_curriculum(config, run.env, evaluation_tasks)
+    from syllabus.integrations.rllib import configure_curriculum
+
+    return configure_curriculum(
+        config,
+        TaskEnvFactory(run.env),
+        curriculum,
+        evaluation_tasks=evaluation_tasks,
+        feed_plr=takes_learner_updates(run),
+        timeout=run.sync.timeout,
+        env_name=f"syllabus-{uuid.uuid4().hex[:12]}",
+    )
+
+
+class TaskEnvFactory:
+    """Builds the run's task env for RLlib: over the held-out tasks in evaluation env runners."""
+
+    def __init__(self, env_cfg: Any) -> None:
+        self.env_cfg = env_cfg
+
+    def __call__(self, env_context: Any) -> gym.Env:
+        from syllabus.integrations.rllib import SETTINGS_KEY
+
+        evaluation = bool(
+            (env_context.get(SETTINGS_KEY) or {}).get("evaluation") or env_context.get("evaluation")
+        )
+        return make_task_env(self.env_cfg, evaluation=evaluation)
+
+
+class PlainEnvCreator:
+    """RLlib env creator of ``curriculum=none``: the task env reporting its task, held-out tasks in evaluation."""
+
+    def __init__(self, env_cfg: Any, evaluation_tasks: list[Any]) -> None:
+        self.factory = TaskEnvFactory(env_cfg)
+        self.evaluation_tasks = evaluation_tasks
+
+    def __call__(self, env_context: Any) -> gym.Env:
+        from syllabus.integrations.rllib import EvaluationTasks
+
+        env = self.factory(env_context)
+        if env_context.get("evaluation"):
+            return EvaluationTasks(env, self.evaluation_tasks, offset=getattr(env_context, "worker_index", 0))
+        return TaskInfoWrapper(env)
+
+
+def _without_curriculum(config: Any, env_cfg: Any, evaluation_tasks: list[Any]) -> Any:
+    from ray.tune.registry import register_env
+
+    env_name = f"syllabus-{uuid.uuid4().hex[:12]}"  # registered for this Ray job only
+    register_env(env_name, PlainEnvCreator(env_cfg, evaluation_tasks))
+    config.environment(env=env_name, env_config={"evaluation": False})
+    if config.evaluation_interval:
+        config.evaluation(
+            evaluation_config={**dict(config.evaluation_config or {}), "env_config": {"evaluation": True}}
         )
     return config
-
-
-def _curriculum_callbacks(run: RunConfig, curriculum_name: str | None) -> list[Any]:
-    """RLlib callbacks the curriculum needs (none yet: PLR's feeder comes from syllabus.integrations.rllib)."""
-    return []
-
-
-class TaskEnvCreator:
-    """RLlib env creator of the run's task env: synced to the curriculum in training env runners,
-    cycling through the held-out tasks (without the curriculum) in evaluation env runners.
-
-    Args:
-        env_cfg: The run's env config.
-        curriculum_name: Name of the curriculum actor (``None``: no curriculum).
-        namespace: Ray namespace of the curriculum actor.
-        timeout: Seconds a reset may wait for the curriculum actor.
-        envs_per_runner: Envs in each env runner (for env ids unique across runners).
-    """
-
-    def __init__(
-        self,
-        env_cfg: Any,
-        curriculum_name: str | None,
-        namespace: str | None,
-        timeout: float,
-        envs_per_runner: int,
-    ) -> None:
-        self.env_cfg = env_cfg
-        self.curriculum_name = curriculum_name
-        self.namespace = namespace
-        self.timeout = timeout
-        self.envs_per_runner = envs_per_runner
-        self._created = 0  # envs built by this copy (one copy per env runner process)
-
-    def __call__(self, env_config: Any) -> gym.Env:
-        from syllabus.core import RaySyncWrapper
-
-        if env_config.get("evaluation"):
-            tasks = task_space_of(self.env_cfg, evaluation=True).tasks
-            offset = getattr(env_config, "worker_index", 0) * self.envs_per_runner + self._created
-            self._created += 1
-            return HeldOutTasks(make_task_env(self.env_cfg, evaluation=True), tasks, offset)
-        env = make_task_env(self.env_cfg)
-        if self.curriculum_name is None:
-            return TaskInfoWrapper(env)
-        return RaySyncWrapper(env, self.curriculum_name, self.namespace, timeout=self.timeout)
-
-
-class HeldOutTasks(gym.Wrapper):
-    """Resets into the evaluation tasks in turn, starting at ``offset``; puts the task in ``info["task"]``."""
-
-    def __init__(self, env: gym.Env, tasks: list[Any], offset: int) -> None:
-        super().__init__(env)
-        self._tasks = tasks
-        self._next = offset
-
-    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        task = self._tasks[self._next % len(self._tasks)]
-        self._next += 1
-        obs, info = self.env.reset(**kwargs, new_task=task)
-        info["task"] = task
-        return obs, info

@@ -25,7 +25,7 @@ class EpisodeReporter(RLlibCallback):
         env_index: int = 0,
         **kwargs: Any,
     ) -> None:
-        if env_runner is None or metrics_logger is None or env_runner.config.env_config.get("evaluation"):
+        if env_runner is None or metrics_logger is None or env_runner.config.in_evaluation:
             return
         chunks = [*(prev_episode_chunks or []), episode]
         task = chunks[0].get_infos(0).get("task")
