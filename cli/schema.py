@@ -337,6 +337,11 @@ def _check_values(run: RunConfig) -> None:
                 f"= {run.learner.n_steps} * {run.num_envs} = {rollout}"
             )
     if isinstance(run.learner, RLlibPPOConfig):
+        if not isinstance(run.sync, RaySyncConfig):
+            raise ConfigError(
+                f"learner=rllib_ppo needs sync=ray (RLlib's env runners are Ray actors), got sync={run.sync.name}; "
+                "add sync=ray, or use learner=sb3_ppo"
+            )
         positive.update(_rllib_sizes(run))
     for key, value in positive.items():
         if value < 1:

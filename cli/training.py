@@ -75,7 +75,11 @@ def train(run: RunConfig, run_dir: Path, *, resume: bool, command: str, quiet: b
     learner_type = learner_class(run.learner.name)
     learner_type.check(run)
     check_env_config(run.env)
-    check_sync_config(run.sync)
+    try:
+        check_sync_config(run.sync)  # joining a Ray cluster may take up to sync.join_timeout
+    except KeyboardInterrupt:
+        logger.warning("interrupted before training started (while checking sync.address)")
+        return "interrupted"
     checkpoint, state = None, TrainerState()
     if resume:
         checkpoint = latest_checkpoint(run_dir)

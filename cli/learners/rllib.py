@@ -26,7 +26,7 @@ from syllabus.cli.environments import TaskInfoWrapper
 from syllabus.cli.learners.base import Learner
 from syllabus.cli.ray_cluster import connect_ray, curriculum_actor_options
 from syllabus.cli.run_dir import TrainerState
-from syllabus.cli.schema import ConfigError, RLlibPPOConfig, RunConfig
+from syllabus.cli.schema import RLlibPPOConfig, RunConfig
 
 RLLIB_DIR = "rllib"
 """RLlib's checkpoint of the algorithm inside a checkpoint directory."""
@@ -58,12 +58,7 @@ class RLlibLearner(Learner):
 
     @classmethod
     def check(cls, run: RunConfig) -> None:
-        """RLlib's env runners are Ray actors: ``learner=rllib_ppo`` needs ``sync=ray`` and RLlib installed."""
-        if run.sync.name != "ray":
-            raise ConfigError(
-                f"learner=rllib_ppo needs sync=ray (RLlib's env runners are Ray actors), got sync={run.sync.name}; "
-                "add sync=ray, or use learner=sb3_ppo"
-            )
+        """RLlib must be installed (the schema already checked that ``sync=ray``)."""
         if importlib.util.find_spec("ray.rllib") is None or importlib.util.find_spec("tree") is None:
             raise MissingDependencyError(
                 'learner=rllib_ppo needs RLlib; install it with: pip install "syllabus-curriculum[rllib]"'
