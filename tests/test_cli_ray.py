@@ -99,7 +99,7 @@ def test_local_ray_run_trains_checkpoints_and_leaves_no_ray_process(tmp_path):
     assert not (tmp_path / "home" / ".ray").exists(), "Ray wrote an auth token under $HOME"
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(200)
 def test_joining_a_running_cluster_leaves_it_running(tmp_path):
     with local_ray():
         address = ray.get_runtime_context().gcs_address
@@ -118,7 +118,7 @@ def test_joining_a_running_cluster_leaves_it_running(tmp_path):
             env=env,
             capture_output=True,
             text=True,
-            timeout=80,
+            timeout=180,  # the join check adds a Ray start-up in a child process
         )
         assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
         assert ray.get(ray.remote(lambda: "alive").remote(), timeout=30) == "alive"
