@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import signal
 import subprocess
 import uuid
@@ -73,7 +74,8 @@ def test_rllib_run_trains_resumes_evaluates_and_plots(tmp_path):
     run_dir = tmp_path / "run"
     output = ok(train(tmp_path, "train", "curriculum=plr", *TINY_RLLIB, f"hydra.run.dir={run_dir}"))
     assert "started a private local Ray for this run" in output
-    assert "step 256/512" in output and "done: " in output  # the same progress lines as SB3 runs
+    assert re.search(r"step \d+/512 \(\d+%\) \| \d+ steps/s \| return ", output), output  # as SB3 runs
+    assert "done: " in output
 
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["status"] == "completed" and meta["steps"] >= 512
@@ -127,7 +129,7 @@ def test_ctrl_c_checkpoints_an_rllib_run_and_leaves_no_ray_process(tmp_path):
         lines = []
         for line in proc.stdout:  # bounded by the test timeout; the run logs every 256 steps
             lines.append(line)
-            if "step 512/1000000" in line:
+            if re.search(r"step (5\d\d|\d{4,})/1000000", line):  # two iterations done
                 break
         else:
             pytest.fail("the run ended before logging progress:\n" + "".join(lines))
