@@ -102,7 +102,9 @@ def check_cluster(sync: RaySyncConfig) -> None:
                 f"sync.address={sync.address!r}: nothing answers at {host}:{port} ({exc}); start a Ray "
                 "cluster there (`ray start --head`) or use sync.address=null for a private local Ray"
             ) from None
-    logger.info("joining the Ray cluster at %s (up to sync.join_timeout=%g s)", sync.address, sync.join_timeout)
+    logger.info(
+        "joining the Ray cluster at %s (up to sync.join_timeout=%g s)", sync.address, sync.join_timeout
+    )
     probe = subprocess.Popen(
         [sys.executable, "-c", _PROBE, sync.address],
         stdout=subprocess.PIPE,

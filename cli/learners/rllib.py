@@ -162,7 +162,8 @@ class RLlibPolicy:
         import torch
 
         with torch.no_grad():
-            out = self.module.forward_inference({"obs": torch.as_tensor(np.asarray(obs)[None])})
+            batch = torch.as_tensor(float_observation(np.asarray(obs))[None])
+            out = self.module.forward_inference({"obs": batch})
         dist = self.module.get_inference_action_dist_cls().from_logits(out["action_dist_inputs"])
         if deterministic:
             dist = dist.to_deterministic()
@@ -268,6 +269,34 @@ def ppo_config(run: RunConfig, curriculum: Any, seed: int) -> Any:
     )
 
 
+def float_observation(obs: np.ndarray) -> np.ndarray:
+    """What RLlib's models read: uint8 observations as float32, images (3-d) scaled to [0, 1] like SB3 does."""
+    if obs.dtype != np.uint8:
+        return obs
+    return obs.astype(np.float32) / 255.0 if obs.ndim == 3 else obs.astype(np.float32)
+
+
+class FloatObservations(gym.ObservationWrapper):
+    """Gives RLlib's models float32 observations (:func:`float_observation`) instead of uint8 ones."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        space = env.observation_space
+        assert isinstance(space, gym.spaces.Box) and space.dtype == np.uint8
+        high = 1.0 if len(space.shape) == 3 else float(np.max(space.high))
+        self.observation_space = gym.spaces.Box(0.0, high, space.shape, np.float32)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Resets the task env (into ``new_task`` when given: sync wrappers may sit above this one)."""
+        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)
+        return self.observation(obs), info
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return float_observation(observation)
+
+
 class TaskEnvFactory:
     """Builds the run's task env for RLlib: over the held-out tasks in evaluation env runners."""
 
@@ -280,7 +309,11 @@ class TaskEnvFactory:
         evaluation = bool(
             (env_context.get(SETTINGS_KEY) or {}).get("evaluation") or env_context.get("evaluation")
         )
-        return make_task_env(self.env_cfg, evaluation=evaluation)
+        env = make_task_env(self.env_cfg, evaluation=evaluation)
+        space = env.observation_space
+        if isinstance(space, gym.spaces.Box) and space.dtype == np.uint8:
+            return FloatObservations(env)
+        return env
 
 
 class PlainEnvCreator:
