@@ -206,3 +206,35 @@ def test_rllib_sizes_are_checked():
         ConfigError, match="learner.minibatch_size=4096 must be <= learner.train_batch_size=2048"
     ):
         validate(batch)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_rllib_run_joins_a_running_cluster_and_leaves_it_running(tmp_path):
+    import ray
+    from ray_fixtures import local_ray
+
+    with local_ray():
+        address = ray.get_runtime_context().gcs_address
+        run_dir = tmp_path / "run"
+        result = subprocess.run(
+            [*SYLLABUS, "train", "curriculum=plr", *TINY_RLLIB, f"sync.address={address}",
+             f"hydra.run.dir={run_dir}"],
+            cwd=tmp_path, env={**cli_env(), "RAY_AUTH_MODE": "token"}, capture_output=True, text=True,
+            timeout=360,
+        )  # fmt: skip
+        output = ok(result)
+        assert "private local Ray" not in output
+        assert ray.get(ray.remote(lambda: "alive").remote(), timeout=60) == "alive"
+        actors = [
+            p
+            for p in psutil.Process().children(recursive=True)
+            if any(
+                name in " ".join(p.cmdline())
+                for name in ("ray::SingleAgentEnvRunner", "ray::_CurriculumActor")
+            )
+        ]
+        _, alive = psutil.wait_procs(actors, timeout=15)
+        assert not alive, f"the run's actors are still alive in the cluster: {alive}"
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["status"] == "completed" and meta["steps"] >= 512

@@ -290,7 +290,7 @@ class FloatObservations(gym.ObservationWrapper):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None
     ) -> tuple[Any, dict[str, Any]]:
         """Resets the task env (into ``new_task`` when given: sync wrappers may sit above this one)."""
-        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)
+        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)  # type: ignore[call-arg]
         return self.observation(obs), info
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
