@@ -9,7 +9,7 @@ directory removed when the run ends.
 Any other ``sync.address`` joins that cluster. Joining is checked first, in a child process that
 does what ``ray.init(address=...)`` does and is killed after ``sync.join_timeout`` seconds: Ray
 itself retries for minutes when something that is not a Ray node listens at the address, and
-ignores Ctrl-C meanwhile.
+ignores Ctrl-C meanwhile. The run's own ``ray.init`` then gets the same deadline.
 
 The curriculum actor is placed on the driver's node (``sync.curriculum_node: driver``), so losing
 a worker node never takes the curriculum with it; ``any`` leaves the choice to Ray.
@@ -17,6 +17,7 @@ a worker node never takes the curriculum with it; ``any`` leaves the choice to R
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -27,7 +28,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -164,13 +166,37 @@ def connect_ray(sync: RaySyncConfig) -> Callable[[], None] | None:
     if sync.address is None:
         return _start_private_ray(sync)
     try:
-        ray.init(address=sync.address, logging_level=logging.WARNING)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+        with _deadline(sync.join_timeout):
+            ray.init(address=sync.address, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+        ray.shutdown()  # whatever the failed attempt connected
         raise ConfigError(
             f"sync.address={sync.address!r}: cannot join a Ray cluster there: {root_cause(exc)}; start one "
             "(`ray start --head`), or use sync.address=null for a private local Ray"
         ) from None
     return ray.shutdown
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Raises TimeoutError in the block after ``seconds`` (main thread only; elsewhere no deadline).
+
+    Ray's join retries in Python between attempts, where the alarm's exception lands.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"no answer within sync.join_timeout={seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _start_private_ray(sync: RaySyncConfig) -> Callable[[], None]:

@@ -113,7 +113,7 @@ class RLlibLearner(Learner):
         from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EVALUATION_RESULTS, NUM_ENV_STEPS_SAMPLED
 
         callback.begin(self._steps)
-        while self._steps < total_timesteps:
+        while self._steps < total_timesteps and not callback.stop.is_set():  # Ctrl-C while starting up
             result = self.algo.train()
             runners = result.get(ENV_RUNNER_RESULTS, {})
             self._steps += int(runners.get(NUM_ENV_STEPS_SAMPLED, 0))
