@@ -2,4 +2,6 @@
 
 * :mod:`syllabus.integrations.sb3`: :class:`~syllabus.integrations.sb3.PLRCallback` feeds
   Prioritized Level Replay from Stable-Baselines3 on-policy algorithms.
+* :mod:`syllabus.integrations.rllib`: RLlib (new API stack) env creator, callback and PLR feeder
+  for curricula served by :func:`~syllabus.core.make_ray_curriculum`.
 """

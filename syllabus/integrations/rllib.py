@@ -29,6 +29,7 @@ Tested with ``ray[rllib]`` 2.60, gymnasium 1.2.2 and numpy 1.26. Importing this 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections import defaultdict
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from ray.rllib.env.env_context import EnvContext
 
 __all__ = [
+    "CHUNKS_KEY",
     "SETTINGS_KEY",
     "CurriculumCallback",
     "EpisodeChunk",
@@ -81,7 +83,10 @@ __all__ = [
 SETTINGS_KEY = "syllabus"
 """Key of the Syllabus settings in RLlib's ``env_config``."""
 
+logger = logging.getLogger(__name__)
+
 _RECORDS_KEY = "syllabus_episode_records"
+_STARVED_WARNING = 3
 CHUNKS_KEY = "syllabus_chunks"
 """Key under which :class:`PLRFeeder` leaves the chunks it sent in the learner connector's ``shared_data``."""
 
@@ -182,8 +187,9 @@ def configure_curriculum(
     Registers :func:`make_env_creator` of ``env_factory`` with Ray Tune's env registry as the
     config's env, adds the settings to the training
     and evaluation ``env_config`` (keeping what is there), and adds :class:`CurriculumCallback`.
-    Call it after ``config.evaluation(...)`` and ``config.env_runners(...)``: a later change of the
-    evaluation ``env_config`` or of the vectorize mode is refused when the algorithm is built.
+    Later ``config.evaluation(...)`` calls keep the settings (RLlib merges overrides); dropping
+    them (``evaluation_config=None``) or switching to async vectorization afterwards is refused
+    when the algorithm is built.
 
     Args:
         config: The algorithm config (new API stack); changed in place and returned.
@@ -200,25 +206,30 @@ def configure_curriculum(
         ``config``.
 
     Raises:
-        CurriculumConnectionError: ``config`` uses ``gym_env_vectorize_mode="async"``.
+        CurriculumConnectionError: ``config`` uses ``gym_env_vectorize_mode="async"``, or Ray is
+            running and has no curriculum actor of that name (and namespace).
     """
     _check_vectorize_mode(config)
     settings = curriculum_env_config(
         curriculum, namespace, evaluation_tasks=evaluation_tasks, feed_plr=feed_plr, timeout=timeout
     )
+    import ray
+
+    if ray.is_initialized():
+        _find(settings[SETTINGS_KEY])  # a misnamed actor fails here, in the caller's process
     from ray.tune.registry import register_env
 
     env_config = {**dict(config.env_config or {}), **settings}
     env_id = env_name or f"syllabus-{settings[SETTINGS_KEY]['name']}"
     register_env(env_id, make_env_creator(env_factory))
     config.environment(env=env_id, env_config=env_config)
-    overrides = config.evaluation_config
-    if overrides is not None and not isinstance(overrides, dict):
+    existing = config.evaluation_config
+    if existing is not None and not isinstance(existing, dict):
         raise TypeError(
             "configure_curriculum needs config.evaluation_config to be a dict of overrides (or None), "
-            f"got {type(overrides).__name__}"
+            f"got {type(existing).__name__}"
         )
-    overrides = dict(overrides or {})
+    overrides: dict[str, Any] = dict(existing or {})
     evaluation_settings = {**settings[SETTINGS_KEY], "evaluation": True}
     overrides["env_config"] = {
         **dict(overrides.get("env_config", env_config)),
@@ -263,7 +274,8 @@ class EvaluationTasks(gym.Wrapper):
         if new_task is None:
             new_task = self.tasks[self._next]
             self._next = (self._next + 1) % len(self.tasks)
-        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)
+        env: Any = self.env  # a task env: its reset takes new_task
+        obs, info = env.reset(seed=seed, options=options, new_task=new_task)
         info["task"] = new_task
         return obs, info
 
@@ -364,7 +376,9 @@ class CurriculumCallback(RLlibCallback):
 
     def on_algorithm_init(self, *, algorithm: Algorithm, metrics_logger: Any = None, **kwargs: Any) -> None:
         """Attaches to the curriculum, checks the configuration and installs the PLR feeder."""
-        config = algorithm.config
+        config, learner_group = algorithm.config, algorithm.learner_group
+        if config is None or learner_group is None:
+            raise CurriculumError("CurriculumCallback needs RLlib's new API stack (EnvRunners and Learners)")
         settings = _settings(config.env_config)
         _check_vectorize_mode(config)
         evaluation_config = getattr(algorithm, "evaluation_config", None)
@@ -380,7 +394,7 @@ class CurriculumCallback(RLlibCallback):
                     f"num_learners={config.num_learners}: use num_learners=0 or 1"
                 )
             num_lanes = max(config.num_env_runners, 1) * config.num_envs_per_env_runner
-            algorithm.learner_group.foreach_learner(_FeederInstaller(settings, num_lanes))
+            learner_group.foreach_learner(_FeederInstaller(settings, num_lanes))
 
     def on_train_result(
         self, *, algorithm: Algorithm, metrics_logger: Any = None, result: dict, **kwargs: Any
@@ -413,7 +427,7 @@ class _FeederInstaller:
         self.settings = settings
         self.num_lanes = num_lanes
 
-    def __call__(self, learner: Learner) -> None:
+    def __call__(self, learner: Learner, _: Any = None) -> None:
         curriculum = attach_ray_curriculum(
             self.settings["name"], self.settings["namespace"], timeout=self.settings["timeout"]
         )
@@ -435,7 +449,8 @@ class EpisodeChunk:
     Attributes:
         episode_id: RLlib's episode id; the chunks of one episode share it.
         first: Whether the chunk starts the episode.
-        task: Encoded task (known from the reset info of the first chunk; ``-1`` before lookup).
+        task: Encoded task: from the reset info for a first chunk; for a later chunk ``-1`` until
+            the :class:`RolloutPacker` fills in its episode's task.
         rewards: Rewards of the chunk's ``n`` steps.
         values: ``V(s_0) .. V(s_n)``: the value estimates of the chunk's observations, the last
             one of the observation after its last step (the bootstrap).
@@ -477,6 +492,7 @@ class _Lane:
         self.bootstrap = 0.0  # V after the last step held, when the lane ends in an open episode
 
     def add(self, chunk: EpisodeChunk, task: int, gamma: float) -> None:
+        chunk.task = task
         n = len(chunk)
         rewards = np.array(chunk.rewards, dtype=np.float64)
         dones = np.zeros(n, dtype=bool)
@@ -673,6 +689,7 @@ class PLRFeeder(ConnectorV2):
         self.curriculum = curriculum
         self.packer = RolloutPacker(num_lanes, float(curriculum.gamma))
         self.recorder = _EpisodeRecorder(curriculum.task_space.encode)
+        self._starved = 0  # training batches in a row with no rollout sent
 
     def __call__(
         self, *, rl_module: Any, batch: dict, episodes: list, shared_data: dict | None = None, **kwargs: Any
@@ -690,7 +707,9 @@ class PLRFeeder(ConnectorV2):
         lengths = [len(episode) for episode in episodes]  # each extended by PPO's bootstrap step
         with torch.no_grad():
             values = rl_module[DEFAULT_MODULE_ID].compute_values(batch[DEFAULT_MODULE_ID])
-        values = np.asarray(unpad_data_if_necessary(lengths, convert_to_numpy(values)), dtype=np.float64)
+        values = np.asarray(
+            unpad_data_if_necessary(lengths, np.asarray(convert_to_numpy(values))), dtype=np.float64
+        )
         ends = np.cumsum(lengths)
         chunks = [
             EpisodeChunk(
@@ -704,6 +723,18 @@ class PLRFeeder(ConnectorV2):
         rollout = self.packer.pop()
         if rollout is not None:
             self.curriculum.custom_update(*rollout)
+            self._starved = 0
+        else:
+            self._starved += 1
+            if self._starved == _STARVED_WARNING:
+                empty = sum(lane.length == 0 for lane in self.packer.lanes)
+                logger.warning(
+                    "the PLR feeder sent nothing for %d training batches: %d of its %d lanes got no episodes. "
+                    "Fewer envs sample than num_env_runners x num_envs_per_env_runner (failed env runners?)",
+                    self._starved,
+                    empty,
+                    self.packer.num_lanes,
+                )
         if shared_data is not None:
             shared_data[CHUNKS_KEY] = chunks
         return batch
