@@ -19,9 +19,10 @@ from contextlib import ExitStack
 
 import psutil
 from hydra import compose, initialize_config_dir
-from syllabus.cli.builders import learner_callbacks, make_curriculum, make_learner, task_space_of
+from syllabus.cli.builders import make_curriculum, task_space_of
 from syllabus.cli.environments import open_environments, start_worker_server
 from syllabus.cli.hydra_app import CONFIG_DIR
+from syllabus.cli.learners.sb3 import learner_callbacks, make_ppo
 from syllabus.cli.schema import RunConfig, validate
 
 
@@ -47,7 +48,7 @@ class Setup:
 
         self.run = run
         envs = stack.enter_context(open_environments(run, make_curriculum(run, task_space_of(run.env))))
-        self.model = make_learner(run, envs.venv)
+        self.model = make_ppo(run, envs.venv)
         self.model.set_logger(Logger(folder=None, output_formats=[]))
         self.callbacks = learner_callbacks(run, envs.curriculum)
         self.rollout = run.learner.n_steps * run.num_envs

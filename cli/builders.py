@@ -1,7 +1,8 @@
-"""From a validated config to objects: task envs, the curriculum and the learner.
+"""From a validated config to objects: task envs and the curriculum.
 
 The chain is config -> task env factory -> sync wrapper -> vector env -> learner; the sync wrapper
-and the vector env are built in :mod:`syllabus.cli.environments`.
+and the vector env are built in :mod:`syllabus.cli.environments`, the learner in
+:mod:`syllabus.cli.learners`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from syllabus.cli.schema import (
     MiniGridEnvConfig,
     ProcgenEnvConfig,
     RunConfig,
-    SB3PPOConfig,
 )
 
 from syllabus.core import Curriculum
@@ -197,63 +197,3 @@ def _prefix_stages(fractions: list[float], task_space: TaskSpace) -> list[list[A
 def takes_learner_updates(run: RunConfig) -> bool:
     """Whether the curriculum learns from the learner's rollouts (value predictions), i.e. PLR."""
     return run.curriculum.name in ("plr", "robust_plr")
-
-
-# ----------------------------------------------------------------------- learner
-
-
-def make_learner(run: RunConfig, venv: Any) -> Any:
-    """Builds the SB3 PPO learner of ``run`` on ``venv``, seeded with ``run.seed``."""
-    from stable_baselines3 import PPO
-
-    cfg = run.learner
-    if not isinstance(cfg, SB3PPOConfig):
-        raise ConfigError(f"learner.name: no builder for {cfg.name!r}")
-    set_torch_threads(cfg)
-    return PPO(policy_for(cfg, venv.observation_space), venv, **ppo_kwargs(run), seed=run.seed, verbose=0)
-
-
-def set_torch_threads(cfg: SB3PPOConfig) -> None:
-    """Applies ``learner.num_threads`` (0: torch's default)."""
-    import torch
-
-    if cfg.num_threads > 0:
-        torch.set_num_threads(cfg.num_threads)
-
-
-def ppo_kwargs(run: RunConfig) -> dict[str, Any]:
-    """Keyword arguments of SB3 ``PPO`` from the learner config (minibatch size from ``n_minibatches``)."""
-    cfg = run.learner
-    return {
-        "learning_rate": cfg.learning_rate,
-        "n_steps": cfg.n_steps,
-        "batch_size": cfg.n_steps * run.num_envs // cfg.n_minibatches,
-        "n_epochs": cfg.n_epochs,
-        "gamma": cfg.gamma,
-        "gae_lambda": cfg.gae_lambda,
-        "clip_range": cfg.clip_range,
-        "ent_coef": cfg.ent_coef,
-        "vf_coef": cfg.vf_coef,
-        "max_grad_norm": cfg.max_grad_norm,
-        "normalize_advantage": cfg.normalize_advantage,
-        "policy_kwargs": dict(cfg.policy_kwargs) or None,
-        "device": cfg.device,
-    }
-
-
-def policy_for(cfg: SB3PPOConfig, observation_space: gym.Space) -> str:
-    """The SB3 policy name: ``CnnPolicy`` for image observations when ``policy: auto``, else ``MlpPolicy``."""
-    if cfg.policy != "auto":
-        return cfg.policy
-    from stable_baselines3.common.preprocessing import is_image_space
-
-    return "CnnPolicy" if is_image_space(observation_space, check_channels=False) else "MlpPolicy"
-
-
-def learner_callbacks(run: RunConfig, curriculum: Any) -> list[Any]:
-    """SB3 callbacks the curriculum needs: the PLR callback feeds PLR value predictions."""
-    if curriculum is None or not takes_learner_updates(run):
-        return []
-    from syllabus.integrations.sb3 import PLRCallback
-
-    return [PLRCallback(curriculum)]

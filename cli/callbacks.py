@@ -1,4 +1,7 @@
-"""The SB3 callback of a run: episode and interval logs, progress, interval checkpoints and stop requests."""
+"""The callback of a run: episode and interval logs, progress, interval checkpoints and stop requests.
+
+An SB3 callback; learners that are not SB3 drive its learner-neutral methods directly.
+"""
 
 from __future__ import annotations
 
@@ -75,19 +78,13 @@ class RunCallback(BaseCallback):
         return (self.num_timesteps // interval + 1) * interval
 
     def _on_training_start(self) -> None:
-        self._start = self._last_time = time.monotonic()
-        self._last_steps = self.num_timesteps
-        self._next_log = self._next_multiple(self.log_interval)
-        if self.checkpoint_interval:
-            self._next_checkpoint = self._next_multiple(self.checkpoint_interval)
+        self.begin(self.num_timesteps)
         reset_infos = self.training_env.unwrapped.reset_infos
         self._tasks = [info.get("task") for info in reset_infos]
 
     def _on_rollout_start(self) -> None:
         # Between rollouts the model has trained on every step counted so far: a consistent checkpoint.
-        if self.checkpoint_interval and self.num_timesteps >= self._next_checkpoint:
-            self._save_checkpoint(self.num_timesteps)
-            self._next_checkpoint = self._next_multiple(self.checkpoint_interval)
+        self.checkpoint_if_due()
 
     def _on_step(self) -> bool:
         dones = self.locals["dones"]
@@ -97,16 +94,42 @@ class RunCallback(BaseCallback):
             for i in np.flatnonzero(dones).tolist():
                 episode = infos[i].get("episode")
                 if episode is not None:
-                    self.episodes += 1
-                    self._returns.append(float(episode["r"]))
-                    self._lengths.append(int(episode["l"]))
-                    self.logs.episode(self.num_timesteps, i, self._tasks[i], episode["r"], episode["l"])
+                    self.record_episode(i, self._tasks[i], episode["r"], episode["l"])
                 self._tasks[i] = reset_infos[i].get("task")
-        self.display.update(self.num_timesteps, self.mean_return)
-        if self.num_timesteps >= self._next_log:
+        return self.advance(self.num_timesteps)
+
+    # The learner-neutral part, also driven directly by learners that are not SB3 (RLlib).
+
+    def begin(self, steps: int) -> None:
+        """Starts timing and the log and checkpoint schedules at ``steps`` (the first step of this session)."""
+        self.num_timesteps = steps
+        self._start = self._last_time = time.monotonic()
+        self._last_steps = steps
+        self._next_log = self._next_multiple(self.log_interval)
+        if self.checkpoint_interval:
+            self._next_checkpoint = self._next_multiple(self.checkpoint_interval)
+
+    def record_episode(self, env_id: int, task: Any, episode_return: float, length: int) -> None:
+        """Counts and logs one finished episode (at the current step)."""
+        self.episodes += 1
+        self._returns.append(float(episode_return))
+        self._lengths.append(int(length))
+        self.logs.episode(self.num_timesteps, env_id, task, episode_return, length)
+
+    def advance(self, steps: int) -> bool:
+        """Moves the progress display to ``steps``, logs a row when one is due; ``False`` asks to stop."""
+        self.num_timesteps = steps
+        self.display.update(steps, self.mean_return)
+        if steps >= self._next_log:
             self.log_interval_row()
             self._next_log = self._next_multiple(self.log_interval)
         return not self.stop.is_set()
+
+    def checkpoint_if_due(self) -> None:
+        """Writes an interval checkpoint when one is due; call only where the model state is consistent."""
+        if self.checkpoint_interval and self.num_timesteps >= self._next_checkpoint:
+            self._save_checkpoint(self.num_timesteps)
+            self._next_checkpoint = self._next_multiple(self.checkpoint_interval)
 
     @property
     def mean_return(self) -> float:

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
-import secrets
-import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 from syllabus.cli.builders import MissingDependencyError, make_task_env
+from syllabus.cli.ray_cluster import check_cluster, connect_ray, curriculum_actor_options
 from syllabus.cli.schema import ConfigError, RaySyncConfig, RunConfig
 from syllabus.cli.vec_env_faults import GuardedSubprocVecEnv, guard_env_fns
 
@@ -35,8 +32,6 @@ from syllabus.core.direct_sync import DirectSyncWrapper
 # Seconds the learner waits for an env beyond sync.timeout, so that the env's own error (e.g. its
 # wait for a task timed out) arrives before the learner gives up on it.
 WORKER_GRACE = 5.0
-RAY_CLIENT_PORT = 10001
-PROBE_TIMEOUT = 10.0  # seconds to wait for a TCP answer from sync.address (Ray itself retries for minutes)
 
 logger = logging.getLogger("syllabus.train")
 
@@ -75,8 +70,8 @@ def _ray_env(
 
 
 def check_sync_config(sync: Any) -> None:
-    """Checks that the sync backend's optional package is installed (Ray for ``sync=ray``) and that
-    something answers at ``sync.address`` (``auto`` is left to Ray)."""
+    """Checks that the sync backend's optional package is installed (Ray for ``sync=ray``) and that a
+    Ray cluster can be joined at ``sync.address`` (:func:`~syllabus.cli.ray_cluster.check_cluster`)."""
     if not isinstance(sync, RaySyncConfig):
         return
     try:
@@ -85,57 +80,7 @@ def check_sync_config(sync: Any) -> None:
         raise MissingDependencyError(
             f'sync=ray needs an optional dependency: {exc}; install it with: pip install "syllabus-curriculum[ray]"'
         ) from None
-    if sync.address in (None, "auto"):
-        return
-    host, _, port = sync.address.removeprefix("ray://").partition(":")
-    try:
-        socket.create_connection((host, int(port or RAY_CLIENT_PORT)), timeout=PROBE_TIMEOUT).close()
-    except OSError as exc:
-        raise ConfigError(
-            f"sync.address={sync.address!r}: nothing answers at {host}:{port or RAY_CLIENT_PORT} within "
-            f"{PROBE_TIMEOUT:g} s ({exc}); start a Ray cluster there (`ray start --head`) or use "
-            "sync.address=null for a local Ray"
-        ) from None
-
-
-def connect_ray(sync: RaySyncConfig) -> Callable[[], None] | None:
-    """Starts a local Ray (``sync.address: null``) or joins the cluster at ``sync.address``.
-
-    Reuses a Ray this process already initialized (e.g. a launcher's). A local Ray gets an auth token
-    in the environment unless the user has one, so Ray writes none under the home directory.
-
-    Returns:
-        ``ray.shutdown`` (stops a local Ray; only disconnects from a cluster), or ``None`` when Ray was
-        already initialized and stays as it was.
-
-    Raises:
-        ConfigError: No Ray cluster answers at ``sync.address``.
-    """
-    import ray
-
-    if ray.is_initialized():
-        logger.info("using the Ray this process is already connected to; sync.address is not used")
-        return None
-    if sync.address is None:
-        if os.environ.get("RAY_AUTH_MODE", "token").lower() == "token" and not (
-            os.environ.get("RAY_AUTH_TOKEN")
-            or os.environ.get("RAY_AUTH_TOKEN_PATH")
-            or (Path.home() / ".ray" / "auth_token").exists()
-        ):
-            os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(16)  # Ray caches it: kept for the process
-        ray.init(num_cpus=sync.num_cpus, include_dashboard=False, logging_level=logging.WARNING)
-        return ray.shutdown
-    try:
-        ray.init(address=sync.address, logging_level=logging.WARNING)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0].rstrip(".")
-        if exc.__cause__ is not None:  # e.g. Ray's AuthenticationError, which says what to set
-            reason += f" ({str(exc.__cause__).strip().splitlines()[0]})"
-        raise ConfigError(
-            f"sync.address={sync.address!r}: cannot join a Ray cluster there: {reason}. Start one (`ray start "
-            "--head`), or use sync.address=null for a local Ray"
-        ) from None
-    return ray.shutdown
+    check_cluster(sync)
 
 
 @dataclass
@@ -227,7 +172,13 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
             name = run.sync.curriculum_name or f"syllabus-curriculum-{uuid.uuid4().hex[:12]}"
             actor = None
             if curriculum is not None:
-                wrapper = make_ray_curriculum(curriculum, name, run.sync.namespace, timeout=run.sync.timeout)
+                wrapper = make_ray_curriculum(
+                    curriculum,
+                    name,
+                    run.sync.namespace,
+                    timeout=run.sync.timeout,
+                    actor_options=curriculum_actor_options(run.sync),
+                )
                 envs.curriculum, actor = wrapper, wrapper.actor
                 envs._closers.append(wrapper.close)
             factory = partial(_ray_env, run.env, actor, name, run.sync.namespace, run.sync.timeout)

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
-from syllabus.cli.builders import check_env_config, make_task_env, set_torch_threads, task_space_of
-from syllabus.cli.run_dir import MODEL, eval_checkpoint, now, verify_checkpoint, write_json
+from syllabus.cli.builders import check_env_config, make_task_env, task_space_of
+from syllabus.cli.learners import Policy, learner_class
+from syllabus.cli.run_dir import eval_checkpoint, now, verify_checkpoint, write_json
 from syllabus.cli.schema import validate
 
 
@@ -47,11 +48,8 @@ def evaluate_run(
     run = validate(OmegaConf.load(run_dir / ".hydra" / "config.yaml"))
     check_env_config(run.env)
     checkpoint = eval_checkpoint(run_dir)
-    verify_checkpoint(checkpoint, curriculum=False)  # a damaged file is named, not a torch traceback
-    from stable_baselines3 import PPO  # after the checks: a missing checkpoint is reported at once
-
-    set_torch_threads(run.learner)
-    model = PPO.load(checkpoint / MODEL, device=run.learner.device)
+    verify_checkpoint(checkpoint, curriculum=False, learner=run.learner.name)  # a damaged file is named
+    policy = learner_class(run.learner.name).load_policy(run, checkpoint)
     tasks = task_space_of(run.env, evaluation=True).tasks[:max_tasks]
     env = make_task_env(run.env, evaluation=True)
     per_task: dict[str, dict[str, Any]] = {}
@@ -62,7 +60,7 @@ def evaluate_run(
         for task in tasks:
             task_returns, task_lengths, completions = [], [], []
             for _ in range(episodes_per_task):
-                episode_return, length, completion = _play(env, model, task, seed + episode, deterministic)
+                episode_return, length, completion = _play(env, policy, task, seed + episode, deterministic)
                 episode += 1
                 task_returns.append(episode_return)
                 task_lengths.append(length)
@@ -95,20 +93,16 @@ def evaluate_run(
     return result
 
 
-def _play(env: Any, model: Any, task: Any, seed: int, deterministic: bool) -> tuple[float, int, float | None]:
+def _play(
+    env: Any, policy: Policy, task: Any, seed: int, deterministic: bool
+) -> tuple[float, int, float | None]:
     """One episode of ``task``: its return, length and final ``info["task_completion"]`` (if reported)."""
     obs, info = env.reset(seed=seed, new_task=task)
     total, length, done = 0.0, 0, False
     while not done:
-        action, _ = model.predict(obs, deterministic=deterministic)
-        obs, reward, terminated, truncated, info = env.step(_env_action(action))
+        obs, reward, terminated, truncated, info = env.step(policy.act(obs, deterministic=deterministic))
         total += float(reward)
         length += 1
         done = terminated or truncated
     completion = info.get("task_completion")
     return total, length, None if completion is None or math.isnan(completion) else float(completion)
-
-
-def _env_action(action: np.ndarray) -> Any:
-    """SB3 returns a 0-d array for discrete actions; gymnasium envs take a plain int."""
-    return action.item() if action.shape == () else action

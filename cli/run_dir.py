@@ -3,7 +3,8 @@
 Layout (besides Hydra's ``.hydra/`` and the logs of :mod:`syllabus.cli.run_logs`)::
 
     meta.json                  provenance and status of the run
-    checkpoints/step_<N>/      model.zip (SB3, optimizer included), curriculum.pkl, trainer.pkl
+    checkpoints/step_<N>/      the learner's model (model.zip for SB3, rllib/ for RLlib; optimizer
+                               included), curriculum.pkl, trainer.pkl
     checkpoints/final/         the same at the end of training
 """
 
@@ -40,7 +41,7 @@ PACKAGES = (
 )
 FINAL = "final"
 DISTRIBUTION = "syllabus-curriculum"
-MODEL, CURRICULUM_STATE, TRAINER_STATE = "model.zip", "curriculum.pkl", "trainer.pkl"
+CURRICULUM_STATE, TRAINER_STATE = "curriculum.pkl", "trainer.pkl"
 
 
 def now() -> str:
@@ -219,21 +220,25 @@ class CheckpointError(RunDirError):
 def save_checkpoint(run_dir: Path, name: str, model: Any, curriculum: Any, state: TrainerState) -> Path:
     """Writes ``checkpoints/<name>/`` atomically and durably: it appears complete or not at all.
 
-    Replacing an existing checkpoint never leaves a moment without one: the old ``final`` is first
-    renamed to ``step_<N>`` (its own step count, still a valid checkpoint), then the new one takes its
-    name, then the old one is removed.
+    ``model`` is the run's learner (:class:`syllabus.cli.learners.Learner`): it saves itself into the
+    directory. Replacing an existing checkpoint never leaves a moment without one: the old ``final`` is
+    first renamed to ``step_<N>`` (its own step count, still a valid checkpoint), then the new one takes
+    its name, then the old one is removed.
     """
     root = checkpoint_dir(run_dir)
     root.mkdir(parents=True, exist_ok=True)
     target, tmp = root / name, root / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    model.save(tmp / MODEL)
+    model.save(tmp)
     if curriculum is not None:
         (tmp / CURRICULUM_STATE).write_bytes(pickle.dumps(curriculum.state_dict()))
     (tmp / TRAINER_STATE).write_bytes(pickle.dumps(asdict(state)))
-    for path in tmp.iterdir():
-        fsync_file(path)
+    for path in sorted(tmp.rglob("*"), reverse=True):  # files before the directories holding them
+        if path.is_dir():
+            fsync_dir(path)
+        else:
+            fsync_file(path)
     fsync_dir(tmp)
     aside = None
     if target.exists():
@@ -292,12 +297,13 @@ def load_curriculum_state(checkpoint: Path) -> dict[str, Any] | None:
     return _unpickle(path)
 
 
-def verify_checkpoint(checkpoint: Path, *, curriculum: bool) -> TrainerState:
-    """Checks that every file of ``checkpoint`` is whole, without loading the model into torch.
+def verify_checkpoint(checkpoint: Path, *, curriculum: bool, learner: str = "sb3_ppo") -> TrainerState:
+    """Checks that every file of ``checkpoint`` is whole, without loading the model into its framework.
 
     Args:
         checkpoint: A ``checkpoints/<name>`` directory.
         curriculum: Whether the run has a curriculum (its state must be there).
+        learner: The run's ``learner.name``; its learner checks the model files it wrote.
 
     Returns:
         The checkpoint's trainer state.
@@ -305,28 +311,38 @@ def verify_checkpoint(checkpoint: Path, *, curriculum: bool) -> TrainerState:
     Raises:
         CheckpointError: Naming the missing or damaged file.
     """
+    from syllabus.cli.learners import learner_class  # the learners import this module
+
     state = load_trainer_state(checkpoint)
-    model = checkpoint / MODEL
+    learner_class(learner).verify(checkpoint)
+    if curriculum and load_curriculum_state(checkpoint) is None:
+        raise CheckpointError(f"checkpoint {checkpoint} is incomplete: {CURRICULUM_STATE} is missing")
+    return state
+
+
+def verify_sb3_model(path: Path) -> None:
+    """Checks that ``path`` is a whole Stable-Baselines3 model archive.
+
+    Raises:
+        CheckpointError: The file is missing, truncated or corrupt.
+    """
     try:
-        with zipfile.ZipFile(model) as archive:
+        with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
             names = set(archive.namelist())
     except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {checkpoint} is incomplete: {MODEL} is missing") from None
+        raise CheckpointError(f"checkpoint {path.parent} is incomplete: {path.name} is missing") from None
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise CheckpointError(
-            f"checkpoint file {model} is truncated or corrupt ({exc}); delete that checkpoint directory to use "
+            f"checkpoint file {path} is truncated or corrupt ({exc}); delete that checkpoint directory to use "
             "an earlier one"
         ) from None
     if bad is not None or not {"data", "policy.pth"} <= names:
         problem = f"bad member {bad}" if bad else "not a whole SB3 model archive"
         raise CheckpointError(
-            f"checkpoint file {model} is truncated or corrupt ({problem}); delete that checkpoint directory to "
+            f"checkpoint file {path} is truncated or corrupt ({problem}); delete that checkpoint directory to "
             "use an earlier one"
         )
-    if curriculum and load_curriculum_state(checkpoint) is None:
-        raise CheckpointError(f"checkpoint {checkpoint} is incomplete: {CURRICULUM_STATE} is missing")
-    return state
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -353,7 +369,7 @@ def eval_checkpoint(run_dir: Path) -> Path:
         CheckpointError: The run has no checkpoint.
     """
     final = checkpoint_dir(run_dir) / FINAL
-    if (final / MODEL).exists():
+    if (final / TRAINER_STATE).exists():
         return final
     latest = latest_checkpoint(run_dir)
     if latest is None:

@@ -119,7 +119,7 @@ def prepare_resume(run_dir: Path, cfg: DictConfig, run: RunConfig) -> None:
     if checkpoint is None:
         raise RunDirError(f"{run_dir} has no checkpoint to resume from (checkpoints/ is empty or missing)")
     has_curriculum = run.curriculum.name != "none"
-    verify_checkpoint(checkpoint, curriculum=has_curriculum)
+    verify_checkpoint(checkpoint, curriculum=has_curriculum, learner=run.learner.name)
     if has_curriculum:
         _check_curriculum_state(run, checkpoint)
     write_atomic(config_path, OmegaConf.to_yaml(cfg).encode())

@@ -158,6 +158,8 @@ class RaySyncConfig:
     curriculum_name: str | None = None
     namespace: str | None = None
     timeout: float = 60.0
+    join_timeout: float = 30.0
+    curriculum_node: str = "driver"
 
 
 @dataclass
@@ -186,6 +188,32 @@ class SB3PPOConfig:
     normalize_advantage: bool = True
     policy_kwargs: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
+    num_threads: int = 1
+
+
+@dataclass
+class RLlibPPOConfig:
+    """RLlib PPO (new API stack) on RLlib env runners; needs ``sync=ray``."""
+
+    name: str = "rllib_ppo"
+    num_env_runners: int = 1
+    num_envs_per_env_runner: int | None = None
+    num_cpus_per_env_runner: float = 1.0
+    train_batch_size: int = 2048
+    minibatch_size: int = 256
+    num_epochs: int = 10
+    lr: float = 3e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_param: float = 0.2
+    entropy_coeff: float = 0.0
+    vf_loss_coeff: float = 0.5
+    vf_clip_param: float = 10.0
+    grad_clip: float | None = 0.5
+    model: dict[str, Any] = field(default_factory=dict)
+    evaluation_interval: int = 0
+    evaluation_duration: int = 10
+    evaluation_num_env_runners: int = 0
     num_threads: int = 1
 
 
@@ -229,7 +257,7 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
         "learnability": LearnabilityConfig,
     },
     "sync": {"multiprocessing": MultiprocessingSyncConfig, "ray": RaySyncConfig, "none": NoSyncConfig},
-    "learner": {"sb3_ppo": SB3PPOConfig},
+    "learner": {"sb3_ppo": SB3PPOConfig, "rllib_ppo": RLlibPPOConfig},
     "logger": {"default": LoggerConfig, "csv": LoggerConfig},
 }
 """For each group, the schema of every valid ``name``."""
@@ -240,6 +268,7 @@ _CHOICES = {
     "sync.start_method": ("fork", "forkserver", "spawn"),
     "learner.device": ("cpu", "cuda", "auto"),
     "learner.policy": ("auto", "MlpPolicy", "CnnPolicy", "MultiInputPolicy"),
+    "sync.curriculum_node": ("driver", "any"),
 }
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are unsigned 32-bit
 # The optional package each env or sync backend needs, and the extra that installs it.
@@ -319,13 +348,20 @@ def _check_values(run: RunConfig) -> None:
                 f"learner.n_minibatches={run.learner.n_minibatches} must divide learner.n_steps * num_envs "
                 f"= {run.learner.n_steps} * {run.num_envs} = {rollout}"
             )
+    if isinstance(run.learner, RLlibPPOConfig):
+        if not isinstance(run.sync, RaySyncConfig):
+            raise ConfigError(
+                f"learner=rllib_ppo needs sync=ray (RLlib's env runners are Ray actors), got sync={run.sync.name}; "
+                "add sync=ray, or use learner=sb3_ppo"
+            )
+        positive.update(_rllib_sizes(run))
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"{key} must be >= 1, got {value}")
     if not 0 <= run.seed <= MAX_SEED:
         raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {run.seed}")
     _check_env(run.env)
-    if isinstance(run.learner, SB3PPOConfig) and run.learner.num_threads < 0:
+    if run.learner.num_threads < 0:
         raise ConfigError(
             f"learner.num_threads must be >= 0 (0: torch's default), got {run.learner.num_threads}"
         )
@@ -403,6 +439,32 @@ def check_installed(run: RunConfig) -> None:
             )
 
 
+def _rllib_sizes(run: RunConfig) -> dict[str, int]:
+    """The RLlib PPO sizes that must be >= 1 (env runners may be 0: the driver samples)."""
+    cfg = run.learner
+    if cfg.num_env_runners < 0 or cfg.evaluation_num_env_runners < 0 or cfg.evaluation_interval < 0:
+        raise ConfigError(
+            "learner.num_env_runners, learner.evaluation_num_env_runners and learner.evaluation_interval "
+            f"must be >= 0, got {cfg.num_env_runners}, {cfg.evaluation_num_env_runners}, {cfg.evaluation_interval}"
+        )
+    if cfg.num_envs_per_env_runner is None and run.num_envs % max(cfg.num_env_runners, 1):
+        raise ConfigError(
+            f"num_envs={run.num_envs} must be a multiple of learner.num_env_runners={cfg.num_env_runners} "
+            "(or set learner.num_envs_per_env_runner)"
+        )
+    if cfg.minibatch_size > cfg.train_batch_size:
+        raise ConfigError(
+            f"learner.minibatch_size={cfg.minibatch_size} must be <= learner.train_batch_size={cfg.train_batch_size}"
+        )
+    return {
+        "learner.num_envs_per_env_runner": cfg.num_envs_per_env_runner or 1,
+        "learner.train_batch_size": cfg.train_batch_size,
+        "learner.minibatch_size": cfg.minibatch_size,
+        "learner.num_epochs": cfg.num_epochs,
+        "learner.evaluation_duration": cfg.evaluation_duration,
+    }
+
+
 def _check_ray_sync(sync: RaySyncConfig) -> None:
     if sync.address is not None and not _RAY_ADDRESS.fullmatch(sync.address):
         raise ConfigError(
@@ -421,6 +483,8 @@ def _check_ray_sync(sync: RaySyncConfig) -> None:
         raise ConfigError(f"sync.env_num_cpus must be >= 0, got {sync.env_num_cpus}")
     if sync.timeout <= 0:
         raise ConfigError(f"sync.timeout must be > 0 seconds, got {sync.timeout}")
+    if sync.join_timeout <= 0:
+        raise ConfigError(f"sync.join_timeout must be > 0 seconds, got {sync.join_timeout}")
     if sync.curriculum_name == "":
         raise ConfigError("sync.curriculum_name must not be empty (null: a name unique to the run)")
 

@@ -13,17 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from syllabus.cli.builders import (
-    check_env_config,
-    learner_callbacks,
-    make_curriculum,
-    make_learner,
-    set_torch_threads,
-    task_space_of,
-)
+from syllabus.cli.builders import check_env_config, make_curriculum, task_space_of
 from syllabus.cli.callbacks import RunCallback
-from syllabus.cli.environments import Environments, check_sync_config, open_environments, start_worker_server
+from syllabus.cli.environments import check_sync_config
 from syllabus.cli.errors import RunDirError, RunFailure, describe_failure, user_error_types
+from syllabus.cli.learners import Learner, learner_class
 from syllabus.cli.progress import make_display
 from syllabus.cli.run_dir import (
     FINAL,
@@ -81,8 +75,14 @@ def train(run: RunConfig, run_dir: Path, *, resume: bool, command: str, quiet: b
         RunFailure: Training failed (an env, its worker or the curriculum); ``meta.json`` says why. The last
             checkpoint stays as it was: none is written from a failed run.
     """
+    learner_type = learner_class(run.learner.name)
+    learner_type.check(run)
     check_env_config(run.env)
-    check_sync_config(run.sync)
+    try:
+        check_sync_config(run.sync)  # joining a Ray cluster may take up to sync.join_timeout
+    except KeyboardInterrupt:
+        logger.warning("interrupted before training started (while checking sync.address)")
+        return "interrupted"
     checkpoint, state = None, TrainerState()
     if resume:
         checkpoint = latest_checkpoint(run_dir)
@@ -105,63 +105,55 @@ def train(run: RunConfig, run_dir: Path, *, resume: bool, command: str, quiet: b
         curriculum_state = load_curriculum_state(checkpoint)
         if curriculum_state is not None:
             curriculum.load_state_dict(curriculum_state)
-    start_worker_server(run)  # its imports overlap with the learner's
-    from stable_baselines3.common.utils import set_random_seed
-
-    set_random_seed(run.seed)
     meta = start_meta(
         run_dir, command=command, seed=run.seed, resume_from=state.num_timesteps if resume else None
     )
     stop = threading.Event()
-    status, steps, reason = "failed", state.num_timesteps, None
+    status, reason, failed_at = "failed", None, None
+    learner: Learner | None = None
     try:
-        with stop_on_signals(stop), open_environments(run, curriculum) as envs:
-            status, steps = _learn(
-                run, run_dir, envs, checkpoint, state, stop, quiet=quiet, multirun=multirun
-            )
+        with stop_on_signals(stop):
+            learner = learner_type.open(run, curriculum, checkpoint, state)
+            with learner:
+                status = _learn(
+                    run, run_dir, learner, checkpoint, state, stop, quiet=quiet, multirun=multirun
+                )
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     except RunFailure as exc:
-        steps, reason = exc.steps, str(exc)
+        failed_at, reason = exc.steps, str(exc)
         raise
     except user_error_types() as exc:  # e.g. no Ray cluster at sync.address: still the user's to fix
         reason = str(exc)
         raise
     except Exception as exc:
         reason = describe_failure(exc)
-        raise RunFailure(reason, steps) from exc
+        raise RunFailure(reason, state.num_timesteps if learner is None else learner.num_timesteps) from exc
     finally:
-        finish_meta(run_dir, meta, status, steps, reason)
+        # The steps actually trained, also when the run fails or is aborted.
+        steps = state.num_timesteps if learner is None else learner.num_timesteps
+        finish_meta(run_dir, meta, status, steps if failed_at is None else failed_at, reason)
     return status
 
 
 def _learn(
     run: RunConfig,
     run_dir: Path,
-    envs: Environments,
+    learner: Learner,
     checkpoint: Path | None,
     state: TrainerState,
     stop: threading.Event,
     *,
     quiet: bool,
     multirun: bool,
-) -> tuple[str, int]:
-    from stable_baselines3 import PPO
-
-    if checkpoint is None:
-        model = make_learner(run, envs.venv)
-    else:
-        set_torch_threads(run.learner)
-        model = PPO.load(checkpoint / "model.zip", env=envs.venv, device=run.learner.device)
-        state.restore_rng()
-        envs.venv.seed(run.seed + state.num_timesteps)
+) -> str:
+    """Trains ``learner`` to the run's budget with logs, progress and checkpoints; returns the status."""
     logs = RunLogs(
         run_dir,
         tensorboard=run.logger.tensorboard,
         resume_step=None if checkpoint is None else state.num_timesteps,
     )
-    model.set_logger(logs.sb3_logger)
     display = make_display(
         "log" if quiet else run.logger.progress,
         multirun=multirun,
@@ -170,15 +162,15 @@ def _learn(
     )
 
     def snapshot(name: str) -> Path:
-        snap = TrainerState(model.num_timesteps, callback.episodes, callback.elapsed)
+        snap = TrainerState(learner.num_timesteps, callback.episodes, callback.elapsed)
         snap.capture_rng()
         logs.sync()  # the logs reach the disk first: a checkpoint is never ahead of them
-        return save_checkpoint(run_dir, name, model, envs.curriculum, snap)
+        return save_checkpoint(run_dir, name, learner, learner.curriculum, snap)
 
     callback = RunCallback(
         logs,
         display,
-        envs.curriculum,
+        learner.curriculum,
         log_interval=run.logger.log_interval,
         checkpoint_interval=run.logger.checkpoint_interval,
         save_checkpoint=lambda step: snapshot(f"step_{step}"),
@@ -189,31 +181,27 @@ def _learn(
     )
     try:
         try:
-            model.learn(
-                run.total_timesteps - model.num_timesteps,
-                callback=[*learner_callbacks(run, envs.curriculum), callback],
-                reset_num_timesteps=checkpoint is None,
-            )
+            learner.learn(run.total_timesteps, callback)
         except Exception as exc:  # the model may be mid-rollout: no checkpoint from here
-            raise RunFailure(describe_failure(exc), model.num_timesteps) from exc
+            raise RunFailure(describe_failure(exc), learner.num_timesteps) from exc
         callback.log_interval_row()
         if stop.is_set():
-            path = snapshot(f"step_{model.num_timesteps}")
+            path = snapshot(f"step_{learner.num_timesteps}")
             logger.warning(
                 "interrupted at step %d; saved %s. Continue with: syllabus train --resume %s",
-                model.num_timesteps,
+                learner.num_timesteps,
                 path,
                 run_dir,
             )
-            return "interrupted", model.num_timesteps
+            return "interrupted"
         path = snapshot(FINAL)
         logger.info(
             "done: %d steps, mean return (last 100 episodes) %.2f; saved %s",
-            model.num_timesteps,
+            learner.num_timesteps,
             callback.mean_return,
             path,
         )
-        return "completed", model.num_timesteps
+        return "completed"
     finally:
         display.close()
         logs.close()

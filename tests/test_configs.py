@@ -9,12 +9,11 @@ from syllabus.cli.builders import (
     check_env_config,
     make_curriculum,
     make_task_env,
-    policy_for,
-    ppo_kwargs,
     task_space_of,
 )
 from syllabus.cli.catalog import default_choices, describe_configs, group_options
 from syllabus.cli.hydra_app import CONFIG_DIR
+from syllabus.cli.learners.sb3 import policy_for, ppo_kwargs
 from syllabus.cli.schema import GROUP_SCHEMAS, ConfigError, validate
 
 from syllabus.core import Curriculum

@@ -1,0 +1,34 @@
+"""The runner's learners behind one interface (:class:`Learner`), picked by ``learner.name``.
+
+``sb3_ppo`` (:mod:`syllabus.cli.learners.sb3`, the default) trains Stable-Baselines3 PPO on an SB3
+vector env of the run's sync backend; ``rllib_ppo`` (:mod:`syllabus.cli.learners.rllib`) trains
+RLlib PPO on RLlib env runners with ``sync=ray``. Each module imports its framework only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from syllabus.cli.learners.base import Learner, Policy
+from syllabus.cli.schema import ConfigError
+
+LEARNERS = {
+    "sb3_ppo": "syllabus.cli.learners.sb3:SB3Learner",
+    "rllib_ppo": "syllabus.cli.learners.rllib:RLlibLearner",
+}
+"""``learner.name`` -> ``module:class`` of its :class:`Learner`."""
+
+
+def learner_class(name: str) -> type[Learner]:
+    """The :class:`Learner` class of ``learner.name``.
+
+    Raises:
+        ConfigError: No learner has that name.
+    """
+    if name not in LEARNERS:
+        raise ConfigError(f"learner.name: unknown learner {name!r}; valid choices: {', '.join(LEARNERS)}")
+    module, _, attribute = LEARNERS[name].partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+__all__ = ["LEARNERS", "Learner", "Policy", "learner_class"]

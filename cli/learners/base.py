@@ -1,0 +1,90 @@
+"""The interface every learner of the runner implements: build, learn, save, load, act for eval.
+
+A run picks its learner from ``learner.name`` (:func:`syllabus.cli.learners.learner_class`); the
+training loop (:mod:`syllabus.cli.training`) and ``syllabus eval`` call only this interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, Protocol
+
+from syllabus.cli.run_dir import TrainerState
+from syllabus.cli.schema import RunConfig
+
+
+class Policy(Protocol):
+    """A trained policy loaded from a checkpoint, acting in a single (unvectorized) task env."""
+
+    def act(self, obs: Any, *, deterministic: bool) -> Any:
+        """The env action for ``obs`` (greedy with ``deterministic``)."""
+        ...
+
+
+class Learner(ABC):
+    """A training algorithm with the envs it trains on.
+
+    Open one with :meth:`open` (a new model, or the model of a checkpoint), train with :meth:`learn`,
+    save with :meth:`save`, and close it (or use ``with``) to stop its envs and sync machinery.
+    """
+
+    curriculum: Any
+    """The learner-side curriculum (what checkpoints save and logs report), ``None`` without one."""
+
+    @classmethod
+    @abstractmethod
+    def check(cls, run: RunConfig) -> None:
+        """Checks what this learner needs from the rest of the config, before anything heavy is imported.
+
+        Raises:
+            ConfigError: The config cannot work with this learner; the message says what to change.
+        """
+
+    @classmethod
+    @abstractmethod
+    def open(cls, run: RunConfig, curriculum: Any, checkpoint: Path | None, state: TrainerState) -> Learner:
+        """Builds the envs and the model of ``run`` (from ``checkpoint`` and its trainer ``state`` when given)."""
+
+    @property
+    @abstractmethod
+    def num_timesteps(self) -> int:
+        """Env steps trained so far, including those before a resume."""
+
+    @abstractmethod
+    def learn(self, total_timesteps: int, callback: Any) -> None:
+        """Trains until ``total_timesteps`` env steps in all, or until ``callback`` asks to stop.
+
+        Args:
+            total_timesteps: The run's step budget (not the steps still to go).
+            callback: The run's :class:`~syllabus.cli.callbacks.RunCallback` (logs, progress,
+                interval checkpoints, stop requests).
+        """
+
+    @abstractmethod
+    def save(self, directory: Path) -> None:
+        """Writes the model (and optimizer state) into the checkpoint ``directory``."""
+
+    @classmethod
+    @abstractmethod
+    def verify(cls, checkpoint: Path) -> None:
+        """Checks that the model files :meth:`save` wrote into ``checkpoint`` are whole, without loading them.
+
+        Raises:
+            CheckpointError: Naming the missing or damaged file.
+        """
+
+    @classmethod
+    @abstractmethod
+    def load_policy(cls, run: RunConfig, checkpoint: Path) -> Policy:
+        """The policy saved in ``checkpoint``, for ``syllabus eval``."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stops the envs and the sync machinery (idempotent)."""
+
+    def __enter__(self) -> Learner:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()

@@ -1,0 +1,240 @@
+"""`syllabus train learner=rllib_ppo sync=ray` end to end in subprocesses: train, resume, eval, plot,
+Ctrl-C, other envs, and the refusal of any sync but Ray. Each run starts and stops its own private Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import signal
+import subprocess
+import uuid
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+from cli_fixtures import SYLLABUS, cli_env, read_csv
+from hydra import compose, initialize_config_dir
+from syllabus.cli.hydra_app import CONFIG_DIR
+from syllabus.cli.schema import ConfigError, validate
+
+MARKER = "SYLLABUS_TEST_RUN"  # inherited by every process the run starts, Ray's included
+CARTPOLE_TASKS = {"0.02", "0.05", "0.1", "0.15", "0.2"}
+# Two iterations of 256 env steps on one env runner with two envs, a tiny model.
+TINY_RLLIB = [
+    "sync=ray",
+    "learner=rllib_ppo",
+    "num_envs=2",
+    "total_timesteps=512",
+    "learner.train_batch_size=256",
+    "learner.minibatch_size=128",
+    "learner.num_epochs=2",
+    "learner.model={fcnet_hiddens:[16,16]}",
+    "logger.log_interval=256",
+]
+
+
+def marked_processes(marker: str) -> list[psutil.Process]:
+    """Processes whose environment carries ``MARKER=marker``: the run and everything it started."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(MARKER) == marker:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def train(tmp_path: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    """Runs ``syllabus ARGS`` and checks that it left no process behind (its private Ray included)."""
+    marker = uuid.uuid4().hex
+    env = {**cli_env(), MARKER: marker, "HOME": str(tmp_path / "home")}
+    env.pop("RAY_AUTH_TOKEN", None)
+    env.pop("RAY_ADDRESS", None)
+    result = subprocess.run(
+        [*SYLLABUS, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    _, alive = psutil.wait_procs(marked_processes(marker), timeout=15)
+    assert not alive, f"processes left by the run: {alive}"
+    return result
+
+
+def ok(result: subprocess.CompletedProcess) -> str:
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"exit code {result.returncode}\n{output}"
+    return output
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_rllib_run_trains_resumes_evaluates_and_plots(tmp_path):
+    run_dir = tmp_path / "run"
+    output = ok(train(tmp_path, "train", "curriculum=plr", *TINY_RLLIB, f"hydra.run.dir={run_dir}"))
+    assert "started a private local Ray for this run" in output
+    assert re.search(r"step \d+/512 \(\d+%\) \| \d+ steps/s \| return ", output), output  # as SB3 runs
+    assert "done: " in output
+
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["status"] == "completed" and meta["steps"] >= 512
+    episodes = read_csv(run_dir / "logs" / "episodes.csv")
+    assert episodes and {row["task"] for row in episodes} <= CARTPOLE_TASKS
+    assert {int(row["env_id"]) for row in episodes} <= {0, 1}
+    assert all(
+        int(row["episode_length"]) == float(row["episode_return"]) for row in episodes
+    )  # CartPole: +1/step
+    progress = read_csv(run_dir / "logs" / "progress.csv")
+    assert all(int(row["step"]) >= 256 for row in progress) and int(progress[-1]["step"]) == meta["steps"]
+    assert int(progress[-1]["episodes"]) == len(episodes)
+    final = run_dir / "checkpoints" / "final"
+    assert (final / "rllib" / "learner_group").is_dir()
+    with open(final / "curriculum.pkl", "rb") as f:
+        state = pickle.load(f)
+    assert np.any(state["plr"]["scored"])  # PLR got PPO's value estimates through the feeder
+
+    # --resume continues from the checkpoint: steps, episodes and the curriculum carry on.
+    output = ok(train(tmp_path, "train", "--resume", str(run_dir), "total_timesteps=1024", "--quiet"))
+    assert "resuming" in output
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["status"] == "completed" and meta["steps"] >= 1024 and meta["resumes"][0]["from_step"] >= 512
+    resumed = read_csv(run_dir / "logs" / "progress.csv")
+    assert int(resumed[-1]["step"]) == meta["steps"] and int(resumed[-1]["episodes"]) > int(
+        progress[-1]["episodes"]
+    )
+
+    result = ok(train(tmp_path, "eval", str(run_dir), "--episodes-per-task", "1", timeout=180))
+    report = json.loads((run_dir / "eval.json").read_text())
+    assert report["checkpoint"] == "checkpoints/final" and report["episodes"] == len(CARTPOLE_TASKS)
+    assert report["return_mean"] > 0, result
+
+    ok(train(tmp_path, "plot", str(run_dir), timeout=120))
+    assert list((run_dir / "plots").glob("*.png"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_ctrl_c_checkpoints_an_rllib_run_and_leaves_no_ray_process(tmp_path):
+    run_dir = tmp_path / "run"
+    marker = uuid.uuid4().hex
+    env = {**cli_env(), MARKER: marker, "HOME": str(tmp_path / "home")}
+    env.pop("RAY_AUTH_TOKEN", None)
+    proc = subprocess.Popen(
+        [*SYLLABUS, "train", "curriculum=dr", *TINY_RLLIB, "total_timesteps=1000000", f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        lines = []
+        for line in proc.stdout:  # bounded by the test timeout; the run logs every 256 steps
+            lines.append(line)
+            if re.search(r"step (5\d\d|\d{4,})/1000000", line):  # two iterations done
+                break
+        else:
+            pytest.fail("the run ended before logging progress:\n" + "".join(lines))
+        os.killpg(proc.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the whole process group
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert proc.returncode == 130, "".join(lines) + rest
+    assert "interrupted at step" in rest
+    _, alive = psutil.wait_procs(marked_processes(marker), timeout=15)
+    assert not alive, f"processes left by the run: {alive}"
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["status"] == "interrupted" and meta["steps"] >= 512
+    (checkpoint,) = (run_dir / "checkpoints").iterdir()
+    assert checkpoint.name == f"step_{meta['steps']}" and (checkpoint / "rllib").is_dir()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(
+    "env_args",
+    [
+        ["env=minigrid"],
+        ["env=procgen", "env.num_levels=4", "env.eval_num_levels=2"],
+    ],
+    ids=["minigrid", "procgen"],
+)
+def test_rllib_trains_on_minigrid_and_procgen(tmp_path, env_args):
+    run_dir = tmp_path / "run"
+    # Procgen's 64x64 images get RLlib's default CNN in front of the tiny MLP.
+    args = ["train", "curriculum=plr", *TINY_RLLIB, *env_args, "learner.evaluation_interval=1",
+            "learner.evaluation_duration=2", f"hydra.run.dir={run_dir}"]  # fmt: skip
+    output = ok(train(tmp_path, *args, timeout=540))
+    assert "evaluation at step" in output  # on the held-out tasks, without the curriculum
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["status"] == "completed" and meta["steps"] >= 512
+    assert (run_dir / "checkpoints" / "final" / "rllib").is_dir()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sync", ["multiprocessing", "none"])
+def test_rllib_needs_sync_ray(sync):
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR), job_name="test"):
+        cfg = compose("train", overrides=["learner=rllib_ppo", f"sync={sync}"])
+    with pytest.raises(ConfigError, match=f"learner=rllib_ppo needs sync=ray .*got sync={sync}"):
+        validate(cfg)
+
+
+@pytest.mark.timeout(120)
+def test_rllib_with_another_sync_exits_2_with_one_line(tmp_path):
+    result = subprocess.run(
+        [*SYLLABUS, "train", "learner=rllib_ppo", "sync=multiprocessing", f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=100,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "syllabus train: error: learner=rllib_ppo needs sync=ray (RLlib's env runners are Ray actors), "
+        "got sync=multiprocessing; add sync=ray, or use learner=sb3_ppo"
+    ]
+
+
+@pytest.mark.timeout(60)
+def test_rllib_sizes_are_checked():
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR), job_name="test"):
+        uneven = compose(
+            "train", overrides=["learner=rllib_ppo", "sync=ray", "num_envs=3", "learner.num_env_runners=2"]
+        )
+        batch = compose("train", overrides=["learner=rllib_ppo", "sync=ray", "learner.minibatch_size=4096"])
+    with pytest.raises(ConfigError, match="num_envs=3 must be a multiple of learner.num_env_runners=2"):
+        validate(uneven)
+    with pytest.raises(
+        ConfigError, match="learner.minibatch_size=4096 must be <= learner.train_batch_size=2048"
+    ):
+        validate(batch)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_rllib_run_joins_a_running_cluster_and_leaves_it_running(tmp_path):
+    import ray
+    from ray_fixtures import local_ray
+
+    with local_ray():
+        address = ray.get_runtime_context().gcs_address
+        run_dir = tmp_path / "run"
+        result = subprocess.run(
+            [*SYLLABUS, "train", "curriculum=plr", *TINY_RLLIB, f"sync.address={address}",
+             f"hydra.run.dir={run_dir}"],
+            cwd=tmp_path, env={**cli_env(), "RAY_AUTH_MODE": "token"}, capture_output=True, text=True,
+            timeout=360,
+        )  # fmt: skip
+        output = ok(result)
+        assert "private local Ray" not in output
+        assert ray.get(ray.remote(lambda: "alive").remote(), timeout=60) == "alive"
+        actors = [
+            p
+            for p in psutil.Process().children(recursive=True)
+            if any(
+                name in " ".join(p.cmdline())
+                for name in ("ray::SingleAgentEnvRunner", "ray::_CurriculumActor")
+            )
+        ]
+        _, alive = psutil.wait_procs(actors, timeout=15)
+        assert not alive, f"the run's actors are still alive in the cluster: {alive}"
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["status"] == "completed" and meta["steps"] >= 512
