@@ -6,6 +6,7 @@ import json
 
 import pytest
 from hydra import compose, initialize_config_dir
+from syllabus.cli.errors import RunFailure
 from syllabus.cli.hydra_app import CONFIG_DIR
 from syllabus.cli.learners import LEARNERS, Learner, learner_class
 from syllabus.cli.schema import GROUP_SCHEMAS, ConfigError, validate
@@ -37,7 +38,9 @@ def test_a_failed_run_records_the_steps_it_trained(tmp_path):
         )  # fmt: skip
     run = validate(cfg)
     (tmp_path / "checkpoints").write_text("not a directory")
-    with pytest.raises(OSError):
+    with pytest.raises(RunFailure, match="FileExistsError") as failure:
         train(run, tmp_path, resume=False, command="test", quiet=True, multirun=False)
+    assert failure.value.steps == 256
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert (meta["status"], meta["steps"]) == ("failed", 256)
+    assert "FileExistsError" in meta["reason"]

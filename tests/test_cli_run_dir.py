@@ -173,12 +173,12 @@ def test_ctrl_c_saves_a_checkpoint_leaves_no_process_and_resumes(tmp_path):
 
 
 class _FakeModel:
-    """Saves a minimal SB3-like archive, enough for verify_checkpoint."""
+    """Saves a minimal SB3-like archive into a checkpoint directory, enough for verify_checkpoint."""
 
-    def save(self, path: Path) -> None:
+    def save(self, directory: Path) -> None:
         import zipfile
 
-        with zipfile.ZipFile(path, "w") as archive:
+        with zipfile.ZipFile(directory / "model.zip", "w") as archive:
             archive.writestr("data", "{}")
             archive.writestr("policy.pth", b"weights")
 
