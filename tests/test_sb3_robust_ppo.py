@@ -107,7 +107,7 @@ def _silent_logger() -> Logger:
 
 
 # ------------------------------------------------------------------ the replay mask
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(120)
 def test_buffer_masks_follow_each_episodes_metadata_through_multiprocessing_sync():
     """Steps of odd tasks (metadata train=False) are masked out, 1-step episodes included, with
     SubprocVecEnv (whose reset_infos hold only the envs that just reset)."""
