@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 from syllabus.cli.schema import (
@@ -22,6 +22,9 @@ from syllabus.cli.schema import (
 
 from syllabus.core import Curriculum
 from syllabus.task_space import DiscreteTaskSpace, TaskSpace
+
+if TYPE_CHECKING:
+    from stable_baselines3 import PPO
 
 EXTRAS = {"procgen": "procgen", "minigrid": "minigrid"}
 
@@ -203,14 +206,28 @@ def takes_learner_updates(run: RunConfig) -> bool:
 
 
 def make_learner(run: RunConfig, venv: Any) -> Any:
-    """Builds the SB3 PPO learner of ``run`` on ``venv``, seeded with ``run.seed``."""
-    from stable_baselines3 import PPO
+    """Builds the SB3 PPO learner of ``run`` on ``venv`` (:func:`ppo_class`), seeded with ``run.seed``."""
+    from syllabus.integrations.sb3_impala import sb3_policy
 
     cfg = run.learner
     if not isinstance(cfg, SB3PPOConfig):
         raise ConfigError(f"learner.name: no builder for {cfg.name!r}")
     set_torch_threads(cfg)
-    return PPO(policy_for(cfg, venv.observation_space), venv, **ppo_kwargs(run), seed=run.seed, verbose=0)
+    policy, policy_kwargs = sb3_policy(policy_for(cfg, venv.observation_space), cfg.policy_kwargs)
+    kwargs = {**ppo_kwargs(run), "policy_kwargs": policy_kwargs}
+    return ppo_class(run)(policy, venv, **kwargs, seed=run.seed, verbose=0)
+
+
+def ppo_class(run: RunConfig) -> type[PPO]:
+    """SB3 ``PPO``, or :class:`~syllabus.integrations.sb3_robust_ppo.RobustPPO` for Robust PLR (no
+    gradient steps on new levels)."""
+    from stable_baselines3 import PPO
+
+    if not getattr(run.curriculum, "robust", False):
+        return PPO
+    from syllabus.integrations.sb3_robust_ppo import RobustPPO
+
+    return RobustPPO
 
 
 def set_torch_threads(cfg: SB3PPOConfig) -> None:
@@ -242,7 +259,8 @@ def ppo_kwargs(run: RunConfig) -> dict[str, Any]:
 
 
 def policy_for(cfg: SB3PPOConfig, observation_space: gym.Space) -> str:
-    """The SB3 policy name: ``CnnPolicy`` for image observations when ``policy: auto``, else ``MlpPolicy``."""
+    """The policy name: ``CnnPolicy`` for image observations when ``policy: auto``, else ``MlpPolicy``;
+    an explicit name (an SB3 policy or ``impala``, see ``syllabus.integrations.sb3_impala.sb3_policy``) as is."""
     if cfg.policy != "auto":
         return cfg.policy
     from stable_baselines3.common.preprocessing import is_image_space

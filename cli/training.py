@@ -18,6 +18,7 @@ from syllabus.cli.builders import (
     learner_callbacks,
     make_curriculum,
     make_learner,
+    ppo_class,
     set_torch_threads,
     task_space_of,
 )
@@ -135,13 +136,11 @@ def _learn(
     quiet: bool,
     multirun: bool,
 ) -> tuple[str, int]:
-    from stable_baselines3 import PPO
-
     if checkpoint is None:
         model = make_learner(run, envs.venv)
     else:
         set_torch_threads(run.learner)
-        model = PPO.load(checkpoint / "model.zip", env=envs.venv, device=run.learner.device)
+        model = ppo_class(run).load(checkpoint / "model.zip", env=envs.venv, device=run.learner.device)
         state.restore_rng()
         envs.venv.seed(run.seed + state.num_timesteps)
     logs = RunLogs(

@@ -281,3 +281,16 @@ def test_other_rollout_buffers_and_dict_observations_are_rejected():
     )
     with pytest.raises(TypeError, match="Dict observation"):
         RobustPPO("MultiInputPolicy", env)
+
+
+@pytest.mark.parametrize(("curriculum", "expected"), [("robust_plr", RobustPPO), ("plr", PPO), ("dr", PPO)])
+def test_the_runner_uses_robust_ppo_exactly_for_robust_plr(curriculum, expected):
+    from hydra import compose, initialize_config_dir
+    from syllabus.cli.builders import make_learner
+    from syllabus.cli.hydra_app import CONFIG_DIR
+    from syllabus.cli.schema import validate
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR), job_name="test"):
+        run = validate(compose("train", overrides=[f"curriculum={curriculum}", "num_envs=1"]))
+    model = make_learner(run, DummyVecEnv([lambda: gym.make("CartPole-v1")]))
+    assert type(model) is expected
