@@ -84,6 +84,10 @@ class MiniGridTaskEnv(TaskEnv):
     * seeds (``env_ids`` has a single id): the tasks are the given layout seeds of that id; a task
       always produces the same layout.
 
+    ``reset()`` without a task plays a task drawn uniformly from the task space with the env's
+    ``np_random`` (seeded by ``reset(seed=...)``): without a curriculum the env samples its tasks
+    uniformly, as a plain MiniGrid env samples its layouts.
+
     Observations are the flattened 7x7x3 partial view (see the module docstring), actions the
     ``Discrete(7)`` MiniGrid actions. Episodes end as the MiniGrid env decides (``terminated`` on
     success or failure such as lava, ``truncated`` at its ``max_steps``). At the episode end
@@ -121,6 +125,7 @@ class MiniGridTaskEnv(TaskEnv):
             if bad:
                 raise ValueError(f"MiniGrid seeds must be ints in [0, {MAX_SEED}), got {bad[:5]!r}")
         super().__init__(space)
+        self._num_tasks = space.num_tasks
         self._by_seed = seeds is not None
         self._envs: dict[str, gym.Env] = {}
         try:
@@ -160,8 +165,10 @@ class MiniGridTaskEnv(TaskEnv):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Starts an episode of ``new_task``, or of the current task when not given."""
+        """Starts an episode of ``new_task``, or of a uniformly drawn task when not given."""
         super().reset(seed=seed, new_task=new_task)
+        if new_task is None:
+            self._task = self.task_space.decode(int(self.np_random.integers(self._num_tasks)))
         if self._by_seed:
             layout_seed = int(self._task)
         else:

@@ -139,6 +139,10 @@ def level_task_space(start_level: int, num_levels: int) -> DiscreteTaskSpace:
 class ProcgenTaskEnv(TaskEnv):
     """A Procgen game whose task is the level seed; ``reset(new_task=seed)`` plays that level.
 
+    ``reset()`` without a task plays a level drawn uniformly from the task space with the env's
+    ``np_random`` (seeded by ``reset(seed=...)``), as procgen itself does with ``num_levels`` and
+    ``start_level``: without a curriculum the env is the standard Procgen training setup.
+
     Observations are ``Box(0, 255, (64, 64, 3), uint8)`` RGB frames, actions ``Discrete(15)``. An
     episode ends ``terminated`` when the game ends it (death or level complete) and ``truncated`` when
     it reaches the game's step limit without completing the level. At the episode end
@@ -192,6 +196,7 @@ class ProcgenTaskEnv(TaskEnv):
         if bad:
             raise ValueError(f"Procgen levels must be ints in [0, {MAX_LEVEL_SEED}), got {bad[:5]!r}")
         super().__init__(space)
+        self._num_tasks = space.num_tasks
         self.game = game
         self.distribution_mode = distribution_mode
         self.render_mode = render_mode
@@ -243,8 +248,10 @@ class ProcgenTaskEnv(TaskEnv):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Starts an episode of ``new_task`` (a level seed), or of the current level when not given."""
+        """Starts an episode of ``new_task`` (a level seed), or of a uniformly drawn level when not given."""
         super().reset(seed=seed, new_task=new_task)
+        if new_task is None:
+            self._task = self.task_space.decode(int(self.np_random.integers(self._num_tasks)))
         level = int(self._task)
         self._switch_to_start(level)
         self._obs = self._env.observe()[1]["rgb"][0]
