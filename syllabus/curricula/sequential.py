@@ -28,7 +28,7 @@ class _UniformOverTasks(Curriculum):
         self.tasks = list(tasks)
 
     def task_distribution(self) -> np.ndarray | None:
-        if not self.task_space.is_enumerable:
+        if self.num_tasks is None:
             return None
         dist = np.zeros(self.num_tasks)
         for task in self.tasks:
@@ -177,7 +177,7 @@ class SequentialCurriculum(Curriculum):
     def task_distribution(self) -> np.ndarray | None:
         """The current stage's distribution over the tasks of :attr:`task_space`, if defined."""
         stage_dist = self._stage.task_distribution()
-        if stage_dist is None or not self.task_space.is_enumerable:
+        if stage_dist is None or self.num_tasks is None:
             return None
         stage_space = self._stage.task_space
         if stage_space == self.task_space:

@@ -162,7 +162,7 @@ class MiniGridTaskEnv(TaskEnv):
         """The MiniGrid env ids this env plays."""
         return list(self._envs)
 
-    def reset(
+    def reset(  # type: ignore[override]  # TaskEnv.reset returns None; envs return (obs, info)
         self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Starts an episode of ``new_task``, or of a uniformly drawn task when not given."""
@@ -180,10 +180,11 @@ class MiniGridTaskEnv(TaskEnv):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Steps the current MiniGrid env; adds ``task_completion`` at the episode end."""
         obs, reward, terminated, truncated, info = self._env.step(action)
+        reward = float(reward)
         info = {**info, "mission": obs["mission"]}
         if terminated or truncated:
             info["task_completion"] = 1.0 if terminated and reward > 0 else 0.0
-        return obs["image"].reshape(-1), float(reward), terminated, truncated, info
+        return obs["image"].reshape(-1), reward, terminated, truncated, info
 
     def render(self) -> Any:
         """Renders the current MiniGrid env (set ``render_mode`` through ``make_kwargs``)."""
@@ -198,7 +199,11 @@ class MiniGridTaskEnv(TaskEnv):
 
 def _view_space(env: gym.Env) -> gym.spaces.Box:
     """The ``image`` (partial view) space of a MiniGrid env."""
-    return env.observation_space["image"]
+    space = env.observation_space
+    assert isinstance(space, gym.spaces.Dict), f"MiniGrid observations are dicts, got {space}"
+    view = space["image"]
+    assert isinstance(view, gym.spaces.Box)
+    return view
 
 
 def make_minigrid(
@@ -227,10 +232,12 @@ def make_minigrid(
     if env_id is not None:
         if seeds is None:
             raise ValueError(f"env_id={env_id!r} needs seeds, the tasks (e.g. seeds=200 for 0..199)")
-        if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-            if seeds < 1:
-                raise ValueError(f"seeds must be >= 1 when given as a count, got {seeds!r}")
-            seeds = DiscreteTaskSpace(int(seeds))
+        if isinstance(seeds, (int, np.integer)):
+            if isinstance(seeds, bool) or seeds < 1:
+                raise ValueError(
+                    f"seeds must be >= 1 when given as a count (or a sequence of ints), got {seeds!r}"
+                )
+            return MiniGridTaskEnv([env_id], DiscreteTaskSpace(int(seeds)), **make_kwargs)
         return MiniGridTaskEnv([env_id], seeds, **make_kwargs)
     if seeds is not None:
         raise ValueError("seeds need a single env_id (tasks are that env's layout seeds)")

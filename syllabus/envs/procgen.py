@@ -245,7 +245,7 @@ class ProcgenTaskEnv(TaskEnv):
             if len(self._start_states) > self._cache_size:
                 self._start_states.popitem(last=False)
 
-    def reset(
+    def reset(  # type: ignore[override]  # TaskEnv.reset returns None; envs return (obs, info)
         self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Starts an episode of ``new_task`` (a level seed), or of a uniformly drawn level when not given."""
@@ -283,7 +283,7 @@ class ProcgenTaskEnv(TaskEnv):
             self._needs_reset = True
         return self._obs, reward, terminated, truncated, info
 
-    def render(self) -> np.ndarray | None:
+    def render(self) -> np.ndarray | None:  # type: ignore[override]  # RenderFrame is a TypeVar
         """The current 64x64 frame when ``render_mode="rgb_array"``."""
         return self._obs if self.render_mode == "rgb_array" else None
 
@@ -296,7 +296,7 @@ class ProcgenTaskEnv(TaskEnv):
 
 
 def _is_level_seed(level: Any) -> bool:
-    return (
+    return bool(
         isinstance(level, (int, np.integer)) and not isinstance(level, bool) and 0 <= level < MAX_LEVEL_SEED
     )
 
