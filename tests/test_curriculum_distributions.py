@@ -10,6 +10,7 @@ the runs are seeded, so a given test is deterministic up to sync timing.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -53,16 +54,31 @@ def chi_square(tasks: list[str], support: list[str], probs: np.ndarray | None = 
     return float(((observed - expected) ** 2 / expected).sum())
 
 
-def logged_distribution(run_dir: Path, support: list[str]) -> np.ndarray:
-    """The curriculum's task distribution as logged in ``curriculum.csv``, averaged over log intervals."""
+def logged_expectation(run_dir: Path, support: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Observed task counts of the episodes between the first and last log row, and the counts the
+    curriculum's logged distributions predict: each episode weighted by the mean of the distributions
+    logged at the two ends of its log interval (``curriculum.csv``)."""
     rows = read_csv(run_dir / "logs" / "curriculum.csv")
-    steps = sorted({row["step"] for row in rows})
-    probs = {(row["step"], row["metric"]): float(row["value"]) for row in rows}
-    table = np.array(
-        [[probs.get((step, f"curriculum/task_{task}_prob"), 0.0) for task in support] for step in steps]
-    )
-    assert len(steps) >= 4 and np.allclose(table.sum(axis=1), 1.0), "every task's probability is logged"
-    return table.mean(axis=0)
+    probs = {(int(row["step"]), row["metric"]): float(row["value"]) for row in rows}
+    steps = sorted({step for step, _ in probs})
+    dist = {
+        step: np.array([probs.get((step, f"curriculum/task_{t}_prob"), 0.0) for t in support])
+        for step in steps
+    }
+    assert len(steps) >= 4 and all(np.isclose(d.sum(), 1.0) for d in dist.values()), "every task is logged"
+    episodes = [(int(row["step"]), row["task"]) for row in read_csv(run_dir / "logs" / "episodes.csv")]
+    observed, expected = np.zeros(len(support)), np.zeros(len(support))
+    for start, end in pairwise(steps):
+        tasks = [task for step, task in episodes if start < step <= end]
+        for task in tasks:
+            observed[support.index(task)] += 1
+        expected += len(tasks) * (dist[start] + dist[end]) / 2
+    return observed, expected
+
+
+def total_variation(a: np.ndarray, b: np.ndarray) -> float:
+    """Total variation distance between the normalized counts ``a`` and ``b``."""
+    return float(np.abs(a / a.sum() - b / b.sum()).sum() / 2)
 
 
 @pytest.mark.slow
@@ -89,7 +105,8 @@ def test_dr_plays_tasks_uniformly(tmp_path):
     tasks, run_dir = train(tmp_path, "curriculum=dr", *CARTPOLE)
     assert len(tasks) >= 60 and set(tasks) == set(CARTPOLE_TASKS)
     assert chi_square(tasks, CARTPOLE_TASKS) < CHI2_999[4]
-    np.testing.assert_allclose(logged_distribution(run_dir, CARTPOLE_TASKS), 0.2)
+    _, expected = logged_expectation(run_dir, CARTPOLE_TASKS)
+    np.testing.assert_allclose(expected / expected.sum(), 0.2)  # the distribution DR reports
 
 
 @pytest.mark.slow
@@ -128,9 +145,12 @@ def test_plr_tries_every_level_then_replays_the_best_scored(tmp_path, curriculum
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("curriculum", ["lp", "learnability"])
 def test_success_based_curricula_play_their_logged_distribution(tmp_path, curriculum):
-    """Learning progress and learnability on CartPole: the episodes' tasks follow the distribution the
-    curriculum reports over the run."""
+    """Learning progress and learnability on CartPole (success: return >= 30): the episodes' tasks follow
+    the distribution the curriculum reports as it changes over the run."""
     tasks, run_dir = train(tmp_path, f"curriculum={curriculum}", *CARTPOLE, "env.success_threshold=30")
     assert len(tasks) >= 60 and set(tasks) <= set(CARTPOLE_TASKS)
-    probs = logged_distribution(run_dir, CARTPOLE_TASKS)
-    assert chi_square(tasks, CARTPOLE_TASKS, probs) < CHI2_999[4]
+    observed, expected = logged_expectation(run_dir, CARTPOLE_TASKS)
+    assert observed.sum() >= 40
+    # Distributions change within a log interval and episodes use tasks sampled one episode ahead:
+    # a loose bound, far below the distance of a wrong distribution (e.g. uniform vs learnability's).
+    assert total_variation(observed, expected) < 0.2
