@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 from syllabus.cli.schema import (
@@ -22,6 +22,9 @@ from syllabus.cli.schema import (
 
 from syllabus.core import Curriculum
 from syllabus.task_space import DiscreteTaskSpace, TaskSpace
+
+if TYPE_CHECKING:
+    pass
 
 EXTRAS = {"procgen": "procgen", "minigrid": "minigrid"}
 

@@ -267,7 +267,7 @@ _CHOICES = {
     "logger.progress": ("auto", "bar", "log"),
     "sync.start_method": ("fork", "forkserver", "spawn"),
     "learner.device": ("cpu", "cuda", "auto"),
-    "learner.policy": ("auto", "MlpPolicy", "CnnPolicy", "MultiInputPolicy"),
+    "learner.policy": ("auto", "MlpPolicy", "CnnPolicy", "MultiInputPolicy", "impala"),
     "sync.curriculum_node": ("driver", "any"),
 }
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are unsigned 32-bit

@@ -65,7 +65,7 @@ def test_each_env_builds_with_its_tuned_learner(env):
         obs, info = task_env.reset(seed=0, new_task=space.decode(space.num_tasks - 1))
         assert task_env.observation_space.contains(obs)
         assert task_env.task == space.decode(space.num_tasks - 1)
-        expected_policy = "CnnPolicy" if env == "procgen" else "MlpPolicy"
+        expected_policy = "impala" if env == "procgen" else "MlpPolicy"  # the IMPALA agent on Procgen
         assert policy_for(run.learner, task_env.observation_space) == expected_policy
     finally:
         task_env.close()

@@ -68,8 +68,35 @@ def test_switching_plays_the_requested_env_and_reuses_it(env):
         assert built.setdefault(task, env.minigrid_env) is env.minigrid_env  # one cached env per id
         *_, info = env.step(FORWARD)
         assert info["mission"] == MISSIONS[task]
-    env.reset()  # no new task: the current one again
-    assert env.minigrid_env.spec.id == IDS[0]
+
+
+def test_reset_without_a_task_draws_the_task_uniformly(env):
+    env.reset(seed=0)
+    ids = [env.task]
+    for _ in range(299):
+        _, info = env.reset()
+        assert env.minigrid_env.spec.id == env.task and info["mission"] == MISSIONS[env.task]
+        ids.append(env.task)
+    counts = [ids.count(task) for task in IDS]
+    assert min(counts) >= 70 and max(counts) <= 130  # expected 100 each
+
+
+def test_reset_without_a_task_draws_seed_tasks_uniformly_and_follows_the_seed():
+    env = make_minigrid(env_id="MiniGrid-DoorKey-5x5-v0", seeds=[10, 11, 12, 13])
+    try:
+
+        def drawn(seed: int) -> list[int]:
+            env.reset(seed=seed)
+            return [env.task] + [env.reset()[1] and env.task for _ in range(199)]
+
+        tasks = drawn(1)
+        assert tasks == drawn(1) and tasks != drawn(2)
+        assert {tasks.count(task) for task in (10, 11, 12, 13)} <= set(range(30, 71))  # expected 50 each
+        grid = layout(env)
+        env.reset(new_task=env.task)
+        np.testing.assert_array_equal(layout(env), grid)  # the drawn seed fixes the layout as a task does
+    finally:
+        env.close()
 
 
 def test_env_id_tasks_are_seeded_by_reset(env):
@@ -114,7 +141,7 @@ def test_task_completion_is_success():
         _, reward, terminated, truncated, info = env.step(FORWARD)
         assert terminated and reward > 0 and info["task_completion"] == 1.0
 
-        env.reset()
+        env.reset(new_task="MiniGrid-Empty-5x5-v0")
         for _ in range(6):  # turning in place until max_steps
             _, _, terminated, truncated, info = env.step(RIGHT)
         assert truncated and not terminated and info["task_completion"] == 0.0

@@ -73,8 +73,7 @@ def test_spaces_and_task_interface(env):
     assert env.observation_space == gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
     assert env.action_space == gym.spaces.Discrete(15)
     assert env.task_space == DiscreteTaskSpace(20)
-    assert env.task == 0
-    obs, info = env.reset()
+    obs, info = env.reset(new_task=0)
     assert env.observation_space.contains(obs) and info == {"level_seed": 0}
 
 
@@ -89,7 +88,33 @@ def test_reset_plays_the_requested_level_deterministically(env):
         assert env.task == level
     first = {level: env.reset(new_task=level)[0] for level in (3, 7)}
     assert not np.array_equal(first[3], first[7])
-    np.testing.assert_array_equal(env.reset()[0], first[7])  # no new task: replays the current level
+
+
+def test_reset_without_a_task_draws_levels_uniformly(env):
+    """Like procgen's own num_levels/start_level: every reset plays a uniformly drawn level."""
+    env.reset(seed=0)
+    levels = [env.task]
+    for _ in range(599):
+        obs, info = env.reset()
+        assert info == {"level_seed": env.task}
+        levels.append(env.task)
+    counts = np.bincount(levels, minlength=20)
+    assert len(counts) == 20 and counts.min() >= 10 and counts.max() <= 50  # expected 30 each
+    assert np.mean(np.diff(levels) != 0) > 0.9  # not stuck on one level
+
+
+def test_reset_without_a_task_plays_the_level_it_reports_and_follows_the_seed(env):
+    def drawn(seed: int) -> list[tuple[int, np.ndarray]]:
+        episodes = [(env.reset(seed=seed)[0], env.task)]
+        episodes += [(env.reset()[0], env.task) for _ in range(4)]
+        return [(level, obs) for obs, level in episodes]
+
+    episodes = drawn(5)
+    for (level, obs), (again, obs_again) in zip(episodes, drawn(5), strict=True):
+        assert level == again
+        np.testing.assert_array_equal(obs, obs_again)
+        np.testing.assert_array_equal(obs, env.reset(new_task=level)[0])
+    assert [level for level, _ in drawn(6)] != [level for level, _ in episodes]
 
 
 def test_without_cache_every_reset_rebuilds_the_level():

@@ -1,12 +1,19 @@
 """Tests of SequentialCurriculum and its stopping conditions."""
 
+from collections import defaultdict
+from functools import partial
+
+import gymnasium as gym
 import numpy as np
 import pytest
+from sync_fixtures import make_counting_env
 
+from syllabus.core import make_multiprocessing_curriculum
 from syllabus.core.curriculum import Curriculum, StepBatch
 from syllabus.core.errors import CurriculumError
 from syllabus.curricula.constant import Constant
 from syllabus.curricula.domain_randomization import DomainRandomization
+from syllabus.curricula.plr import PrioritizedLevelReplay
 from syllabus.curricula.sequential import SequentialCurriculum
 from syllabus.curricula.stopping import And, Comparison, Or, parse_condition
 from syllabus.task_space import BoxTaskSpace, DiscreteTaskSpace, TaskSpaceError
@@ -486,3 +493,125 @@ def test_state_dict_keeps_the_return_window():
 def test_load_state_dict_rejects_a_different_number_of_stages():
     with pytest.raises(ValueError, match="3 stages.*2"):
         _sequential(["episodes>=1"]).load_state_dict(_sequential(["episodes>=1", "episodes>=1"]).state_dict())
+
+
+# -------------------------------------------------- subclass hooks, through the sync
+class OddTasks(SequentialCurriculum):
+    """Overrides ``sample``: every stage's task ``t`` becomes ``t | 1``."""
+
+    def sample(self, k=1):
+        return [task | 1 for task in super().sample(k)]
+
+
+class LastTaskOfStage(SequentialCurriculum):
+    """Overrides ``task_distribution``: all mass on the highest task of the stage's distribution."""
+
+    def task_distribution(self):
+        dist = np.zeros(self.num_tasks)
+        dist[np.flatnonzero(super().task_distribution())[-1]] = 1.0
+        return dist
+
+
+class StepCounting(SequentialCurriculum):
+    """Sets ``REQUIRES_STEP_UPDATES`` and overrides ``update_on_step`` and ``update_on_episode``."""
+
+    REQUIRES_STEP_UPDATES = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.steps = defaultdict(list)
+        self.episodes = defaultdict(list)
+
+    def update_on_step(self, task, obs, reward, terminated, truncated, info, progress=None, env_id=None):
+        self.steps[env_id].append((task, reward, terminated or truncated))
+        super().update_on_step(task, obs, reward, terminated, truncated, info, progress, env_id)
+
+    def update_on_episode(self, episode_return, length, task, progress=None, env_id=None):
+        self.episodes[env_id].append((task, episode_return, length))
+        super().update_on_episode(episode_return, length, task, progress, env_id)
+
+
+def _through_multiprocessing_sync(curriculum, episodes):
+    """Runs two CountingEnv processes synced to ``curriculum`` until ``episodes`` episodes ended;
+    returns the tasks delivered (in order of reset) and the reset infos' task metadata."""
+    wrapper, task_queue, update_queue = make_multiprocessing_curriculum(curriculum, timeout=30)
+    delivered, metadata = [], []
+    with wrapper:
+        venv = gym.vector.AsyncVectorEnv(
+            [partial(make_counting_env, task_queue, update_queue)] * 2, context="fork"
+        )
+        try:
+            _, info = venv.reset(seed=0)
+            delivered.extend(int(t) for t in info["task"])
+            done = 0
+            while done < episodes:
+                _, _, terminated, truncated, info = venv.step(np.zeros(2, dtype=np.int64))
+                done += int(np.sum(terminated | truncated))
+                if "task" in info:
+                    delivered.extend(int(t) for t in np.asarray(info["task"])[info["_task"]])
+                if "task_metadata" in info:
+                    metadata.append(info["task_metadata"])
+        finally:
+            venv.close()
+    return delivered, metadata
+
+
+@pytest.mark.timeout(60)
+def test_a_subclass_sample_override_is_what_the_sync_delivers():
+    curriculum = OddTasks([[0, 1, 2, 3], [4, 5, 6, 7]], DiscreteTaskSpace(10), ["tasks>=12"], random_seed=0)
+    delivered, _ = _through_multiprocessing_sync(curriculum, episodes=30)
+    assert set(delivered[:12]) == {1, 3}  # stage 0, through the override
+    assert set(delivered[12:]) == {5, 7}  # the override's super().sample() kept counting and advanced
+    assert curriculum.current_stage == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_subclass_task_distribution_override_is_what_the_sync_samples():
+    curriculum = LastTaskOfStage([[0, 1, 2], [4, 5, 6]], DiscreteTaskSpace(10), ["tasks>=6"], random_seed=0)
+    delivered, _ = _through_multiprocessing_sync(curriculum, episodes=20)
+    assert delivered[:6] == [2] * 6 and set(delivered[6:]) == {6}
+
+
+@pytest.mark.timeout(60)
+def test_a_subclass_step_hook_gets_every_step_through_the_sync():
+    curriculum = StepCounting([[0, 1], [2, 3]], DiscreteTaskSpace(10), ["episodes>=6"], random_seed=0)
+    assert curriculum.requires_step_updates  # the class flag, although no stage needs steps
+    _through_multiprocessing_sync(curriculum, episodes=16)
+    assert sum(map(len, curriculum.episodes.values())) >= 16
+    for env_id, episodes in curriculum.episodes.items():
+        steps = curriculum.steps[env_id]
+        for task, episode_return, length in episodes:  # each episode's steps, in order
+            episode, steps = steps[:length], steps[length:]
+            assert [s[0] for s in episode] == [task] * length and episode[-1][2]
+            assert sum(s[1] for s in episode) == episode_return
+    assert curriculum.current_stage == 1
+
+
+@pytest.mark.timeout(60)
+def test_without_overrides_stage_metadata_reaches_the_env():
+    stage = PrioritizedLevelReplay(DiscreteTaskSpace(10), robust=True, random_seed=0)
+    curriculum = SequentialCurriculum([stage, 5], DiscreteTaskSpace(10), ["episodes>=1000"])
+    _, metadata = _through_multiprocessing_sync(curriculum, episodes=10)
+    assert metadata and all(set(m) >= {"replay", "train"} for m in metadata)
+
+
+def test_step_batches_go_to_the_stage_unless_update_on_step_is_overridden():
+    batch = StepBatch([0, 0], [None, None], [0.0, 1.0], [False, True], [False, False], [{}, {}], [None, None])
+    first = Recorder(SPACE, 0)
+    plain = SequentialCurriculum([first, 1], SPACE, ["episodes>=1"])
+    plain.update_on_step_batch(batch, env_id=2)
+    assert first.calls == [("batch", 2, 2)]
+
+    first = Recorder(SPACE, 0)
+    counting = StepCounting([first, 1], SPACE, ["episodes>=1"])
+    counting.update_on_step_batch(batch, env_id=2)
+    assert counting.steps[2] == [(0, 0.0, False), (0, 1.0, True)]
+    assert first.calls == [
+        ("step", 0, 0.0, 2),
+        ("step", 0, 1.0, 2),
+    ]  # the override's super() reaches the stage
+
+
+def test_requires_step_updates_from_the_class_flag():
+    assert StepCounting([0, 1], SPACE, ["episodes>=1"]).requires_step_updates
+    assert not SequentialCurriculum([0, 1], SPACE, ["episodes>=1"]).requires_step_updates

@@ -44,7 +44,6 @@ class SB3Learner(Learner):
     ) -> SB3Learner:
         """Opens the vector env of ``run.sync`` and builds PPO on it, or loads it from ``checkpoint``."""
         start_worker_server(run)  # its imports overlap with the learner's
-        from stable_baselines3 import PPO
         from stable_baselines3.common.utils import set_random_seed
 
         set_random_seed(run.seed)
@@ -54,7 +53,7 @@ class SB3Learner(Learner):
                 model = make_ppo(run, envs.venv)
             else:
                 set_torch_threads(run.learner)
-                model = PPO.load(checkpoint / MODEL_FILE, env=envs.venv, device=run.learner.device)
+                model = ppo_class(run).load(checkpoint / MODEL_FILE, env=envs.venv, device=run.learner.device)
                 state.restore_rng()
                 envs.venv.seed(run.seed + state.num_timesteps)
         except BaseException:
@@ -83,10 +82,8 @@ class SB3Learner(Learner):
 
     @classmethod
     def load_policy(cls, run: RunConfig, checkpoint: Path) -> SB3Policy:
-        from stable_baselines3 import PPO
-
         set_torch_threads(run.learner)
-        return SB3Policy(PPO.load(checkpoint / MODEL_FILE, device=run.learner.device))
+        return SB3Policy(ppo_class(run).load(checkpoint / MODEL_FILE, device=run.learner.device))
 
     def close(self) -> None:
         self.envs.close()
@@ -109,12 +106,26 @@ def _env_action(action: np.ndarray) -> Any:
 
 
 def make_ppo(run: RunConfig, venv: Any) -> Any:
-    """Builds the SB3 PPO learner of ``run`` on ``venv``, seeded with ``run.seed``."""
-    from stable_baselines3 import PPO
+    """Builds the SB3 PPO learner of ``run`` on ``venv`` (:func:`ppo_class`), seeded with ``run.seed``."""
+    from syllabus.integrations.sb3_impala import sb3_policy
 
     cfg = run.learner
     set_torch_threads(cfg)
-    return PPO(policy_for(cfg, venv.observation_space), venv, **ppo_kwargs(run), seed=run.seed, verbose=0)
+    policy, policy_kwargs = sb3_policy(policy_for(cfg, venv.observation_space), cfg.policy_kwargs)
+    kwargs = {**ppo_kwargs(run), "policy_kwargs": policy_kwargs}
+    return ppo_class(run)(policy, venv, **kwargs, seed=run.seed, verbose=0)
+
+
+def ppo_class(run: RunConfig) -> Any:
+    """SB3 ``PPO``, or :class:`~syllabus.integrations.sb3_robust_ppo.RobustPPO` for Robust PLR (no
+    gradient steps on new levels)."""
+    if getattr(run.curriculum, "robust", False):
+        from syllabus.integrations.sb3_robust_ppo import RobustPPO
+
+        return RobustPPO
+    from stable_baselines3 import PPO
+
+    return PPO
 
 
 def set_torch_threads(cfg: SB3PPOConfig) -> None:
@@ -146,7 +157,8 @@ def ppo_kwargs(run: RunConfig) -> dict[str, Any]:
 
 
 def policy_for(cfg: SB3PPOConfig, observation_space: gym.Space) -> str:
-    """The SB3 policy name: ``CnnPolicy`` for image observations when ``policy: auto``, else ``MlpPolicy``."""
+    """The policy name: ``CnnPolicy`` for image observations when ``policy: auto``, else ``MlpPolicy``;
+    an explicit name (an SB3 policy or ``impala``, see ``syllabus.integrations.sb3_impala.sb3_policy``) as is."""
     if cfg.policy != "auto":
         return cfg.policy
     from stable_baselines3.common.preprocessing import is_image_space

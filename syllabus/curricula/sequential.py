@@ -28,7 +28,7 @@ class _UniformOverTasks(Curriculum):
         self.tasks = list(tasks)
 
     def task_distribution(self) -> np.ndarray | None:
-        if not self.task_space.is_enumerable:
+        if self.num_tasks is None:
             return None
         dist = np.zeros(self.num_tasks)
         for task in self.tasks:
@@ -58,6 +58,16 @@ class SequentialCurriculum(Curriculum):
     episode_return>0.8"`` (see :mod:`syllabus.curricula.stopping` for the grammar and metrics).
     Conditions are checked after every episode update and every sample; the last stage is kept
     forever. A batch from :meth:`sample` comes from a single stage.
+
+    The sync wrappers ask for :meth:`sample_with_metadata`, :meth:`update_on_step_batch` and
+    :attr:`requires_step_updates`, which go straight to the current stage (keeping its task metadata
+    and batched step updates). A subclass overrides the hooks of any curriculum and the sync path
+    calls them: an override of :meth:`task_distribution` is what :meth:`sample` draws from, an
+    override of :meth:`sample` is what :meth:`sample_with_metadata` returns (without stage metadata,
+    unless it overrides :meth:`sample_with_metadata` too), an override of :meth:`update_on_step` gets
+    every step of :meth:`update_on_step_batch`, and ``REQUIRES_STEP_UPDATES = True`` asks for step
+    updates whatever the stages need. Overrides call ``super()`` to keep the stage bookkeeping
+    (sample counts, stage updates).
 
     Args:
         stages: The stages, in order.
@@ -155,15 +165,19 @@ class SequentialCurriculum(Curriculum):
             self._returns.clear()
 
     # ---------------------------------------------------------------- sampling
+    def _overrides(self, name: str) -> bool:
+        """Whether a subclass overrides SequentialCurriculum's method ``name``."""
+        return getattr(type(self), name) is not getattr(SequentialCurriculum, name)
+
     @property
     def requires_step_updates(self) -> bool:
-        """Whether any stage curriculum needs per-step results."""
-        return any(stage.requires_step_updates for stage in self.stages)
+        """Whether the class sets ``REQUIRES_STEP_UPDATES`` or any stage curriculum needs per-step results."""
+        return self.REQUIRES_STEP_UPDATES or any(stage.requires_step_updates for stage in self.stages)
 
     def task_distribution(self) -> np.ndarray | None:
         """The current stage's distribution over the tasks of :attr:`task_space`, if defined."""
         stage_dist = self._stage.task_distribution()
-        if stage_dist is None or not self.task_space.is_enumerable:
+        if stage_dist is None or self.num_tasks is None:
             return None
         stage_space = self._stage.task_space
         if stage_space == self.task_space:
@@ -174,13 +188,19 @@ class SequentialCurriculum(Curriculum):
         return dist
 
     def sample(self, k: int = 1) -> list[Task]:
-        """Samples ``k`` tasks from the current stage."""
-        tasks = self._stage.sample(k)
+        """Samples ``k`` tasks from the current stage (from :meth:`task_distribution` if a subclass overrides it)."""
+        if self._overrides("task_distribution"):
+            tasks = super().sample(k)
+        else:
+            tasks = self._stage.sample(k)
         self._count_samples(k)
         return tasks
 
     def sample_with_metadata(self, k: int = 1) -> list[tuple[Task, dict[str, Any] | None]]:
-        """Samples ``k`` tasks with the current stage's metadata."""
+        """Samples ``k`` tasks with the current stage's metadata; through :meth:`sample` (no metadata) if a
+        subclass overrides :meth:`sample` or :meth:`task_distribution`."""
+        if self._overrides("sample") or self._overrides("task_distribution"):
+            return super().sample_with_metadata(k)
         tasks = self._stage.sample_with_metadata(k)
         self._count_samples(k)
         return tasks
@@ -223,8 +243,12 @@ class SequentialCurriculum(Curriculum):
         self._stage.update_on_step(task, obs, reward, terminated, truncated, info, progress, env_id)
 
     def update_on_step_batch(self, batch: StepBatch, env_id: int | None = None) -> None:
-        """Forwards the steps to the current stage."""
-        self._stage.update_on_step_batch(batch, env_id)
+        """Forwards the steps to the current stage; step by step through :meth:`update_on_step` if a
+        subclass overrides it."""
+        if self._overrides("update_on_step"):
+            super().update_on_step_batch(batch, env_id)
+        else:
+            self._stage.update_on_step_batch(batch, env_id)
 
     def update_task_progress(self, task: Task, progress: float, env_id: int | None = None) -> None:
         """Forwards the progress to the current stage."""

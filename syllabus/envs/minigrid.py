@@ -84,6 +84,10 @@ class MiniGridTaskEnv(TaskEnv):
     * seeds (``env_ids`` has a single id): the tasks are the given layout seeds of that id; a task
       always produces the same layout.
 
+    ``reset()`` without a task plays a task drawn uniformly from the task space with the env's
+    ``np_random`` (seeded by ``reset(seed=...)``): without a curriculum the env samples its tasks
+    uniformly, as a plain MiniGrid env samples its layouts.
+
     Observations are the flattened 7x7x3 partial view (see the module docstring), actions the
     ``Discrete(7)`` MiniGrid actions. Episodes end as the MiniGrid env decides (``terminated`` on
     success or failure such as lava, ``truncated`` at its ``max_steps``). At the episode end
@@ -121,6 +125,7 @@ class MiniGridTaskEnv(TaskEnv):
             if bad:
                 raise ValueError(f"MiniGrid seeds must be ints in [0, {MAX_SEED}), got {bad[:5]!r}")
         super().__init__(space)
+        self._num_tasks = space.num_tasks
         self._by_seed = seeds is not None
         self._envs: dict[str, gym.Env] = {}
         try:
@@ -157,11 +162,13 @@ class MiniGridTaskEnv(TaskEnv):
         """The MiniGrid env ids this env plays."""
         return list(self._envs)
 
-    def reset(
+    def reset(  # type: ignore[override]  # TaskEnv.reset returns None; envs return (obs, info)
         self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Starts an episode of ``new_task``, or of the current task when not given."""
+        """Starts an episode of ``new_task``, or of a uniformly drawn task when not given."""
         super().reset(seed=seed, new_task=new_task)
+        if new_task is None:
+            self._task = self.task_space.decode(int(self.np_random.integers(self._num_tasks)))
         if self._by_seed:
             layout_seed = int(self._task)
         else:
@@ -173,10 +180,11 @@ class MiniGridTaskEnv(TaskEnv):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Steps the current MiniGrid env; adds ``task_completion`` at the episode end."""
         obs, reward, terminated, truncated, info = self._env.step(action)
+        reward = float(reward)
         info = {**info, "mission": obs["mission"]}
         if terminated or truncated:
             info["task_completion"] = 1.0 if terminated and reward > 0 else 0.0
-        return obs["image"].reshape(-1), float(reward), terminated, truncated, info
+        return obs["image"].reshape(-1), reward, terminated, truncated, info
 
     def render(self) -> Any:
         """Renders the current MiniGrid env (set ``render_mode`` through ``make_kwargs``)."""
@@ -191,7 +199,11 @@ class MiniGridTaskEnv(TaskEnv):
 
 def _view_space(env: gym.Env) -> gym.spaces.Box:
     """The ``image`` (partial view) space of a MiniGrid env."""
-    return env.observation_space["image"]
+    space = env.observation_space
+    assert isinstance(space, gym.spaces.Dict), f"MiniGrid observations are dicts, got {space}"
+    view = space["image"]
+    assert isinstance(view, gym.spaces.Box)
+    return view
 
 
 def make_minigrid(
@@ -220,10 +232,12 @@ def make_minigrid(
     if env_id is not None:
         if seeds is None:
             raise ValueError(f"env_id={env_id!r} needs seeds, the tasks (e.g. seeds=200 for 0..199)")
-        if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-            if seeds < 1:
-                raise ValueError(f"seeds must be >= 1 when given as a count, got {seeds!r}")
-            seeds = DiscreteTaskSpace(int(seeds))
+        if isinstance(seeds, (int, np.integer)):
+            if isinstance(seeds, bool) or seeds < 1:
+                raise ValueError(
+                    f"seeds must be >= 1 when given as a count (or a sequence of ints), got {seeds!r}"
+                )
+            return MiniGridTaskEnv([env_id], DiscreteTaskSpace(int(seeds)), **make_kwargs)
         return MiniGridTaskEnv([env_id], seeds, **make_kwargs)
     if seeds is not None:
         raise ValueError("seeds need a single env_id (tasks are that env's layout seeds)")

@@ -139,6 +139,10 @@ def level_task_space(start_level: int, num_levels: int) -> DiscreteTaskSpace:
 class ProcgenTaskEnv(TaskEnv):
     """A Procgen game whose task is the level seed; ``reset(new_task=seed)`` plays that level.
 
+    ``reset()`` without a task plays a level drawn uniformly from the task space with the env's
+    ``np_random`` (seeded by ``reset(seed=...)``), as procgen itself does with ``num_levels`` and
+    ``start_level``: without a curriculum the env is the standard Procgen training setup.
+
     Observations are ``Box(0, 255, (64, 64, 3), uint8)`` RGB frames, actions ``Discrete(15)``. An
     episode ends ``terminated`` when the game ends it (death or level complete) and ``truncated`` when
     it reaches the game's step limit without completing the level. At the episode end
@@ -192,6 +196,7 @@ class ProcgenTaskEnv(TaskEnv):
         if bad:
             raise ValueError(f"Procgen levels must be ints in [0, {MAX_LEVEL_SEED}), got {bad[:5]!r}")
         super().__init__(space)
+        self._num_tasks = space.num_tasks
         self.game = game
         self.distribution_mode = distribution_mode
         self.render_mode = render_mode
@@ -240,11 +245,13 @@ class ProcgenTaskEnv(TaskEnv):
             if len(self._start_states) > self._cache_size:
                 self._start_states.popitem(last=False)
 
-    def reset(
+    def reset(  # type: ignore[override]  # TaskEnv.reset returns None; envs return (obs, info)
         self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Starts an episode of ``new_task`` (a level seed), or of the current level when not given."""
+        """Starts an episode of ``new_task`` (a level seed), or of a uniformly drawn level when not given."""
         super().reset(seed=seed, new_task=new_task)
+        if new_task is None:
+            self._task = self.task_space.decode(int(self.np_random.integers(self._num_tasks)))
         level = int(self._task)
         self._switch_to_start(level)
         self._obs = self._env.observe()[1]["rgb"][0]
@@ -276,7 +283,7 @@ class ProcgenTaskEnv(TaskEnv):
             self._needs_reset = True
         return self._obs, reward, terminated, truncated, info
 
-    def render(self) -> np.ndarray | None:
+    def render(self) -> np.ndarray | None:  # type: ignore[override]  # RenderFrame is a TypeVar
         """The current 64x64 frame when ``render_mode="rgb_array"``."""
         return self._obs if self.render_mode == "rgb_array" else None
 
@@ -289,7 +296,7 @@ class ProcgenTaskEnv(TaskEnv):
 
 
 def _is_level_seed(level: Any) -> bool:
-    return (
+    return bool(
         isinstance(level, (int, np.integer)) and not isinstance(level, bool) and 0 <= level < MAX_LEVEL_SEED
     )
 

@@ -45,8 +45,14 @@ class PLRCallback(BaseCallback):
                 f"PLRCallback needs an on-policy algorithm (PPO, A2C), got {type(self.model).__name__}"
             )
 
+    @property
+    def _algorithm(self) -> OnPolicyAlgorithm:
+        """The model, checked to be on-policy in :meth:`_init_callback`."""
+        assert isinstance(self.model, OnPolicyAlgorithm)
+        return self.model
+
     def _on_rollout_start(self) -> None:
-        buffer = self.model.rollout_buffer
+        buffer = self._algorithm.rollout_buffer
         self._tasks = np.zeros((buffer.buffer_size, buffer.n_envs), dtype=np.int64)
         self._current = np.array([self._reset_task(i) for i in range(buffer.n_envs)], dtype=np.int64)
         self._step = 0
@@ -60,13 +66,15 @@ class PLRCallback(BaseCallback):
         return True
 
     def _on_rollout_end(self) -> None:
-        buffer = self.model.rollout_buffer
+        model = self._algorithm
+        buffer = model.rollout_buffer
         dones = np.empty(buffer.episode_starts.shape, dtype=bool)
         dones[:-1] = buffer.episode_starts[1:]
         dones[-1] = self._last_dones
+        assert model._last_obs is not None, "a rollout ended before the env was reset"
         with torch.no_grad():
-            last_obs = obs_as_tensor(self.model._last_obs, self.model.device)
-            next_values = self.model.policy.predict_values(last_obs).cpu().numpy().ravel()
+            last_obs = obs_as_tensor(model._last_obs, model.device)
+            next_values = model.policy.predict_values(last_obs).cpu().numpy().ravel()
         self.curriculum.custom_update(self._tasks.copy(), buffer.rewards, dones, buffer.values, next_values)
 
     def _reset_task(self, env_index: int) -> int:
