@@ -12,9 +12,12 @@ are exercised by the CLI tests).
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import subprocess
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,9 +78,14 @@ def runnable_blocks() -> list:
 def test_python_block_runs(page: Path, block: Block, tmp_path: Path) -> None:
     script = tmp_path / f"{page.stem.replace('-', '_')}_md_{block.line}.py"
     script.write_text("\n" * (block.line - 1) + block.text)  # the block on the page's line numbers
-    result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=220
-    )
+    # A block that starts Ray gets a private one: a token in the environment (none written under $HOME),
+    # no auto-discovery of another cluster on the machine, and a short temp dir for its sockets.
+    env = {**os.environ, "RAY_AUTH_TOKEN": secrets.token_hex(16), "RAY_ADDRESS": ""}
+    with tempfile.TemporaryDirectory(prefix="ray-", dir="/tmp") as ray_tmp:
+        env["RAY_TMPDIR"] = ray_tmp
+        result = subprocess.run(
+            [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=220, env=env
+        )
     assert result.returncode == 0, (
         f"{page_id(page)}:{block.line}: the block failed (line numbers are the page's)\n"
         f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"

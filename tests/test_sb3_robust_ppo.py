@@ -251,7 +251,7 @@ def test_without_metadata_robust_ppo_trains_exactly_like_ppo():
 
 def test_mixed_rollouts_of_robust_plr_train_and_still_score_new_levels():
     plr = PrioritizedLevelReplay(
-        DiscreteTaskSpace(50), robust=True, replay_schedule="fixed", replay_prob=0.5, random_seed=0
+        DiscreteTaskSpace(50), robust=True, replay_schedule="fixed", rho=0.0, replay_prob=0.5, random_seed=0
     )
     model = RobustPPO("MlpPolicy", _direct_venv(plr, n_envs=4), n_steps=32, batch_size=32, seed=0)
     params = _params(model)
