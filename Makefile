@@ -29,6 +29,7 @@ bench: install
 	$(PY) bench/curricula.py
 	$(PY) bench/procgen_reset.py
 	$(PY) bench/train_throughput.py
+	$(PY) bench/rllib_throughput.py
 
 lint: install
 	$(VENV)/bin/ruff check .
