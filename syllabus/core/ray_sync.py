@@ -452,8 +452,8 @@ class _RayTransport:
     """One environment's channel to the curriculum actor: a local batch, then a queue of unanswered calls.
 
     ``send`` appends to a local batch; the batch travels as one actor call when it holds
-    ``batch_size`` messages, when the env waits for a reply that has not arrived (``recv``), and on
-    ``close``. Each call returns the replies to its messages, in order.
+    ``batch_size`` messages, when the env would otherwise wait for a reply (``recv`` with no
+    answered call to read), and on ``close``. Each call returns the replies to its messages, in order.
     """
 
     def __init__(
@@ -478,12 +478,15 @@ class _RayTransport:
     def recv(self, timeout: float) -> Any:
         deadline = time.monotonic() + timeout
         while not self._replies:
+            if self._batch and not self._oldest_answered():
+                self._flush()  # the env is about to wait: what it holds may be what it waits for
             if not self._pending:
-                if not self._batch:
-                    raise TimeoutError  # nothing asked for is outstanding: no reply can come
-                self._flush()
-                continue
-            self._settle_oldest(max(0.0, deadline - time.monotonic()))
+                raise TimeoutError  # nothing asked for is outstanding: no reply can come
+            try:
+                self._settle_oldest(max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                if time.monotonic() >= deadline:  # Ray rounds timeouts down to whole milliseconds
+                    raise
         return self._replies.popleft()
 
     def close(self) -> None:
@@ -520,6 +523,13 @@ class _RayTransport:
                 ) from None
         batch, self._batch = self._batch, []
         self._pending.append(self._actor.env_messages.remote(self._session, _dumps(batch)))
+
+    def _oldest_answered(self) -> bool:
+        """Whether the oldest call in flight has its replies already (checked without waiting)."""
+        if not self._pending:
+            return False
+        done, _ = self._ray.wait([self._pending[0]], num_returns=1, timeout=0)
+        return bool(done)
 
     def _settle_oldest(self, timeout: float) -> None:
         """Waits for the replies to the oldest call in flight; raises TimeoutError when they are late."""
