@@ -494,8 +494,13 @@ class _RayTransport:
         try:
             if self._batch:
                 self._flush()
-        except CurriculumError:
-            pass  # the actor is gone or stuck (said when it happened): nothing more to tell it
+        except CurriculumError as exc:  # the actor is dead, or stuck under backpressure
+            logger.warning(
+                "closing an env without sending its last %d messages to the curriculum actor %s: %s",
+                len(self._batch),
+                self._label,
+                exc,
+            )
         finally:
             self._batch.clear()
             if self._pending:
@@ -613,8 +618,9 @@ class RaySyncWrapper(SyncWrapper):
     Build it in the env factory, in any Ray process of the job (a Ray actor such as the workers
     of :class:`~syllabus.integrations.ray_vec_env.RayVecEnv`, or the driver); the actor is looked
     up at the first reset. See :class:`~syllabus.core.env_sync.SyncWrapper` for what it does on
-    reset and step. Updates are sent without waiting; :meth:`close` waits (up to ``timeout``)
-    until the curriculum has applied them.
+    reset and step. Updates are sent without waiting, several per actor call (``batch_size``);
+    :meth:`close` sends those still held and waits (up to ``timeout``) until the curriculum has
+    applied them.
 
     Args:
         env: A task env, or wrapped in a TaskWrapper directly beneath this wrapper.
