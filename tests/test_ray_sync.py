@@ -320,3 +320,16 @@ def test_resets_use_prefetched_tasks_while_the_actor_is_blocked():
         assert later == list(range(9, 13))
         env.close()
         assert len(curriculum.snapshot().episodes[0]) == 12
+
+
+def test_a_reset_that_needs_a_task_sends_the_batch_it_holds():
+    """batch_size > prefetch: the request for the next task may still be in the batch; the reset sends it."""
+    with make_ray_curriculum(RecordingCurriculum(), name="eager") as curriculum:
+        env = RaySyncWrapper(CountingEnv(), actor=curriculum.actor, prefetch=1, batch_size=50, timeout=10)
+        episodes, tasks = run_episodes(env, 12)
+        assert tasks == list(range(12))
+        applied = curriculum.snapshot().episodes[0]
+        assert 0 < len(applied) < len(episodes)  # sent by the resets that needed tasks; the last ones held
+        assert applied == episodes[: len(applied)]
+        env.close()
+        assert curriculum.snapshot().episodes[0] == episodes
