@@ -163,6 +163,10 @@ def test_missing_actor_and_bad_arguments():
             RaySyncWrapper(CountingEnv(), actor=curriculum)
         with pytest.raises(ValueError, match="max_in_flight must be an integer >= 1, got 0"):
             RaySyncWrapper(CountingEnv(), max_in_flight=0)
+        with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
+            RaySyncWrapper(CountingEnv(), batch_size=0)
+        with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 2.0"):
+            RaySyncWrapper(CountingEnv(), batch_size=2.0)
     with pytest.raises(ValueError, match=r"may not set \['max_concurrency'\]"):
         make_ray_curriculum(RecordingCurriculum(), actor_options={"max_concurrency": 4})
     with pytest.raises(TypeError, match="make_ray_curriculum: curriculum must be a syllabus Curriculum"):
@@ -261,3 +265,71 @@ def test_ray_not_initialized():
     lines = result.stdout.splitlines()
     assert lines[0].startswith("CurriculumConnectionError Ray is not initialized: call ray.init()")
     assert lines[1].startswith("CurriculumConnectionError Ray is not initialized in this process")
+
+
+# ------------------------------------------------------------------------------------ batching
+def test_default_batch_size_follows_prefetch():
+    assert RaySyncWrapper(CountingEnv()).batch_size == 8  # the default prefetch is 8
+    assert RaySyncWrapper(CountingEnv(), prefetch=3).batch_size == 3
+    assert RaySyncWrapper(CountingEnv(), prefetch=0).batch_size == 1
+    assert RaySyncWrapper(CountingEnv(), prefetch=64).batch_size == 8
+
+
+def test_episode_updates_travel_together_in_order():
+    """The curriculum sees no update of a batch until it is full, then all of them, in the env's order."""
+    with make_ray_curriculum(RecordingCurriculum(), name="batched") as curriculum:
+        env = RaySyncWrapper(CountingEnv(), actor=curriculum.actor, prefetch=8, batch_size=4, timeout=10)
+        episodes, _ = run_episodes(env, 3)
+        # This process's calls reach the actor in the order they were made: the snapshot follows any update sent.
+        assert curriculum.snapshot().episodes[0] == []
+        more, _ = run_episodes(env, 1)
+        assert curriculum.snapshot().episodes[0] == episodes + more
+        env.close()
+
+
+def test_close_sends_the_updates_still_in_the_batch():
+    with make_ray_curriculum(RecordingCurriculum(step_updates=True), name="closing") as curriculum:
+        env = RaySyncWrapper(
+            CountingEnv(), actor=curriculum.actor, prefetch=8, batch_size=8, step_batch_size=3, timeout=10
+        )
+        episodes, tasks = run_episodes(env, 5)
+        env.close()
+        recorded = curriculum.snapshot()
+    assert recorded.episodes[0] == episodes
+    assert [task for task, _ in recorded.steps[0]] == [
+        task for task, _, length in episodes for _ in range(length)
+    ]
+    assert recorded.sampled[: len(tasks)] == tasks
+
+
+def test_resets_use_prefetched_tasks_while_the_actor_is_blocked():
+    """With batch_size <= prefetch no reset waits on a request still held in the env's batch."""
+    with make_ray_curriculum(RecordingCurriculum(), name="prefetching") as curriculum:
+        env = RaySyncWrapper(CountingEnv(), actor=curriculum.actor, prefetch=8, batch_size=4, timeout=0.5)
+        env.reset()  # receives 1 + 8 tasks
+        signal = Signal.remote()
+        curriculum.actor.__ray_call__.remote(lambda _: ray.get(signal.wait.remote(), timeout=30))
+        try:
+            # 8 episodes on prefetched tasks, 2 full batches sent to a blocked actor: a wait would time out.
+            _, tasks = run_episodes(env, 8)
+        finally:
+            ray.get(signal.release.remote(), timeout=10)
+            ray.kill(signal)
+        assert tasks == list(range(1, 9))
+        _, later = run_episodes(env, 4)
+        assert later == list(range(9, 13))
+        env.close()
+        assert len(curriculum.snapshot().episodes[0]) == 12
+
+
+def test_a_reset_that_needs_a_task_sends_the_batch_it_holds():
+    """batch_size > prefetch: the request for the next task may still be in the batch; the reset sends it."""
+    with make_ray_curriculum(RecordingCurriculum(), name="eager") as curriculum:
+        env = RaySyncWrapper(CountingEnv(), actor=curriculum.actor, prefetch=1, batch_size=50, timeout=10)
+        episodes, tasks = run_episodes(env, 12)
+        assert tasks == list(range(12))
+        applied = curriculum.snapshot().episodes[0]
+        assert 0 < len(applied) < len(episodes)  # sent by the resets that needed tasks; the last ones held
+        assert applied == episodes[: len(applied)]
+        env.close()
+        assert curriculum.snapshot().episodes[0] == episodes

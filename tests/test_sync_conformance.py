@@ -343,7 +343,7 @@ def test_curriculum_exception_reaches_env_and_learner(backend):
 )
 def test_bad_samples_are_errors_not_hangs(backend, kind, message):
     with served(backend, RecordingCurriculum(**{kind: True})) as handle:
-        env = backend.env(handle, timeout=30)
+        env = backend.env(handle, timeout=30, prefetch=1)
         start = time.monotonic()
         with pytest.raises(CurriculumError, match=message):
             env.reset()

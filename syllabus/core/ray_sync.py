@@ -7,10 +7,13 @@ process builds the env, and speaks the message protocol of :mod:`syllabus.core.p
 it: the actor applies every message through the same :class:`CurriculumDispatcher` as the
 multiprocessing backend, so both backends behave alike.
 
-Environment messages are fire-and-forget actor calls. Ray runs the calls of one caller on an
-actor without concurrency (``max_concurrency=1``) in the order they were submitted, and each
-env reads the replies in that same order; at most ``max_in_flight`` calls are unanswered per
-env, beyond which a send waits for the oldest one (backpressure, never loss).
+Environment messages travel in batches, as fire-and-forget actor calls: each env keeps its
+messages in a local batch of up to ``batch_size``, sent as one call when full, when the env
+would otherwise wait for a reply, and on close. Ray runs the calls of one caller on an actor
+without concurrency (``max_concurrency=1``) in the order they were submitted, the actor applies
+a batch's messages in order, and each env reads the replies in that same order; at most
+``max_in_flight`` calls are unanswered per env, beyond which a send waits for the oldest one
+(backpressure, never loss).
 
 Importing this module does not import Ray; the functions and classes do, when used.
 """
@@ -48,6 +51,8 @@ DEFAULT_NAME = "curriculum"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_START_TIMEOUT = 120.0
 DEFAULT_MAX_IN_FLIGHT = 32
+DEFAULT_PREFETCH = 8
+DEFAULT_BATCH_SIZE = 8
 # Actor options that would break in-order, exactly-once delivery, or that have their own argument.
 _RESERVED_OPTIONS = ("name", "namespace", "max_concurrency", "max_restarts", "max_task_retries")
 
@@ -109,10 +114,14 @@ class _CurriculumActor:
     def task_space(self) -> bytes:
         return _outcome(lambda: self._dispatcher.curriculum.task_space)
 
-    def env_message(self, session: str, message: bytes) -> bytes | None:
-        """Applies one message of the environment connected as ``session``; returns its reply or None."""
-        reply = self._dispatcher.receive(session, _loads(message))
-        return None if reply is None else _dumps(reply)
+    def env_messages(self, session: str, messages: bytes) -> bytes | None:
+        """Applies a batch of messages of the environment connected as ``session``, in order.
+
+        Returns the replies (messages without one add nothing), pickled as a list, or None when there are none.
+        """
+        replies = [self._dispatcher.receive(session, message) for message in _loads(messages)]
+        sent = [reply for reply in replies if reply is not None]
+        return _dumps(sent) if sent else None
 
     def settle(self) -> None:
         """Returns once the calls that reached the actor before it have been applied (they run in order)."""
@@ -440,57 +449,98 @@ def attach_ray_curriculum(
 
 
 class _RayTransport:
-    """One environment's channel to the curriculum actor: a queue of unanswered actor calls."""
+    """One environment's channel to the curriculum actor: a local batch, then a queue of unanswered calls.
 
-    def __init__(self, actor: ActorHandle, label: str, timeout: float, max_in_flight: int) -> None:
+    ``send`` appends to a local batch; the batch travels as one actor call when it holds
+    ``batch_size`` messages, when the env would otherwise wait for a reply (``recv`` with no
+    answered call to read), and on ``close``. Each call returns the replies to its messages, in order.
+    """
+
+    def __init__(
+        self, actor: ActorHandle, label: str, timeout: float, max_in_flight: int, batch_size: int
+    ) -> None:
         self._ray = _ray()
         self._actor = actor
         self._label = label
         self._timeout = timeout
         self._max_in_flight = max_in_flight
+        self._batch_size = batch_size
         self._session = uuid.uuid4().hex
-        self._pending: deque[Any] = deque()  # object refs of sent messages, oldest first
+        self._batch: list[Any] = []  # messages not sent yet, oldest first
+        self._pending: deque[Any] = deque()  # object refs of sent batches, oldest first
         self._replies: deque[Any] = deque()  # replies received, not yet read
 
     def send(self, message: Any) -> None:
+        self._batch.append(message)
+        if len(self._batch) >= self._batch_size:
+            self._flush()
+
+    def recv(self, timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while not self._replies:
+            if self._batch and not self._oldest_answered():
+                self._flush()  # the env is about to wait: what it holds may be what it waits for
+            if not self._pending:
+                raise TimeoutError  # nothing asked for is outstanding: no reply can come
+            try:
+                self._settle_oldest(max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                if time.monotonic() >= deadline:  # Ray rounds timeouts down to whole milliseconds
+                    raise
+        return self._replies.popleft()
+
+    def close(self) -> None:
+        """Sends the batch, waits (up to the timeout) until the actor has applied every message, forgets them."""
+        try:
+            if self._batch:
+                self._flush()
+        except CurriculumError as exc:  # the actor is dead, or stuck under backpressure
+            logger.warning(
+                "closing an env without sending its last %d messages to the curriculum actor %s: %s",
+                len(self._batch),
+                self._label,
+                exc,
+            )
+        finally:
+            self._batch.clear()
+            if self._pending:
+                pending = list(self._pending)
+                done, _ = self._ray.wait(pending, num_returns=len(pending), timeout=self._timeout)
+                if len(done) < len(pending):
+                    logger.warning(
+                        "closing an env before the curriculum actor %s applied its last %d batches of messages",
+                        self._label,
+                        len(pending) - len(done),
+                    )
+            self._pending.clear()
+            self._replies.clear()
+
+    def _flush(self) -> None:
+        """Sends the local batch as one actor call, first waiting for the oldest call when too many are unanswered."""
         if len(self._pending) >= self._max_in_flight:
             try:
                 self._settle_oldest(self._timeout)
             except TimeoutError:
                 raise CurriculumTimeoutError(
-                    f"the curriculum actor {self._label} applied none of the {self._max_in_flight} updates in "
-                    f"flight within {self._timeout:g} s: it is blocked or very slow. Raise `timeout` if this "
-                    "is expected."
+                    f"the curriculum actor {self._label} applied none of the {self._max_in_flight} batches of "
+                    f"updates in flight within {self._timeout:g} s: it is blocked or very slow. Raise `timeout` "
+                    "if this is expected."
                 ) from None
-        self._pending.append(self._actor.env_message.remote(self._session, _dumps(message)))
+        batch, self._batch = self._batch, []
+        self._pending.append(self._actor.env_messages.remote(self._session, _dumps(batch)))
 
-    def recv(self, timeout: float) -> Any:
-        deadline = time.monotonic() + timeout
-        while not self._replies:
-            if not self._pending:
-                raise TimeoutError  # nothing asked for is outstanding: no reply can come
-            self._settle_oldest(max(0.0, deadline - time.monotonic()))
-        return self._replies.popleft()
-
-    def close(self) -> None:
-        """Waits (up to the timeout) until the actor has applied every message sent, then forgets them."""
-        if self._pending:
-            pending = list(self._pending)
-            done, _ = self._ray.wait(pending, num_returns=len(pending), timeout=self._timeout)
-            if len(done) < len(pending):
-                logger.warning(
-                    "closing an env before the curriculum actor %s applied its last %d messages",
-                    self._label,
-                    len(pending) - len(done),
-                )
-        self._pending.clear()
-        self._replies.clear()
+    def _oldest_answered(self) -> bool:
+        """Whether the oldest call in flight has its replies already (checked without waiting)."""
+        if not self._pending:
+            return False
+        done, _ = self._ray.wait([self._pending[0]], num_returns=1, timeout=0)
+        return bool(done)
 
     def _settle_oldest(self, timeout: float) -> None:
-        """Waits for the reply to the oldest message in flight; raises TimeoutError when it is late."""
+        """Waits for the replies to the oldest call in flight; raises TimeoutError when they are late."""
         exceptions = self._ray.exceptions
         try:
-            reply = self._ray.get(self._pending[0], timeout=timeout)
+            replies = self._ray.get(self._pending[0], timeout=timeout)
         except exceptions.GetTimeoutError:
             raise TimeoutError from None
         except exceptions.RayActorError as exc:
@@ -502,8 +552,8 @@ class _RayTransport:
                 f"the curriculum actor {self._label} failed to apply a message: {exc}"
             ) from None
         self._pending.popleft()
-        if reply is not None:
-            self._replies.append(_loads(reply))
+        if replies is not None:
+            self._replies.extend(_loads(replies))
 
 
 def _find_actor(name: str, namespace: str | None) -> ActorHandle:
@@ -545,14 +595,19 @@ def _identify(actor: ActorHandle, timeout: float) -> str:
 
 
 def _connector(
-    name: str, namespace: str | None, actor: ActorHandle | None, timeout: float, max_in_flight: int
+    name: str,
+    namespace: str | None,
+    actor: ActorHandle | None,
+    timeout: float,
+    max_in_flight: int,
+    batch_size: int,
 ) -> Callable[[], _RayTransport]:
     def connect() -> _RayTransport:
         if actor is None:
-            return _RayTransport(
-                _find_actor(name, namespace), _label(name, namespace), timeout, max_in_flight
-            )
-        return _RayTransport(actor, _identify(actor, timeout), timeout, max_in_flight)
+            found, label = _find_actor(name, namespace), _label(name, namespace)
+        else:
+            found, label = actor, _identify(actor, timeout)
+        return _RayTransport(found, label, timeout, max_in_flight, batch_size)
 
     return connect
 
@@ -563,8 +618,9 @@ class RaySyncWrapper(SyncWrapper):
     Build it in the env factory, in any Ray process of the job (a Ray actor such as the workers
     of :class:`~syllabus.integrations.ray_vec_env.RayVecEnv`, or the driver); the actor is looked
     up at the first reset. See :class:`~syllabus.core.env_sync.SyncWrapper` for what it does on
-    reset and step. Updates are sent without waiting; :meth:`close` waits (up to ``timeout``)
-    until the curriculum has applied them.
+    reset and step. Updates are sent without waiting, several per actor call (``batch_size``);
+    :meth:`close` sends those still held and waits (up to ``timeout``) until the curriculum has
+    applied them.
 
     Args:
         env: A task env, or wrapped in a TaskWrapper directly beneath this wrapper.
@@ -574,9 +630,16 @@ class RaySyncWrapper(SyncWrapper):
             (``curriculum_name`` and ``namespace`` are then unused: errors name the actor's own name).
         env_id: Identifier reported with updates; assigned in connection order when ``None``.
         timeout: Seconds a reset (or a send under backpressure) may wait for the curriculum.
-        prefetch: Tasks kept ready beyond the one the next reset takes.
+        prefetch: Tasks kept ready beyond the one the next reset takes. Tasks are sampled this
+            many episodes ahead of their use.
         step_batch_size: Steps per step-update message (only for curricula that need step updates).
-        max_in_flight: Messages sent and not yet applied by the curriculum before a send waits.
+        max_in_flight: Actor calls (batches) sent and not yet applied by the curriculum before a send waits.
+        batch_size: Messages (mostly episode updates, each asking for a task) sent together in one
+            actor call; ``None`` is ``min(prefetch, 8)``, at least 1. The env also sends its batch
+            early when a reset would otherwise wait for a task, and on :meth:`close`. Larger batches
+            cost less CPU per episode, and the curriculum sees each update up to ``batch_size - 1``
+            episodes later. With ``batch_size <= prefetch`` a reset never waits on a task request
+            still held in the batch.
     """
 
     def __init__(
@@ -588,9 +651,10 @@ class RaySyncWrapper(SyncWrapper):
         *,
         env_id: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        prefetch: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
         step_batch_size: int = 64,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        batch_size: int | None = None,
     ) -> None:
         if actor is not None and not isinstance(actor, _ray().actor.ActorHandle):
             raise TypeError(
@@ -598,11 +662,16 @@ class RaySyncWrapper(SyncWrapper):
                 f"make_ray_curriculum returned), got {actor!r}"
             )
         max_in_flight = check_count("max_in_flight", max_in_flight, 1)
+        prefetch = check_count("prefetch", prefetch, 0)
+        if batch_size is None:
+            batch_size = max(1, min(prefetch, DEFAULT_BATCH_SIZE))
+        batch_size = check_count("batch_size", batch_size, 1)
         super().__init__(
             env,
-            _connector(curriculum_name, namespace, actor, timeout, max_in_flight),
+            _connector(curriculum_name, namespace, actor, timeout, max_in_flight, batch_size),
             env_id=env_id,
             timeout=timeout,
             prefetch=prefetch,
             step_batch_size=step_batch_size,
         )
+        self.batch_size = batch_size
