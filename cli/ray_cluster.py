@@ -125,6 +125,10 @@ def check_cluster(sync: RaySyncConfig) -> None:
         ) from None
     finally:
         _stop_session(probe)
+    if probe.returncode == -signal.SIGINT:
+        # A Ctrl-C that reached the probe before it left the runner's process group (between fork and
+        # setsid): the user's interrupt, not a failure to join.
+        raise KeyboardInterrupt
     lines = out.strip().splitlines()
     result: dict[str, Any] = json.loads(lines[-1]) if lines else {"error": f"exit code {probe.returncode}"}
     if "error" in result:
