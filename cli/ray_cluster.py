@@ -107,14 +107,34 @@ def check_cluster(sync: RaySyncConfig) -> None:
     logger.info(
         "joining the Ray cluster at %s (up to sync.join_timeout=%g s)", sync.address, sync.join_timeout
     )
-    probe = subprocess.Popen(
-        [sys.executable, "-c", _PROBE, sync.address],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,  # Ctrl-C reaches the runner, which stops the probe's whole session
-    )
+    with _ctrl_c_interrupts():
+        out, returncode = _run_probe(sync)
+    if returncode == -signal.SIGINT:
+        # A Ctrl-C that reached the probe before it left the runner's process group (between fork and
+        # setsid): the user's interrupt, not a failure to join.
+        raise KeyboardInterrupt
+    lines = out.strip().splitlines()
+    result: dict[str, Any] = json.loads(lines[-1]) if lines else {"error": f"exit code {returncode}"}
+    if "error" in result:
+        raise ConfigError(
+            f"sync.address={sync.address!r}: cannot join a Ray cluster there: {result['error']}; start one "
+            "(`ray start --head`), set RAY_AUTH_TOKEN if the cluster uses token authentication, or use "
+            "sync.address=null for a private local Ray"
+        )
+
+
+def _run_probe(sync: RaySyncConfig) -> tuple[str, int]:
+    """Runs the join probe in its own session: its output and exit code. Its whole session is stopped
+    when it is done, late or interrupted."""
+    probe = None
     try:
+        probe = subprocess.Popen(
+            [sys.executable, "-c", _PROBE, sync.address],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,  # Ctrl-C reaches the runner, which stops the probe's whole session
+        )
         out, _ = probe.communicate(timeout=sync.join_timeout)
     except subprocess.TimeoutExpired:
         raise ConfigError(
@@ -124,19 +144,26 @@ def check_cluster(sync: RaySyncConfig) -> None:
             "Client)"
         ) from None
     finally:
-        _stop_session(probe)
-    if probe.returncode == -signal.SIGINT:
-        # A Ctrl-C that reached the probe before it left the runner's process group (between fork and
-        # setsid): the user's interrupt, not a failure to join.
-        raise KeyboardInterrupt
-    lines = out.strip().splitlines()
-    result: dict[str, Any] = json.loads(lines[-1]) if lines else {"error": f"exit code {probe.returncode}"}
-    if "error" in result:
-        raise ConfigError(
-            f"sync.address={sync.address!r}: cannot join a Ray cluster there: {result['error']}; start one "
-            "(`ray start --head`), set RAY_AUTH_TOKEN if the cluster uses token authentication, or use "
-            "sync.address=null for a private local Ray"
-        )
+        if probe is not None:
+            _stop_session(probe)
+    return out, probe.returncode
+
+
+@contextlib.contextmanager
+def _ctrl_c_interrupts() -> Iterator[None]:
+    """Makes Ctrl-C raise KeyboardInterrupt in the block (main thread only).
+
+    A run (or sweep) otherwise takes its first Ctrl-C as a request to checkpoint and stop; while it
+    is still joining a cluster there is nothing to save, so one Ctrl-C ends it at once.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _stop_session(proc: subprocess.Popen[str]) -> None:
