@@ -104,10 +104,10 @@ def check_cluster(sync: RaySyncConfig) -> None:
                 f"sync.address={sync.address!r}: nothing answers at {host}:{port} ({exc}); start a Ray "
                 "cluster there (`ray start --head`) or use sync.address=null for a private local Ray"
             ) from None
-    logger.info(
-        "joining the Ray cluster at %s (up to sync.join_timeout=%g s)", sync.address, sync.join_timeout
-    )
-    with _ctrl_c_interrupts():
+    with _ctrl_c_interrupts():  # before the log line: a Ctrl-C right after it must end the join
+        logger.info(
+            "joining the Ray cluster at %s (up to sync.join_timeout=%g s)", sync.address, sync.join_timeout
+        )
         out, returncode = _run_probe(sync)
     if returncode == -signal.SIGINT:
         # A Ctrl-C that reached the probe before it left the runner's process group (between fork and
