@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -16,7 +15,7 @@ from typing import Any
 
 import gymnasium as gym
 from syllabus.cli.builders import MissingDependencyError, make_task_env
-from syllabus.cli.ray_cluster import check_cluster, connect_ray, curriculum_actor_options
+from syllabus.cli.ray_cluster import check_cluster, connect_ray, curriculum_actor_name, start_curriculum_actor
 from syllabus.cli.schema import ConfigError, RaySyncConfig, RunConfig
 from syllabus.cli.vec_env_faults import GuardedSubprocVecEnv, guard_env_fns
 
@@ -25,7 +24,6 @@ from syllabus.core import (
     MultiProcessingSyncWrapper,
     RaySyncWrapper,
     make_multiprocessing_curriculum,
-    make_ray_curriculum,
 )
 from syllabus.core.direct_sync import DirectSyncWrapper
 
@@ -169,16 +167,10 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
                 envs._closers.append(disconnect)
             from syllabus.integrations.ray_vec_env import RayVecEnv
 
-            name = run.sync.curriculum_name or f"syllabus-curriculum-{uuid.uuid4().hex[:12]}"
+            name = curriculum_actor_name(run.sync)
             actor = None
             if curriculum is not None:
-                wrapper = make_ray_curriculum(
-                    curriculum,
-                    name,
-                    run.sync.namespace,
-                    timeout=run.sync.timeout,
-                    actor_options=curriculum_actor_options(run.sync),
-                )
+                wrapper = start_curriculum_actor(run.sync, curriculum, name)
                 envs.curriculum, actor = wrapper, wrapper.actor
                 envs._closers.append(wrapper.close)
             factory = partial(_ray_env, run.env, actor, name, run.sync.namespace, run.sync.timeout)

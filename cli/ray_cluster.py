@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -283,3 +284,18 @@ def curriculum_actor_options(sync: RaySyncConfig) -> dict[str, Any]:
         return {"scheduling_strategy": "DEFAULT"}
     node = ray.get_runtime_context().get_node_id()
     return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node, soft=False)}
+
+
+def curriculum_actor_name(sync: RaySyncConfig) -> str:
+    """``sync.curriculum_name``, or a name of the run's own."""
+    return sync.curriculum_name or f"syllabus-curriculum-{uuid.uuid4().hex[:12]}"
+
+
+def start_curriculum_actor(sync: RaySyncConfig, curriculum: Any, name: str) -> Any:
+    """The run's curriculum as the named Ray actor ``name`` (:func:`~syllabus.core.make_ray_curriculum`),
+    placed as ``sync.curriculum_node`` says."""
+    from syllabus.core import make_ray_curriculum
+
+    return make_ray_curriculum(
+        curriculum, name, sync.namespace, timeout=sync.timeout, actor_options=curriculum_actor_options(sync)
+    )

@@ -24,7 +24,7 @@ import numpy as np
 from syllabus.cli.builders import MissingDependencyError, make_task_env, takes_learner_updates, task_space_of
 from syllabus.cli.environments import TaskInfoWrapper
 from syllabus.cli.learners.base import Learner
-from syllabus.cli.ray_cluster import connect_ray, curriculum_actor_options
+from syllabus.cli.ray_cluster import connect_ray, curriculum_actor_name, start_curriculum_actor
 from syllabus.cli.run_dir import CheckpointError, TrainerState
 from syllabus.cli.schema import RLlibPPOConfig, RunConfig
 
@@ -69,23 +69,15 @@ class RLlibLearner(Learner):
         cls, run: RunConfig, curriculum: Any, checkpoint: Path | None, state: TrainerState
     ) -> RLlibLearner:
         """Starts (or joins) Ray, serves the curriculum as an actor and builds PPO's env runners."""
-        from syllabus.core import make_ray_curriculum
 
         closers: list[Any] = []
         try:
             disconnect = connect_ray(run.sync)
             if disconnect is not None:
                 closers.append(disconnect)
-            name = run.sync.curriculum_name or f"syllabus-curriculum-{uuid.uuid4().hex[:12]}"
             wrapper = None
             if curriculum is not None:
-                wrapper = make_ray_curriculum(
-                    curriculum,
-                    name,
-                    run.sync.namespace,
-                    timeout=run.sync.timeout,
-                    actor_options=curriculum_actor_options(run.sync),
-                )
+                wrapper = start_curriculum_actor(run.sync, curriculum, curriculum_actor_name(run.sync))
                 closers.append(wrapper.close)
             seed = run.seed + state.num_timesteps  # a resumed run does not replay its first episodes
             algo = ppo_config(run, wrapper, seed).build_algo()
