@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import psutil
+from timeouts import scaled
 
 ROOT = Path(__file__).resolve().parent.parent
 SYLLABUS = [sys.executable, "-c", "from syllabus.cli.app import main; main()"]
@@ -24,10 +25,20 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def syllabus(*args: str, cwd: Path, timeout: float = 150, check: bool = True) -> subprocess.CompletedProcess:
-    """Runs ``syllabus ARGS`` in ``cwd``; with ``check``, fails with its output unless it exits with 0."""
+def syllabus(
+    *args: str, cwd: Path, timeout: float | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Runs ``syllabus ARGS`` in ``cwd``; with ``check``, fails with its output unless it exits with 0.
+
+    ``timeout`` is already scaled by the caller (``scaled(N)``); the default is ``scaled(150)``.
+    """
     result = subprocess.run(
-        [*SYLLABUS, *args], cwd=cwd, env=cli_env(), capture_output=True, text=True, timeout=timeout
+        [*SYLLABUS, *args],
+        cwd=cwd,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=scaled(150) if timeout is None else timeout,
     )
     if check:
         assert result.returncode == 0, f"exit code {result.returncode}\n{result.stdout}\n{result.stderr}"

@@ -19,6 +19,7 @@ from typing import Any
 import psutil
 import ray
 from sync_fixtures import CountingEnv, RecordingCurriculum, Rollouts, run_episodes
+from timeouts import scaled
 
 from syllabus.core import RaySyncWrapper
 
@@ -29,10 +30,10 @@ AUTH_TOKEN = secrets.token_hex(16)
 
 def kill_actor_process(actor: Any) -> None:
     """Kills an actor's process and waits until it is gone (``ray.kill`` returns before that)."""
-    pid = ray.get(actor.__ray_call__.remote(lambda _: os.getpid()), timeout=10)
+    pid = ray.get(actor.__ray_call__.remote(lambda _: os.getpid()), timeout=scaled(10))
     process = psutil.Process(pid)
     process.kill()
-    process.wait(timeout=10)
+    process.wait(timeout=scaled(10))
 
 
 def ray_processes() -> list[psutil.Process]:
@@ -75,7 +76,7 @@ def local_ray() -> Iterator[None]:
             else:
                 os.environ[key] = value
         shutil.rmtree(temp_dir, ignore_errors=True)
-    _, alive = psutil.wait_procs(ray_processes(), timeout=10)
+    _, alive = psutil.wait_procs(ray_processes(), timeout=scaled(10))
     assert not alive, f"Ray processes left after ray.shutdown(): {alive}"
 
 
@@ -105,7 +106,7 @@ class StallingCurriculum(RecordingCurriculum):
 
     def stall(self, signal: Any) -> None:
         """Blocks the curriculum actor until ``signal`` is released."""
-        ray.get(signal.wait.remote(), timeout=30)
+        ray.get(signal.wait.remote(), timeout=scaled(30))
 
     def fail_oddly(self) -> None:
         raise UnpicklableError(1, 2)

@@ -22,6 +22,7 @@ import psutil
 import pytest
 from cli_fixtures import ROOT, SYLLABUS, cli_env, live_session_processes, read_csv, syllabus
 from syllabus.cli.run_dir import checkpoint_dir, latest_checkpoint, load_trainer_state, verify_checkpoint
+from timeouts import scaled
 
 DRIVER = [sys.executable, str(ROOT / "tests" / "fault_driver.py")]
 NUM_ENVS = 3
@@ -45,7 +46,7 @@ def _at() -> int:
 
 
 def run_with_fault(
-    tmp_path: Path, fault: str, *overrides: str, timeout: float = 150
+    tmp_path: Path, fault: str, *overrides: str, timeout: float | None = None
 ) -> tuple[subprocess.CompletedProcess, float, Path]:
     """Runs the CLI with ``fault`` (see fault_driver.py); returns the result, the seconds from the fault
     to the exit, and the run directory. Fails if the run's processes outlive it."""
@@ -57,7 +58,7 @@ def run_with_fault(
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(timeout=scaled(150) if timeout is None else timeout)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -70,7 +71,7 @@ def run_with_fault(
 
 
 def _assert_no_process_left(session: int) -> None:
-    gone, alive = psutil.wait_procs(live_session_processes(session), timeout=15)
+    gone, alive = psutil.wait_procs(live_session_processes(session), timeout=scaled(15))
     assert not alive, f"processes of the run outlived it: {alive}"
 
 
@@ -161,7 +162,7 @@ def test_curriculum_raising_stops_the_run(tmp_path, sync):
 def test_ray_env_actor_failure_stops_the_run(tmp_path, fault):
     index = NUM_ENVS - 1
     result, stop_time, run_dir = run_with_fault(
-        tmp_path, f"{fault}:{index}:{_at()}", "sync=ray", "sync.num_cpus=2", timeout=280
+        tmp_path, f"{fault}:{index}:{_at()}", "sync=ray", "sync.num_cpus=2", timeout=scaled(280)
     )
     cause = f"env {index} of the RayVecEnv died" if fault == "kill" else f"env {index} raised RuntimeError"
     assert_failed_cleanly(result, stop_time, run_dir, cause)
@@ -236,7 +237,7 @@ def test_second_writer_is_refused_while_a_run_trains(tmp_path):
         assert proc.poll() is None  # the first run goes on
     finally:
         os.killpg(proc.pid, signal.SIGINT)
-        proc.communicate(timeout=60)
+        proc.communicate(timeout=scaled(60))
     assert proc.returncode == 130
     result = syllabus("train", "sync=none", f"hydra.run.dir={run_dir}", cwd=tmp_path, check=False)
     assert result.returncode == 2 and "already holds a run (status: interrupted)" in result.stderr
@@ -264,7 +265,7 @@ def test_ctrl_c_of_a_joblib_sweep_checkpoints_every_running_job(tmp_path):
         else:
             pytest.fail("the sweep ended before both jobs trained:\n" + "".join(lines))
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole process group
-        rest, _ = proc.communicate(timeout=90)
+        rest, _ = proc.communicate(timeout=scaled(90))
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -302,7 +303,7 @@ def test_guarded_subproc_vec_env_names_a_killed_worker_and_closes_the_others(ind
         assert time.monotonic() - started < SYNC_TIMEOUT
     finally:
         venv.close()
-    gone, alive = psutil.wait_procs(workers, timeout=15)
+    gone, alive = psutil.wait_procs(workers, timeout=scaled(15))
     assert not alive
 
 

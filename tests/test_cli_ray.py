@@ -29,6 +29,7 @@ from ray_fixtures import local_ray
 from syllabus.cli.hydra_app import CONFIG_DIR
 from syllabus.cli.ray_cluster import curriculum_actor_options, root_cause
 from syllabus.cli.schema import ConfigError, RaySyncConfig, validate
+from timeouts import scaled
 
 CARTPOLE_TASKS = {"0.02", "0.05", "0.1", "0.15", "0.2"}
 MARKER = "SYLLABUS_TEST_RUN"  # inherited by every process the run starts, Ray's included
@@ -87,12 +88,12 @@ def test_local_ray_run_trains_checkpoints_and_leaves_no_ray_process(tmp_path):
             env=env,
             capture_output=True,
             text=True,
-            timeout=80,
+            timeout=scaled(80),
         )
         assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
         assert "started a private local Ray for this run (in " + ray_tmp in result.stdout + result.stderr
         assert not any(Path(ray_tmp).iterdir()), "the run left its private Ray directory behind"
-        _, alive = psutil.wait_procs(marked_processes(marker), timeout=10)
+        _, alive = psutil.wait_procs(marked_processes(marker), timeout=scaled(10))
         assert not alive, f"processes left by the run: {describe(alive)}"
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
@@ -120,16 +121,16 @@ def test_joining_a_running_cluster_leaves_it_running(tmp_path):
             env=env,
             capture_output=True,
             text=True,
-            timeout=180,  # the join check adds a Ray start-up in a child process
+            timeout=scaled(180),  # the join check adds a Ray start-up in a child process
         )
         assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-        assert ray.get(ray.remote(lambda: "alive").remote(), timeout=30) == "alive"
+        assert ray.get(ray.remote(lambda: "alive").remote(), timeout=scaled(30)) == "alive"
         actors = [
             p
             for p in psutil.Process().children(recursive=True)
             if any(name in " ".join(p.cmdline()) for name in ("ray::EnvWorker", "ray::_CurriculumActor"))
         ]
-        _, alive = psutil.wait_procs(actors, timeout=10)
+        _, alive = psutil.wait_procs(actors, timeout=scaled(10))
         assert not alive, f"the run's actors are still alive in the cluster: {describe(alive)}"
     check_final_checkpoint(tmp_path / "run")
 
@@ -214,11 +215,11 @@ def other_ray_cluster(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
     finally:
         head.terminate()  # --block: stops every process this `ray start` started
         try:
-            head.wait(timeout=30)
+            head.wait(timeout=scaled(30))
         except subprocess.TimeoutExpired:
             head.kill()
             head.wait()
-        _, alive = psutil.wait_procs(marked_processes(marker), timeout=15)
+        _, alive = psutil.wait_procs(marked_processes(marker), timeout=scaled(15))
         for proc in alive:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
@@ -244,7 +245,7 @@ def test_null_address_starts_a_private_ray_with_another_cluster_running(tmp_path
         result = subprocess.run(
             [*SYLLABUS, "train", "sync=ray", "sync.num_cpus=2", "curriculum=plr", *TINY,
              f"hydra.run.dir={tmp_path / 'run'}"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=150,
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=scaled(150),
         )  # fmt: skip
         output = result.stdout + result.stderr
         assert result.returncode == 0, output
@@ -252,7 +253,7 @@ def test_null_address_starts_a_private_ray_with_another_cluster_running(tmp_path
         assert "started a private local Ray for this run" in output
         assert "Connecting to" not in output and "multiple active Ray instances" not in output
         assert driver_logs(cluster_dir) == before, "the run connected to the other cluster"
-        _, alive = psutil.wait_procs(marked_processes(marker), timeout=10)
+        _, alive = psutil.wait_procs(marked_processes(marker), timeout=scaled(10))
         assert not alive, f"processes left by the run: {describe(alive)}"
     check_final_checkpoint(tmp_path / "run")
 
@@ -269,7 +270,7 @@ def test_joining_a_silent_listener_fails_within_join_timeout(tmp_path):
         result = subprocess.run(
             [*SYLLABUS, "train", "sync=ray", f"sync.address={address}", "sync.join_timeout=4",
              f"hydra.run.dir={tmp_path / 'run'}"],
-            cwd=tmp_path, env={**cli_env(), MARKER: marker}, capture_output=True, text=True, timeout=100,
+            cwd=tmp_path, env={**cli_env(), MARKER: marker}, capture_output=True, text=True, timeout=scaled(100),
         )  # fmt: skip
         elapsed = time.monotonic() - start
     output = result.stdout + result.stderr
@@ -303,7 +304,7 @@ def test_ctrl_c_stops_a_join_at_once(tmp_path):
                 pytest.fail("the run did not start joining:\n" + "".join(lines))
             start = time.monotonic()
             os.killpg(proc.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the whole process group
-            rest, _ = proc.communicate(timeout=30)
+            rest, _ = proc.communicate(timeout=scaled(30))
             elapsed = time.monotonic() - start
         finally:
             if proc.poll() is None:
@@ -323,7 +324,7 @@ def test_joining_with_a_wrong_token_names_the_cause(tmp_path):
         result = subprocess.run(
             [*SYLLABUS, "train", "sync=ray", f"sync.address={address}", "sync.join_timeout=60",
              f"hydra.run.dir={tmp_path / 'run'}"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=150,
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=scaled(150),
         )  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode == 2, output

@@ -19,6 +19,7 @@ from cli_fixtures import SYLLABUS, cli_env, read_csv
 from hydra import compose, initialize_config_dir
 from syllabus.cli.hydra_app import CONFIG_DIR
 from syllabus.cli.schema import ConfigError, validate
+from timeouts import scaled
 
 MARKER = "SYLLABUS_TEST_RUN"  # inherited by every process the run starts, Ray's included
 CARTPOLE_TASKS = {"0.02", "0.05", "0.1", "0.15", "0.2"}
@@ -48,16 +49,21 @@ def marked_processes(marker: str) -> list[psutil.Process]:
     return found
 
 
-def train(tmp_path: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+def train(tmp_path: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
     """Runs ``syllabus ARGS`` and checks that it left no process behind (its private Ray included)."""
     marker = uuid.uuid4().hex
     env = {**cli_env(), MARKER: marker, "HOME": str(tmp_path / "home")}
     env.pop("RAY_AUTH_TOKEN", None)
     env.pop("RAY_ADDRESS", None)
     result = subprocess.run(
-        [*SYLLABUS, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout
+        [*SYLLABUS, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=scaled(240) if timeout is None else timeout,
     )
-    _, alive = psutil.wait_procs(marked_processes(marker), timeout=15)
+    _, alive = psutil.wait_procs(marked_processes(marker), timeout=scaled(15))
     assert not alive, f"processes left by the run: {alive}"
     return result
 
@@ -104,12 +110,12 @@ def test_rllib_run_trains_resumes_evaluates_and_plots(tmp_path):
         progress[-1]["episodes"]
     )
 
-    result = ok(train(tmp_path, "eval", str(run_dir), "--episodes-per-task", "1", timeout=180))
+    result = ok(train(tmp_path, "eval", str(run_dir), "--episodes-per-task", "1", timeout=scaled(180)))
     report = json.loads((run_dir / "eval.json").read_text())
     assert report["checkpoint"] == "checkpoints/final" and report["episodes"] == len(CARTPOLE_TASKS)
     assert report["return_mean"] > 0, result
 
-    ok(train(tmp_path, "plot", str(run_dir), timeout=120))
+    ok(train(tmp_path, "plot", str(run_dir), timeout=scaled(120)))
     assert list((run_dir / "plots").glob("*.png"))
 
 
@@ -134,14 +140,14 @@ def test_ctrl_c_checkpoints_an_rllib_run_and_leaves_no_ray_process(tmp_path):
         else:
             pytest.fail("the run ended before logging progress:\n" + "".join(lines))
         os.killpg(proc.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the whole process group
-        rest, _ = proc.communicate(timeout=120)
+        rest, _ = proc.communicate(timeout=scaled(120))
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
     assert proc.returncode == 130, "".join(lines) + rest
     assert "interrupted at step" in rest
-    _, alive = psutil.wait_procs(marked_processes(marker), timeout=15)
+    _, alive = psutil.wait_procs(marked_processes(marker), timeout=scaled(15))
     assert not alive, f"processes left by the run: {alive}"
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["status"] == "interrupted" and meta["steps"] >= 512
@@ -164,7 +170,7 @@ def test_rllib_trains_on_minigrid_and_procgen(tmp_path, env_args):
     # Procgen's 64x64 images get RLlib's default CNN in front of the tiny MLP.
     args = ["train", "curriculum=plr", *TINY_RLLIB, *env_args, "learner.evaluation_interval=1",
             "learner.evaluation_duration=2", f"hydra.run.dir={run_dir}"]  # fmt: skip
-    output = ok(train(tmp_path, *args, timeout=540))
+    output = ok(train(tmp_path, *args, timeout=scaled(540)))
     assert "evaluation at step" in output  # on the held-out tasks, without the curriculum
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["status"] == "completed" and meta["steps"] >= 512
@@ -184,7 +190,7 @@ def test_rllib_needs_sync_ray(sync):
 def test_rllib_with_another_sync_exits_2_with_one_line(tmp_path):
     result = subprocess.run(
         [*SYLLABUS, "train", "learner=rllib_ppo", "sync=multiprocessing", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=100,
+        cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=scaled(100),
     )  # fmt: skip
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip().splitlines() == [
@@ -221,11 +227,11 @@ def test_rllib_run_joins_a_running_cluster_and_leaves_it_running(tmp_path):
             [*SYLLABUS, "train", "curriculum=plr", *TINY_RLLIB, f"sync.address={address}",
              f"hydra.run.dir={run_dir}"],
             cwd=tmp_path, env={**cli_env(), "RAY_AUTH_MODE": "token"}, capture_output=True, text=True,
-            timeout=360,
+            timeout=scaled(360),
         )  # fmt: skip
         output = ok(result)
         assert "private local Ray" not in output
-        assert ray.get(ray.remote(lambda: "alive").remote(), timeout=60) == "alive"
+        assert ray.get(ray.remote(lambda: "alive").remote(), timeout=scaled(60)) == "alive"
         actors = [
             p
             for p in psutil.Process().children(recursive=True)
@@ -234,7 +240,7 @@ def test_rllib_run_joins_a_running_cluster_and_leaves_it_running(tmp_path):
                 for name in ("ray::SingleAgentEnvRunner", "ray::_CurriculumActor")
             )
         ]
-        _, alive = psutil.wait_procs(actors, timeout=15)
+        _, alive = psutil.wait_procs(actors, timeout=scaled(15))
         assert not alive, f"the run's actors are still alive in the cluster: {alive}"
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["status"] == "completed" and meta["steps"] >= 512

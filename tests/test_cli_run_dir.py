@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from cli_fixtures import SYLLABUS, TINY, cli_env, header, live_session_processes, read_csv, syllabus
+from timeouts import scaled
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +153,7 @@ def test_ctrl_c_saves_a_checkpoint_leaves_no_process_and_resumes(tmp_path):
         else:
             pytest.fail("the run ended before logging progress:\n" + "".join(lines))
         os.killpg(proc.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the whole process group
-        rest, _ = proc.communicate(timeout=60)
+        rest, _ = proc.communicate(timeout=scaled(60))
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

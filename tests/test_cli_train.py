@@ -9,6 +9,7 @@ import sys
 import pytest
 from cli_fixtures import SYLLABUS, TINY, cli_env, header, read_csv, syllabus
 from syllabus.cli.catalog import group_options
+from timeouts import scaled
 
 CURRICULA = group_options()["curriculum"]
 # sync=ray starts a Ray per job; tests/test_cli_ray.py covers it end to end.
@@ -31,7 +32,7 @@ def test_every_curriculum_under_every_sync_in_one_sweep(tmp_path):
         "logger=csv",
         f"hydra.sweep.dir={tmp_path}",
         cwd=tmp_path,
-        timeout=230,
+        timeout=scaled(230),
     )
     jobs = sorted((p for p in tmp_path.iterdir() if p.is_dir()), key=lambda p: int(p.name))
     assert len(jobs) == len(CURRICULA) * len(SYNCS), result.stdout
@@ -73,7 +74,7 @@ def test_parallel_sweep_with_joblib_launcher(tmp_path):
         "hydra.launcher.n_jobs=2",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
         cwd=tmp_path,
-        timeout=110,
+        timeout=scaled(110),
     )
     metas = [json.loads((tmp_path / "sweep" / str(i) / "meta.json").read_text()) for i in range(2)]
     assert [m["seed"] for m in metas] == [0, 1]
@@ -97,13 +98,13 @@ def test_procgen_plr_run_and_held_out_eval(tmp_path):
         "logger.log_interval=128",
         f"hydra.run.dir={run_dir}",
         cwd=tmp_path,
-        timeout=140,
+        timeout=scaled(140),
     )
     progress = read_csv(run_dir / "logs" / "progress.csv")
     assert int(progress[-1]["step"]) >= 256
     metrics = {row["metric"] for row in read_csv(run_dir / "logs" / "curriculum.csv")}
     assert "curriculum/task_entropy" in metrics
-    out = syllabus("eval", str(run_dir), "--episodes-per-task", "1", cwd=tmp_path, timeout=140).stdout
+    out = syllabus("eval", str(run_dir), "--episodes-per-task", "1", cwd=tmp_path, timeout=scaled(140)).stdout
     assert "held-out" in out
     result = json.loads((run_dir / "eval.json").read_text())
     assert set(result["tasks"]) == {"20", "21"}  # the two levels after the 20 training levels
@@ -146,7 +147,7 @@ def test_values_are_checked_before_torch_or_env_packages_are_imported(tmp_path, 
     """What keeps a typo's report under 2 s: nothing heavy is imported before the config is checked."""
     result = subprocess.run(
         [sys.executable, "-X", "importtime", *SYLLABUS[1:], "train", *args], cwd=tmp_path, env=cli_env(),
-        capture_output=True, text=True, timeout=50,
+        capture_output=True, text=True, timeout=scaled(50),
     )  # fmt: skip
     assert result.returncode == 2
     imported = {
@@ -166,7 +167,7 @@ def test_debug_shows_the_traceback(tmp_path, debug):
         env=env,
         capture_output=True,
         text=True,
-        timeout=50,
+        timeout=scaled(50),
     )
     assert result.returncode == 2
     assert "Traceback" in result.stderr and "seed must be in" in result.stderr
@@ -197,7 +198,7 @@ def test_missing_optional_dependency_names_the_extra(tmp_path, module, override,
         env=cli_env(),
         capture_output=True,
         text=True,
-        timeout=50,
+        timeout=scaled(50),
     )
     assert result.returncode == 2
     assert f'pip install "syllabus-curriculum[{extra}]"' in result.stderr

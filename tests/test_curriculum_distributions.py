@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_fixtures import read_csv, syllabus
+from timeouts import scaled
 
 # 0.999 quantiles of the chi-square distribution with df degrees of freedom.
 CHI2_999 = {4: 18.467, 9: 27.877, 19: 43.820}
@@ -32,7 +33,7 @@ PROCGEN = [
 CARTPOLE = ["env=cartpole", "num_envs=2", "learner.n_steps=256", "total_timesteps=4096"]
 
 
-def train(tmp_path: Path, *overrides: str, timeout: float = 280) -> tuple[list[str], Path]:
+def train(tmp_path: Path, *overrides: str, timeout: float | None = None) -> tuple[list[str], Path]:
     """Runs ``syllabus train`` with ``overrides``; returns the tasks of its episodes in order and the run dir."""
     run_dir = tmp_path / "run"
     syllabus(
@@ -42,7 +43,7 @@ def train(tmp_path: Path, *overrides: str, timeout: float = 280) -> tuple[list[s
         "logger.log_interval=512",
         f"hydra.run.dir={run_dir}",
         cwd=tmp_path,
-        timeout=timeout,
+        timeout=scaled(280) if timeout is None else timeout,
     )
     return [row["task"] for row in read_csv(run_dir / "logs" / "episodes.csv")], run_dir
 

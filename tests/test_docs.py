@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from timeouts import scaled
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -84,7 +85,12 @@ def test_python_block_runs(page: Path, block: Block, tmp_path: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="ray-", dir="/tmp") as ray_tmp:
         env["RAY_TMPDIR"] = ray_tmp
         result = subprocess.run(
-            [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=220, env=env
+            [sys.executable, str(script)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=scaled(220),
+            env=env,
         )
     assert result.returncode == 0, (
         f"{page_id(page)}:{block.line}: the block failed (line numbers are the page's)\n"

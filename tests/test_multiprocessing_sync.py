@@ -29,6 +29,7 @@ from sync_fixtures import (
     run_gymnasium_vector,
     run_sb3_vector,
 )
+from timeouts import scaled
 
 from syllabus.core import (
     CurriculumError,
@@ -108,9 +109,9 @@ def test_hand_written_processes_many_episodes(context):
         ]
         for worker in workers:
             worker.start()
-        reports = [results.get(timeout=45) for _ in workers]
+        reports = [results.get(timeout=scaled(45)) for _ in workers]
         for worker in workers:
-            worker.join(timeout=10)
+            worker.join(timeout=scaled(10))
             assert worker.exitcode == 0
     rollouts = Rollouts(num_envs)
     for env_id, observed, delivered in reports:
@@ -174,7 +175,7 @@ def test_handles_must_come_from_make_multiprocessing_curriculum():
 def test_curriculum_never_started_times_out_with_advice():
     curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum(), start=False)
     with curriculum:
-        env = MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue, timeout=0.3)
+        env = MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue, timeout=scaled(0.3))
         with pytest.raises(CurriculumTimeoutError, match=r"did not answer.*start\(\)"):
             env.reset()
         env.close()
@@ -186,7 +187,7 @@ def test_curriculum_raising_in_sample_reaches_env_and_learner():
     )
     with curriculum:
         venv = gym.vector.AsyncVectorEnv(
-            factories(task_queue, update_queue, timeout=10), context="forkserver"
+            factories(task_queue, update_queue, timeout=scaled(10)), context="forkserver"
         )
         try:
             with pytest.raises(Exception, match="sample exploded on purpose"):
@@ -217,11 +218,11 @@ def test_killed_env_process_is_forgotten_and_others_go_on():
         ran_episodes = ctx.Event()
         victim = ctx.Process(target=blocking_worker, args=(task_queue, update_queue, 0, ran_episodes))
         victim.start()
-        assert ran_episodes.wait(timeout=30)
+        assert ran_episodes.wait(timeout=scaled(30))
         victim.kill()
-        victim.join(timeout=10)
+        victim.join(timeout=scaled(10))
         # The killed env's id is free again and the curriculum still serves new envs.
-        env = make_counting_env(task_queue, update_queue, env_id=0, timeout=10)
+        env = make_counting_env(task_queue, update_queue, env_id=0, timeout=scaled(10))
         episodes, _ = run_episodes(env, 3)
         env.close()
     assert curriculum.curriculum.episodes[0][2:] == episodes
@@ -262,7 +263,7 @@ def test_ctrl_c_leaves_no_process_socket_or_shared_memory(tmp_path):
         ready = json.loads(proc.stdout.readline())
         shared_memory = shared_memory_of(proc.pid)  # only this run's segments, not the machine's
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
-        _, stderr = proc.communicate(timeout=30)
+        _, stderr = proc.communicate(timeout=scaled(30))
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

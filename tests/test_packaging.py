@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+from timeouts import scaled
 
 import syllabus
 
@@ -79,7 +80,7 @@ def test_console_script_without_the_runner_extra_names_it(tmp_path):
     (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['typer'] = None\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     result = subprocess.run(
-        [str(script), "train"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=50
+        [str(script), "train"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=scaled(50)
     )
     assert result.returncode == 2, result
     assert result.stdout == ""

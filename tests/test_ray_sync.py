@@ -21,6 +21,7 @@ from ray_fixtures import (
     run_env_in_task,
 )
 from sync_fixtures import CountingEnv, RecordingCurriculum, check_exactly_once, run_episodes
+from timeouts import scaled
 
 from syllabus.core import (
     CurriculumConnectionError,
@@ -64,7 +65,7 @@ def test_envs_on_ray_workers_exactly_once(step_updates, num_envs, episodes, max_
                 run_env_in_task.remote(i, episodes, step_batch_size=4, max_in_flight=max_in_flight)
                 for i in range(num_envs)
             ],
-            timeout=45,
+            timeout=scaled(45),
         )
         recorded = curriculum.snapshot()  # every env's close() waited until its updates were applied
     check_exactly_once(recorded, rollouts_from(reports), step_updates)
@@ -177,7 +178,7 @@ def test_missing_actor_and_bad_arguments():
 
 def test_killed_actor_is_named_in_the_errors():
     curriculum = make_ray_curriculum(RecordingCurriculum(), name="doomed")
-    env = RaySyncWrapper(CountingEnv(), curriculum_name="doomed", prefetch=0, timeout=10)
+    env = RaySyncWrapper(CountingEnv(), curriculum_name="doomed", prefetch=0, timeout=scaled(10))
     run_episodes(env, 1)
     kill_actor_process(curriculum.actor)
     with pytest.raises(CurriculumConnectionError, match="curriculum actor 'doomed' is dead"):
@@ -190,7 +191,7 @@ def test_killed_actor_is_named_in_the_errors():
 
 def test_env_given_only_the_handle_names_the_actor_by_its_real_name():
     curriculum = make_ray_curriculum(RecordingCurriculum(), name="real-name", namespace="somewhere")
-    env = RaySyncWrapper(CountingEnv(), actor=curriculum.actor, prefetch=0, timeout=10)
+    env = RaySyncWrapper(CountingEnv(), actor=curriculum.actor, prefetch=0, timeout=scaled(10))
     run_episodes(env, 1)
     kill_actor_process(curriculum.actor)
     with pytest.raises(
@@ -199,7 +200,7 @@ def test_env_given_only_the_handle_names_the_actor_by_its_real_name():
         run_episodes(env, 2)
     env.close()
     curriculum.close()
-    late = RaySyncWrapper(CountingEnv(), actor=curriculum.actor, timeout=10)
+    late = RaySyncWrapper(CountingEnv(), actor=curriculum.actor, timeout=scaled(10))
     with pytest.raises(CurriculumConnectionError, match="given as `actor` is dead"):
         late.reset()
 
@@ -207,9 +208,9 @@ def test_env_given_only_the_handle_names_the_actor_by_its_real_name():
 def test_id_of_an_env_whose_actor_died_is_free_again():
     with make_ray_curriculum(RecordingCurriculum()):
         holder = EnvHolder.remote(0)
-        assert ray.get(holder.reset.remote(), timeout=30) == (0, 0)
+        assert ray.get(holder.reset.remote(), timeout=scaled(30)) == (0, 0)
         kill_actor_process(holder)  # the env never says goodbye
-        env = make_ray_counting_env(0, timeout=10)
+        env = make_ray_counting_env(0, timeout=scaled(10))
         assert env.reset()[1]["task"] is not None
         assert env.env_id == 0
         env.close()
@@ -217,10 +218,10 @@ def test_id_of_an_env_whose_actor_died_is_free_again():
 
 def test_stalled_learner_call_times_out():
     signal = Signal.remote()
-    with make_ray_curriculum(StallingCurriculum(), timeout=0.5) as curriculum:
+    with make_ray_curriculum(StallingCurriculum(), timeout=scaled(0.5)) as curriculum:
         with pytest.raises(CurriculumTimeoutError, match="'curriculum' did not answer within 0.5 s"):
             curriculum.stall(signal)  # the actor stays blocked after the learner gives up
-        ray.get(signal.release.remote(), timeout=10)
+        ray.get(signal.release.remote(), timeout=scaled(10))
         assert curriculum.sample(1) == [0]
     ray.kill(signal)
 
@@ -258,7 +259,7 @@ def test_ray_not_initialized():
         [sys.executable, "-c", NOT_INITIALIZED],
         capture_output=True,
         text=True,
-        timeout=50,
+        timeout=scaled(50),
         env={**os.environ, "RAY_ADDRESS": ""},
     )
     assert result.returncode == 0, result.stderr
@@ -278,7 +279,9 @@ def test_default_batch_size_follows_prefetch():
 def test_episode_updates_travel_together_in_order():
     """The curriculum sees no update of a batch until it is full, then all of them, in the env's order."""
     with make_ray_curriculum(RecordingCurriculum(), name="batched") as curriculum:
-        env = RaySyncWrapper(CountingEnv(), actor=curriculum.actor, prefetch=8, batch_size=4, timeout=10)
+        env = RaySyncWrapper(
+            CountingEnv(), actor=curriculum.actor, prefetch=8, batch_size=4, timeout=scaled(10)
+        )
         episodes, _ = run_episodes(env, 3)
         # This process's calls reach the actor in the order they were made: the snapshot follows any update sent.
         assert curriculum.snapshot().episodes[0] == []
@@ -290,7 +293,12 @@ def test_episode_updates_travel_together_in_order():
 def test_close_sends_the_updates_still_in_the_batch():
     with make_ray_curriculum(RecordingCurriculum(step_updates=True), name="closing") as curriculum:
         env = RaySyncWrapper(
-            CountingEnv(), actor=curriculum.actor, prefetch=8, batch_size=8, step_batch_size=3, timeout=10
+            CountingEnv(),
+            actor=curriculum.actor,
+            prefetch=8,
+            batch_size=8,
+            step_batch_size=3,
+            timeout=scaled(10),
         )
         episodes, tasks = run_episodes(env, 5)
         env.close()
@@ -305,15 +313,17 @@ def test_close_sends_the_updates_still_in_the_batch():
 def test_resets_use_prefetched_tasks_while_the_actor_is_blocked():
     """With batch_size <= prefetch no reset waits on a request still held in the env's batch."""
     with make_ray_curriculum(RecordingCurriculum(), name="prefetching") as curriculum:
-        env = RaySyncWrapper(CountingEnv(), actor=curriculum.actor, prefetch=8, batch_size=4, timeout=0.5)
+        env = RaySyncWrapper(
+            CountingEnv(), actor=curriculum.actor, prefetch=8, batch_size=4, timeout=scaled(0.5)
+        )
         env.reset()  # receives 1 + 8 tasks
         signal = Signal.remote()
-        curriculum.actor.__ray_call__.remote(lambda _: ray.get(signal.wait.remote(), timeout=30))
+        curriculum.actor.__ray_call__.remote(lambda _: ray.get(signal.wait.remote(), timeout=scaled(30)))
         try:
             # 8 episodes on prefetched tasks, 2 full batches sent to a blocked actor: a wait would time out.
             _, tasks = run_episodes(env, 8)
         finally:
-            ray.get(signal.release.remote(), timeout=10)
+            ray.get(signal.release.remote(), timeout=scaled(10))
             ray.kill(signal)
         assert tasks == list(range(1, 9))
         _, later = run_episodes(env, 4)
@@ -325,7 +335,9 @@ def test_resets_use_prefetched_tasks_while_the_actor_is_blocked():
 def test_a_reset_that_needs_a_task_sends_the_batch_it_holds():
     """batch_size > prefetch: the request for the next task may still be in the batch; the reset sends it."""
     with make_ray_curriculum(RecordingCurriculum(), name="eager") as curriculum:
-        env = RaySyncWrapper(CountingEnv(), actor=curriculum.actor, prefetch=1, batch_size=50, timeout=10)
+        env = RaySyncWrapper(
+            CountingEnv(), actor=curriculum.actor, prefetch=1, batch_size=50, timeout=scaled(10)
+        )
         episodes, tasks = run_episodes(env, 12)
         assert tasks == list(range(12))
         applied = curriculum.snapshot().episodes[0]

@@ -21,6 +21,7 @@ from sync_fixtures import (
     exploding_factory,
     run_sb3_vector,
 )
+from timeouts import scaled
 
 from syllabus.core import CurriculumConnectionError, CurriculumError, RaySyncWrapper, make_ray_curriculum
 from syllabus.curricula.plr import PrioritizedLevelReplay
@@ -43,12 +44,12 @@ def ray_cluster():
 
 
 def actor_pids(venv: RayVecEnv) -> list[int]:
-    return [ray.get(actor.pid.remote(), timeout=30) for actor in venv.actors]
+    return [ray.get(actor.pid.remote(), timeout=scaled(30)) for actor in venv.actors]
 
 
 def assert_processes_exit(pids: list[int]) -> None:
     processes = [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
-    _, alive = psutil.wait_procs(processes, timeout=15)
+    _, alive = psutil.wait_procs(processes, timeout=scaled(15))
     assert not alive, f"env actor processes still running after close: {alive}"
 
 
@@ -109,7 +110,7 @@ def test_ppo_with_plr_on_cartpole():
 
 def test_curriculum_failure_stops_the_vector_env():
     with make_ray_curriculum(RecordingCurriculum(fail_on_sample=True)) as curriculum:
-        venv = RayVecEnv([partial(make_ray_counting_env, timeout=10)] * 2)
+        venv = RayVecEnv([partial(make_ray_counting_env, timeout=scaled(10))] * 2)
         try:
             # the env's CurriculumError, naming the env, with the curriculum's traceback
             with pytest.raises(
@@ -161,7 +162,7 @@ def test_env_whose_factory_raises_is_named_with_the_cause():
 def test_dead_curriculum_actor_is_named_by_its_real_name():
     curriculum = make_ray_curriculum(RecordingCurriculum(), name="vec-curriculum")
     venv = RayVecEnv(
-        [partial(RaySyncWrapper, CountingEnv(), actor=curriculum.actor, prefetch=0, timeout=10)] * 2
+        [partial(RaySyncWrapper, CountingEnv(), actor=curriculum.actor, prefetch=0, timeout=scaled(10))] * 2
     )
     try:
         venv.reset()

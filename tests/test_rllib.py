@@ -26,6 +26,7 @@ from ray.rllib.evaluation.postprocessing import Postprocessing
 from ray.rllib.utils.postprocessing.value_predictions import compute_value_targets
 from ray.tune.registry import register_env
 from ray_fixtures import AUTH_TOKEN, local_ray
+from timeouts import scaled
 
 from syllabus.core import (
     CurriculumConnectionError,
@@ -378,7 +379,7 @@ def attach_and_drop(name: str) -> int:
 def test_attach_handle_never_kills_the_actor():
     owner = make_ray_curriculum(DomainRandomization(TASKS), name="attached")
     try:
-        assert ray.get(attach_and_drop.remote("attached"), timeout=60) == 4  # in another process
+        assert ray.get(attach_and_drop.remote("attached"), timeout=scaled(60)) == 4  # in another process
         handle = attach_ray_curriculum("attached")
         assert not handle.owner and owner.owner
         handle.close()
@@ -410,7 +411,7 @@ def reset_async_vector_env() -> str:
 def test_env_forked_from_a_ray_worker_fails_fast():
     curriculum = make_ray_curriculum(DomainRandomization(TASKS))  # default name: the env finds it
     try:
-        outcome = ray.get(reset_async_vector_env.remote(), timeout=60)
+        outcome = ray.get(reset_async_vector_env.remote(), timeout=scaled(60))
         assert outcome.startswith("CurriculumConnectionError") and 'gym_env_vectorize_mode="sync"' in outcome
         config = PPOConfig().env_runners(gym_env_vectorize_mode="async")
         with pytest.raises(CurriculumConnectionError, match="forked from a Ray worker"):
@@ -489,7 +490,7 @@ def test_example_runs():
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=scaled(280),
         env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -13,6 +13,7 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
+from timeouts import scaled
 
 from syllabus.core import (
     Curriculum,
@@ -111,7 +112,9 @@ def _silent_logger() -> Logger:
 def test_buffer_masks_follow_each_episodes_metadata_through_multiprocessing_sync():
     """Steps of odd tasks (metadata train=False) are masked out, 1-step episodes included, with
     SubprocVecEnv (whose reset_infos hold only the envs that just reset)."""
-    wrapper, task_queue, update_queue = make_multiprocessing_curriculum(TrainOnEvenTasks(), timeout=30)
+    wrapper, task_queue, update_queue = make_multiprocessing_curriculum(
+        TrainOnEvenTasks(), timeout=scaled(30)
+    )
     venv = SubprocVecEnv([lambda: _worker_env(task_queue, update_queue)] * 3)
     try:
         model = RobustPPO("MlpPolicy", venv, n_steps=40, batch_size=20, n_epochs=1, seed=0)

@@ -7,6 +7,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from sync_fixtures import make_counting_env
+from timeouts import scaled
 
 from syllabus.core import make_multiprocessing_curriculum
 from syllabus.core.curriculum import Curriculum, StepBatch
@@ -534,7 +535,7 @@ class StepCounting(SequentialCurriculum):
 def _through_multiprocessing_sync(curriculum, episodes):
     """Runs two CountingEnv processes synced to ``curriculum`` until ``episodes`` episodes ended;
     returns the tasks delivered (in order of reset) and the reset infos' task metadata."""
-    wrapper, task_queue, update_queue = make_multiprocessing_curriculum(curriculum, timeout=30)
+    wrapper, task_queue, update_queue = make_multiprocessing_curriculum(curriculum, timeout=scaled(30))
     delivered, metadata = [], []
     with wrapper:
         venv = gym.vector.AsyncVectorEnv(

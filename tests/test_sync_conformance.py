@@ -26,6 +26,7 @@ from sync_fixtures import (
     check_exactly_once,
     read_journal,
 )
+from timeouts import scaled
 
 from syllabus.core import (
     CurriculumConnectionError,
@@ -135,7 +136,7 @@ class Ray(Backend):
     name = "ray"
 
     def serve(self, curriculum: RecordingCurriculum) -> Any:
-        return make_ray_curriculum(curriculum, name=f"conformance-{next(_names)}", timeout=10)
+        return make_ray_curriculum(curriculum, name=f"conformance-{next(_names)}", timeout=scaled(10))
 
     def env(self, served: Any, env: gym.Env | None = None, **kwargs: Any) -> SyncWrapper:
         return RaySyncWrapper(env or CountingEnv(), curriculum_name=served.name, **kwargs)
@@ -149,11 +150,11 @@ class Ray(Backend):
         from ray_fixtures import Signal
 
         signal = Signal.remote()
-        served.actor.__ray_call__.remote(lambda _: ray.get(signal.wait.remote(), timeout=30))
+        served.actor.__ray_call__.remote(lambda _: ray.get(signal.wait.remote(), timeout=scaled(30)))
         try:
             yield
         finally:
-            ray.get(signal.release.remote(), timeout=10)
+            ray.get(signal.release.remote(), timeout=scaled(10))
             ray.kill(signal)
 
 
@@ -343,11 +344,11 @@ def test_curriculum_exception_reaches_env_and_learner(backend):
 )
 def test_bad_samples_are_errors_not_hangs(backend, kind, message):
     with served(backend, RecordingCurriculum(**{kind: True})) as handle:
-        env = backend.env(handle, timeout=30, prefetch=1)
+        env = backend.env(handle, timeout=scaled(30), prefetch=1)
         start = time.monotonic()
         with pytest.raises(CurriculumError, match=message):
             env.reset()
-        assert time.monotonic() - start < 10, "the error must not wait for the timeout"
+        assert time.monotonic() - start < scaled(10), "the error must not wait for the timeout"
         env.close()
 
 
@@ -356,7 +357,7 @@ def test_blocked_curriculum_times_out_after_the_configured_wait(backend):
     if not backend.has_peer:
         pytest.skip("in-process: the curriculum answers every request as it is made")
     with served(backend, RecordingCurriculum()) as handle:
-        env = backend.env(handle, timeout=0.5)
+        env = backend.env(handle, timeout=scaled(0.5))
         with (
             backend.blocked(handle),
             takes_about(0.5),
@@ -372,17 +373,17 @@ def test_missing_curriculum_is_a_connection_error(backend):
         pytest.skip("in-process: the curriculum is the object the env holds")
     handle = backend.serve(RecordingCurriculum())
     backend.close(handle)
-    env = backend.env(handle, timeout=30)
+    env = backend.env(handle, timeout=scaled(30))
     start = time.monotonic()
     with pytest.raises(CurriculumConnectionError):
         env.reset()
-    assert time.monotonic() - start < 10, "a missing peer must not wait for the timeout"
+    assert time.monotonic() - start < scaled(10), "a missing peer must not wait for the timeout"
     env.close()
 
 
 def test_task_outside_the_env_space_is_an_error(backend):
     with served(backend, RecordingCurriculum()) as handle:
-        env = backend.env(handle, CountingEnv(DiscreteTaskSpace(1)), timeout=10)
+        env = backend.env(handle, CountingEnv(DiscreteTaskSpace(1)), timeout=scaled(10))
         env.reset()  # task 0 fits
         with pytest.raises(TaskSpaceError, match=r"task 1 is not in DiscreteTaskSpace\(1\)"):
             env.reset()
