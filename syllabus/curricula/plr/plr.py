@@ -11,7 +11,7 @@ import numpy as np
 
 from syllabus.core.curriculum import Curriculum, Task
 from syllabus.curricula.plr import reference
-from syllabus.curricula.plr.reference import REFERENCE_STRATEGIES, ReferenceModeError
+from syllabus.curricula.plr.reference import REFERENCE_STRATEGIES, ReferenceModeError, ReferenceRanks
 from syllabus.curricula.plr.sampling import (
     TRANSFORMS,
     CdfSampler,
@@ -183,10 +183,16 @@ class PrioritizedLevelReplay(Curriculum):
         self._ranked = RankedTasks(n, self.temperature)
         self._score_sampler = CdfSampler(np.zeros(n))
         # Reference mode: each env's last done of the previous rollout (the storage's first mask
-        # row), tasks whose staleness the reference's 'max' transform has set to -inf, and the
-        # score component of the replay weights (computed when needed).
+        # row), tasks whose staleness the reference's 'max' transform has set to -inf (and the
+        # tasks sampled since, whose flag may need setting again), the rank order of the scored
+        # tasks, and the score component of the replay weights (computed when needed).
         self._previous_last_done = np.zeros(0, dtype=np.bool_)
         self._stale_poisoned = np.zeros(n, dtype=np.bool_)
+        self._poison_all = True
+        self._poison_pending: list[int] = []
+        self._reference_ranks = (
+            ReferenceRanks(n, self.temperature) if self._reference and score_transform == "rank" else None
+        )
         self._reference_scores: np.ndarray | None = None
         self._reference_score_sampler: CdfSampler | None = None
 
@@ -234,7 +240,9 @@ class PrioritizedLevelReplay(Curriculum):
         if self._seen[index]:
             self._staleness.shift(index, self._count - int(self._last_sampled[index]))
         self._last_sampled[index] = self._count
-        self._stale_poisoned[index] = False
+        if self._stale_poisoned[index]:
+            self._stale_poisoned[index] = False
+            self._poison_pending.append(index)
         return index, replay
 
     def _replay_probability(self) -> float:
@@ -349,14 +357,17 @@ class PrioritizedLevelReplay(Curriculum):
     def _reference_score_weights(self) -> np.ndarray:
         """Reference mode: the score component, and a sampler of it if its weights are valid."""
         if self._reference_scores is None:
-            self._reference_scores = reference.weights(
-                self.score_transform,
-                self._scores,
-                self._scored,
-                self.temperature,
-                self.eps,
-                self.staleness_coef,
-            )
+            if self._reference_ranks is not None:
+                self._reference_scores = self._reference_ranks.weights(self._scores, self._scored)
+            else:
+                self._reference_scores = reference.weights(
+                    self.score_transform,
+                    self._scores,
+                    self._scored,
+                    self.temperature,
+                    self.eps,
+                    self.staleness_coef,
+                )
             valid = np.isfinite(self._reference_scores).all() and (self._reference_scores >= 0).all()
             self._reference_score_sampler = CdfSampler(self._reference_scores) if valid else None
         return self._reference_scores
@@ -387,12 +398,24 @@ class PrioritizedLevelReplay(Curriculum):
 
         Its ``max`` transform writes ``-inf`` into the scores (and staleness) of unseen tasks
         through a numpy view. ``train.py`` calls it on every replay draw and after every update.
+        Tasks only ever become scored, and only a sample clears a task's staleness flag, so after
+        the first pass only the tasks sampled since need looking at: a replay draw stays O(log n).
         """
-        unseen = ~self._scored
-        if self.score_transform == "max":
-            self._scores[unseen] = -np.inf
-        if self.staleness_transform == "max" and self.staleness_coef > 0:
-            self._stale_poisoned[unseen] = True
+        poison_scores = self.score_transform == "max"
+        poison_staleness = self.staleness_transform == "max" and self.staleness_coef > 0
+        if not (poison_scores or poison_staleness):
+            return
+        if self._poison_all:
+            unseen = ~self._scored
+            if poison_scores:
+                self._scores[unseen] = -np.inf
+            if poison_staleness:
+                self._stale_poisoned[unseen] = True
+            self._poison_all = False
+        elif poison_staleness and self._poison_pending:
+            pending = np.array(self._poison_pending, dtype=np.int64)
+            self._stale_poisoned[pending[~self._scored[pending]]] = True
+        self._poison_pending.clear()
 
     # ------------------------------------------------------------------ updates
     def custom_update(
@@ -494,6 +517,8 @@ class PrioritizedLevelReplay(Curriculum):
             )
         self._scores[updated] = smoothed
         self._scored[updated] = True
+        if self._reference_ranks is not None:
+            self._reference_ranks.update(self._scores, updated)
         self._reference_scores = None
         for index in updated[~self._seen[updated]].tolist():
             self._mark_seen(index)
@@ -629,6 +654,10 @@ class PrioritizedLevelReplay(Curriculum):
         self._ranked = RankedTasks(self._n, self.temperature, plr["rank_order"])
         self._previous_last_done = np.array(plr.get("previous_last_done", []), dtype=np.bool_)
         self._stale_poisoned = np.array(plr.get("stale_poisoned", np.zeros(self._n)), dtype=np.bool_)
+        self._poison_all = True
+        self._poison_pending = []
+        if self._reference_ranks is not None:
+            self._reference_ranks = ReferenceRanks(self._n, self.temperature, self._scores, self._scored)
         self._refresh_score_sampler()
 
 

@@ -205,6 +205,75 @@ def weights(
         return masked / total if total > 0 else masked
 
 
+class ReferenceRanks:
+    """The reference's ``rank`` weights over all tasks, kept up to date in O(n) per update.
+
+    [`weights`][syllabus.curricula.plr.reference.weights] ranks every task with a full sort
+    (O(n log n): about 0.2 s at a million tasks). Only scored tasks get weight, and every unscored
+    task holds the placeholder score 0, so the scored tasks are kept in rank order (descending
+    score, higher index first among equal scores, as the reference's reversed stable sort) and the
+    unscored ones are counted in where they would stand. The weights are equal, bit for bit, to
+    ``weights("rank", ...)``.
+
+    Args:
+        num_tasks: Number of task indices.
+        temperature: Temperature of the rank transform.
+        scores: The current scores (with ``scored``, to start from a saved state).
+        scored: Which tasks are scored.
+    """
+
+    def __init__(
+        self,
+        num_tasks: int,
+        temperature: float,
+        scores: np.ndarray | None = None,
+        scored: np.ndarray | None = None,
+    ) -> None:
+        self._n = num_tasks
+        self._temperature = temperature
+        self._rank_weights: np.ndarray | None = None  # 1 / rank ** (1 / temperature), made when first needed
+        self.order = np.zeros(0, dtype=np.int64)
+        if scores is not None and scored is not None and scored.any():
+            self.update(scores, np.flatnonzero(scored))
+
+    def update(self, scores: np.ndarray, changed: np.ndarray) -> None:
+        """Moves the tasks ``changed`` (distinct indices, newly scored or re-scored) to their rank."""
+        moved = np.zeros(self._n, dtype=np.bool_)
+        moved[changed] = True
+        kept = self.order[~moved[self.order]]
+        changed = np.asarray(changed, dtype=np.int64)[np.lexsort((-changed, -scores[changed]))]
+        kept_keys = -scores[kept]
+        starts = np.searchsorted(kept_keys, -scores[changed], side="left")
+        ends = np.searchsorted(kept_keys, -scores[changed], side="right")
+        places = starts + np.array(
+            [np.count_nonzero(kept[a:b] > c) for a, b, c in zip(starts, ends, changed.tolist(), strict=True)],
+            dtype=np.int64,
+        )
+        self.order = np.insert(kept, places, changed)
+
+    def weights(self, scores: np.ndarray, scored: np.ndarray) -> np.ndarray:
+        """``weights("rank", scores, scored, temperature, ...)``, computed from the kept order."""
+        values = scores[self.order]
+        if np.isnan(values).any():  # NaN sorts first in the reference's order: no shortcut
+            return weights("rank", scores, scored, self._temperature, 0.0, 0.0)
+        if self._rank_weights is None:
+            with np.errstate(all="ignore"):  # the reference's expression, element for element
+                self._rank_weights = 1.0 / np.arange(1, self._n + 1, dtype=np.float64) ** (
+                    1.0 / self._temperature
+                )
+        ranks = np.arange(len(self.order))  # 0-based
+        num_unscored = self._n - len(self.order)
+        ranks[values < 0] += num_unscored
+        zero = values == 0
+        if zero.any():  # unscored tasks of higher index rank before a scored task of score 0
+            unscored_up_to = np.cumsum(~scored)
+            ranks[zero] += num_unscored - unscored_up_to[self.order[zero]]
+        masked = np.zeros(self._n)
+        masked[self.order] = self._rank_weights[ranks]
+        total = masked.sum()
+        return masked / total if total > 0 else masked
+
+
 def replay_distribution(
     score_weights: np.ndarray,
     staleness_weights: np.ndarray | None,
