@@ -1,9 +1,24 @@
-"""Suite-wide settings: every test's pytest-timeout limit follows ``SYLLABUS_TEST_TIMEOUT_SCALE``."""
+"""Suite-wide settings and checks.
+
+* Every test's pytest-timeout limit follows ``SYLLABUS_TEST_TIMEOUT_SCALE`` (see ``timeouts.py``).
+* No test module leaves a process behind: every process the suite starts inherits a session marker
+  in its environment, so one that outlives its test module (even reparented to init, as an orphaned
+  Ray or join-probe process would be) fails that module's last test, and is then killed.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+
+import psutil
 import pytest
-from timeouts import SCALE
+from process_resources import describe_processes, processes_with_env
+from timeouts import SCALE, scaled
+
+SESSION_MARKER = "SYLLABUS_TEST_SESSION"
+os.environ.setdefault(SESSION_MARKER, uuid.uuid4().hex)  # inherited by every process a test starts
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -14,3 +29,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         seconds = float(marker.args[0]) if marker is not None and marker.args else default
         if seconds > 0:
             item.add_marker(pytest.mark.timeout(seconds * SCALE), append=False)
+
+
+# Servers that multiprocessing starts once per process and keeps until that process exits.
+_PER_PROCESS_SERVERS = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")
+
+
+def _own_processes() -> list[psutil.Process]:
+    """The suite's processes, less pytest itself and its own multiprocessing servers."""
+    me = os.getpid()
+    out = []
+    for proc in processes_with_env(SESSION_MARKER, os.environ[SESSION_MARKER]):
+        try:
+            server = proc.ppid() == me and any(s in " ".join(proc.cmdline()) for s in _PER_PROCESS_SERVERS)
+        except psutil.Error:
+            continue
+        if proc.pid != me and not server:
+            out.append(proc)
+    return out
+
+
+@pytest.fixture(autouse=True, scope="module")
+def no_orphan_processes() -> Iterator[None]:
+    """Fails a test module that leaves a process running after all its fixtures are torn down."""
+    before = {p.pid for p in _own_processes()}
+    yield
+    started = [p for p in _own_processes() if p.pid not in before]
+    _, alive = psutil.wait_procs(started, timeout=scaled(15))
+    if alive:
+        described = describe_processes(alive)
+        for proc in alive:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        pytest.fail(f"the test module left {len(alive)} process(es) running: {described}", pytrace=False)

@@ -25,3 +25,26 @@ def shared_memory_of(pid: int) -> set[str]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return {p for p in paths if p.startswith(SHM) and not p.endswith("(deleted)")}
+
+
+def processes_with_env(name: str, value: str) -> list[psutil.Process]:
+    """Live processes whose environment holds ``name=value``: whatever a test started, reparented or not."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE and proc.environ().get(name) == value:
+                found.append(proc)
+        except psutil.Error:
+            continue  # exited meanwhile, or not ours to read
+    return found
+
+
+def describe_processes(procs: list[psutil.Process]) -> str:
+    """``pid: command line`` of each process, for a failure message."""
+    lines = []
+    for proc in procs:
+        try:
+            lines.append(f"{proc.pid}: {' '.join(proc.cmdline())[:160]}")
+        except psutil.Error:
+            lines.append(f"{proc.pid}: (exited)")
+    return "; ".join(lines)

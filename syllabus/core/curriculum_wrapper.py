@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from syllabus.core.curriculum import Curriculum, StepBatch, Task
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is Python 3.11+
 from syllabus.core.protocol import CurriculumDispatcher
 from syllabus.task_space import TaskSpace
 
