@@ -153,3 +153,14 @@ def test_bad_arguments():
         pool.add_agent(lambda: None)
     assert len(pool) == 0 and list(pool.store.directory.iterdir()) == []
     pool.close()
+
+
+def test_resume_into_the_same_directory_drops_later_snapshots(tmp_path):
+    run = OpponentPool(tmp_path, max_agents=3)
+    run.add_agent("a")
+    checkpoint = run.state_dict()
+    run.add_agent("b")  # added after the checkpoint, then the run died
+    resumed = OpponentPool(tmp_path, max_agents=3)
+    resumed.load_state_dict(checkpoint)
+    assert sorted(resumed.store.ids()) == [0] and resumed.agent_ids == [0]
+    assert resumed.add_agent("b again") == 1 and resumed.load(1) == "b again"

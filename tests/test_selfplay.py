@@ -380,7 +380,7 @@ def test_ray_envs_load_opponents_from_a_ray_store(ray_session):
     from syllabus.core import make_ray_curriculum
     from syllabus.curricula import RayStore
 
-    pool = OpponentPool(RayStore("test-opponents", timeout=scaled(30)), max_agents=10)
+    pool = OpponentPool(RayStore(timeout=scaled(30)), max_agents=10)  # a unique actor name
     curriculum = make_ray_curriculum(FictitiousSelfPlay(pool, random_seed=0), timeout=scaled(60))
     try:
         tags = {

@@ -29,6 +29,7 @@ import pickle
 import shutil
 import tempfile
 import threading
+import uuid
 import weakref
 from collections import OrderedDict, deque
 from pathlib import Path
@@ -55,6 +56,9 @@ class SnapshotStore(Protocol):
 
     def delete(self, agent_id: int) -> None:
         """Removes the snapshot of ``agent_id``, if any."""
+
+    def ids(self) -> list[int]:
+        """The ids of every stored snapshot, in no particular order."""
 
     def close(self) -> None:
         """Releases what this handle created (a temporary directory, an actor); idempotent."""
@@ -104,6 +108,10 @@ class DirectoryStore:
         with contextlib.suppress(FileNotFoundError):
             self._path(agent_id).unlink()
 
+    def ids(self) -> list[int]:
+        """The ids of the snapshot files (``<id>.pkl``) in the directory."""
+        return [int(path.stem) for path in self.directory.glob("*.pkl") if path.stem.isdigit()]
+
     def close(self) -> None:
         """Removes the directory if this store created it as a temporary one."""
         if self._cleanup is not None:
@@ -135,6 +143,9 @@ class _SnapshotHolder:
     def delete(self, agent_id: int) -> None:
         self.snapshots.pop(agent_id, None)
 
+    def ids(self) -> list[int]:
+        return list(self.snapshots)
+
 
 class RayStore:
     """Snapshots held by a named Ray actor, readable from every node of the Ray cluster.
@@ -145,16 +156,20 @@ class RayStore:
     Readers find it by name. Needs a connected Ray (``ray.init``) in each process that uses it.
 
     Args:
-        name: The actor's name, unique in its namespace while the store is in use.
+        name: The actor's name. ``None`` (the default) picks a unique one, which copies of the store
+            sent to environments carry along; give a name only to find the store from elsewhere, and
+            never the same one to two running curricula (they would share snapshots).
         namespace: The actor's Ray namespace; ``None`` is the current job's.
         timeout: Seconds a read or write may wait for the actor before raising.
     """
 
     def __init__(
-        self, name: str = "syllabus-opponents", *, namespace: str | None = None, timeout: float = 60.0
+        self, name: str | None = None, *, namespace: str | None = None, timeout: float = 60.0
     ) -> None:
+        if name is None:
+            name = f"syllabus-opponents-{uuid.uuid4().hex[:12]}"
         if not isinstance(name, str) or not name:
-            raise ValueError(f"name must be a non-empty string, got {name!r}")
+            raise ValueError(f"name must be None or a non-empty string, got {name!r}")
         self.name = name
         self.namespace = namespace
         self.timeout = check_seconds("timeout", timeout)
@@ -206,6 +221,15 @@ class RayStore:
     def delete(self, agent_id: int) -> None:
         """Removes the snapshot from the actor."""
         self._get(self._handle(create=True).delete.remote(agent_id))
+
+    def ids(self) -> list[int]:
+        """The ids the actor holds (none before the first write)."""
+        try:
+            return self._get(self._handle(create=False).ids.remote())
+        except CurriculumError:
+            if self._actor is None:
+                return []
+            raise
 
     def close(self) -> None:
         """Kills the actor if this handle started it; idempotent."""
@@ -264,10 +288,10 @@ class OpponentPool:
         self.retain_evicted = check_count("retain_evicted", retain_evicted, 0)
         if store is None or isinstance(store, (str, os.PathLike)):
             store = DirectoryStore(store)
-        for method in ("put", "get", "delete", "close"):
+        for method in ("put", "get", "delete", "ids", "close"):
             if not callable(getattr(store, method, None)):
                 raise TypeError(
-                    f"store must be a directory path or a SnapshotStore (put, get, delete, close), got {store!r}"
+                    f"store must be a directory path or a SnapshotStore (put, get, delete, ids, close), got {store!r}"
                 )
         self.store: SnapshotStore = store
         self._ids: deque[int] = deque()  # the opponents, oldest first
@@ -386,11 +410,13 @@ class OpponentPool:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores a [`state_dict`][syllabus.curricula.OpponentPool.state_dict]: writes its snapshots to this pool's store.
 
-        Call it before environments load opponents (their caches key snapshots by id). The pool's
-        ``max_agents`` and ``retain_evicted`` stay this pool's; extra snapshots are evicted or deleted.
+        Afterwards the store holds exactly the state's snapshots: others (e.g. ones a resumed run's
+        directory kept from after its last checkpoint) are deleted. Call it before environments
+        load opponents (their caches key snapshots by id). The pool's ``max_agents`` and
+        ``retain_evicted`` stay this pool's; extra snapshots are evicted or deleted.
         """
         keep = set(state["snapshots"])
-        for agent_id in self.loadable_ids:
+        for agent_id in self.store.ids():
             if agent_id not in keep:
                 self.store.delete(agent_id)
         for agent_id, data in state["snapshots"].items():

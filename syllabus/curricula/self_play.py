@@ -122,6 +122,8 @@ class OpponentCurriculum(Curriculum):
     opponents. The learner adds snapshots with
     [`add_agent`][syllabus.curricula.OpponentCurriculum.add_agent], through the curriculum (also
     when ``make_*_curriculum`` serves it), before any env resets and then as often as it likes.
+    Envs get their tasks ahead of time (the sync wrappers prefetch), so a new snapshot is first
+    played about one episode after it is added.
 
     Args:
         pool: The opponent pool; the curriculum is its only writer.
@@ -158,9 +160,12 @@ class OpponentCurriculum(Curriculum):
         Win records of opponents that leave the pool are dropped.
         """
         agent_id = self.pool.add_agent(agent)
+        self._drop_records_of_evicted()
+        return agent_id
+
+    def _drop_records_of_evicted(self) -> None:
         for gone in set(self._records) - set(self.pool.agent_ids):
             del self._records[gone]
-        return agent_id
 
     # ------------------------------------------------------------------ win rates
     def _score(self, episode_return: float, progress: float | None) -> float:
@@ -272,6 +277,7 @@ class OpponentCurriculum(Curriculum):
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         """The base state plus the pool (ids and snapshots) and the win records."""
+        self._drop_records_of_evicted()  # snapshots added to the pool directly evict too
         state = super().state_dict()
         state["pool"] = self.pool.state_dict()
         state["records"] = {agent_id: record.state() for agent_id, record in self._records.items()}
