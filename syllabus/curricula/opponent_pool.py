@@ -367,8 +367,9 @@ class OpponentPool:
         data = self.store.get(agent_id)
         if data is None:
             raise KeyError(
-                f"opponent {agent_id!r} is not in the pool's store {self.store!r}: it was never added, or it was "
-                "evicted and deleted (raise retain_evicted if tasks outlive that many additions)"
+                f"opponent {agent_id!r} is not in the pool's store {self.store!r}: it was never added, it was "
+                "evicted and deleted (raise retain_evicted if tasks outlive that many additions), or this process "
+                "cannot see the store (a directory on another machine: use a shared directory or a RayStore)"
             )
         agent = pickle.loads(data)
         if self.cache_size:

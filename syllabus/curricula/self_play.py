@@ -84,25 +84,29 @@ class OpponentTaskSpace(TaskSpace):
 class _Record:
     """Wins, draws and losses against one opponent, over all games or the last ``window``."""
 
+    __slots__ = ("counts", "recent", "window", "games", "points")
+
     def __init__(self, window: int | None) -> None:
         self.counts = {"wins": 0, "draws": 0, "losses": 0}
         self.recent: deque[float] | None = deque() if window is not None else None
         self.window = window
+        self.games = 0
+        self.points = 0.0  # wins + draws / 2
 
     def add(self, score: float) -> None:
         self.counts[_SCORES[score]] += 1
+        self.games += 1
+        self.points += score
         if self.recent is not None and self.window is not None:
             self.recent.append(score)
             if len(self.recent) > self.window:
-                self.counts[_SCORES[self.recent.popleft()]] -= 1
-
-    @property
-    def games(self) -> int:
-        return sum(self.counts.values())
+                old = self.recent.popleft()
+                self.counts[_SCORES[old]] -= 1
+                self.games -= 1
+                self.points -= old
 
     def win_rate(self) -> float:
-        games = self.games
-        return 0.5 if games == 0 else (self.counts["wins"] + 0.5 * self.counts["draws"]) / games
+        return 0.5 if self.games == 0 else self.points / self.games
 
     def state(self) -> dict[str, Any]:
         return {"counts": dict(self.counts), "recent": None if self.recent is None else list(self.recent)}
@@ -112,6 +116,8 @@ class _Record:
         record = cls(window)
         record.counts = dict(state["counts"])
         record.recent = None if state["recent"] is None else deque(state["recent"])
+        record.games = sum(record.counts.values())
+        record.points = record.counts["wins"] + 0.5 * record.counts["draws"]
         return record
 
 
@@ -224,18 +230,22 @@ class OpponentCurriculum(Curriculum):
         """Unnormalized sampling weights of ``agent_ids`` (the pool's opponents, oldest first)."""
         raise NotImplementedError
 
-    def task_distribution(self) -> np.ndarray:
-        """The probability of each opponent in the pool, oldest first (aligned with ``pool.agent_ids``).
-
-        Raises:
-            CurriculumError: The pool is empty.
-        """
+    def _opponents(self) -> list[int]:
         ids = self.pool.agent_ids
         if not ids:
             raise CurriculumError(
                 f"{type(self).__name__}: the opponent pool is empty. Add the initial policy with "
                 "curriculum.add_agent(policy.state_dict()) before environments reset"
             )
+        return ids
+
+    def task_distribution(self) -> np.ndarray:
+        """The probability of each opponent in the pool, oldest first (aligned with ``pool.agent_ids``).
+
+        Raises:
+            CurriculumError: The pool is empty.
+        """
+        ids = self._opponents()
         weights = np.asarray(self.weights(ids), dtype=np.float64)
         total = weights.sum()
         if not total > 0:  # every weight zero (e.g. "hard" after winning every game): uniform
@@ -243,14 +253,21 @@ class OpponentCurriculum(Curriculum):
         return weights / total
 
     def sample(self, k: int = 1) -> list[Task]:
-        """Samples ``k`` opponent ids from [`task_distribution`][syllabus.curricula.OpponentCurriculum.task_distribution]."""
+        """Samples ``k`` opponent ids from [`task_distribution`][syllabus.curricula.OpponentCurriculum.task_distribution].
+
+        Raises:
+            CurriculumError: The pool is empty.
+        """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise ValueError(f"k must be an integer >= 0 (the number of tasks to sample), got k={k!r}")
-        ids = self.pool.agent_ids
-        dist = self.task_distribution()
-        if len(ids) == 1:
-            return [ids[0]] * k
-        return [ids[int(i)] for i in self.rng.choice(len(ids), size=k, p=dist)]
+        ids = self._opponents()
+        return [ids[i] for i in self._draw(len(ids), int(k))]
+
+    def _draw(self, n: int, k: int) -> list[int]:
+        """``k`` indices into the ``n`` opponents, by inverse CDF of the distribution (one uniform draw each)."""
+        cdf = np.cumsum(self.task_distribution())
+        picks = np.searchsorted(cdf, self.rng.random(k) * cdf[-1], side="right")
+        return [min(int(i), n - 1) for i in picks]
 
     # ------------------------------------------------------------------ logging
     def metrics(self, max_tasks: int = 10) -> dict[str, float]:
@@ -314,6 +331,9 @@ class SelfPlay(OpponentCurriculum):
         weights[-1] = 1.0
         return weights
 
+    def _draw(self, n: int, k: int) -> list[int]:
+        return [n - 1] * k  # no random draw
+
 
 class FictitiousSelfPlay(OpponentCurriculum):
     """Fictitious self-play: opponents uniformly from the last ``max_agents`` snapshots (the pool's).
@@ -329,6 +349,11 @@ class FictitiousSelfPlay(OpponentCurriculum):
     def weights(self, agent_ids: list[int]) -> np.ndarray:
         """Equal weights."""
         return np.ones(len(agent_ids))
+
+    def _draw(self, n: int, k: int) -> list[int]:
+        if k == 1:  # numpy's scalar path is several times faster
+            return [int(self.rng.integers(n))]
+        return [int(i) for i in self.rng.integers(n, size=k)]
 
 
 Weighting = Literal["hard", "variance", "linear", "squared"]
