@@ -144,6 +144,8 @@ def test_pfsp_hard_exponent_and_uniform_when_all_weights_are_zero(pool):
     for agent_id in (0, 1):
         curriculum.update_on_episode(1.0, 1, agent_id)  # p = 1: f = 0 for both
     np.testing.assert_allclose(curriculum.task_distribution(), [0.5, 0.5])
+    counts = Counter(curriculum.sample(2000))
+    assert chisquare([counts[0], counts[1]]).pvalue > 0.001
 
 
 def test_self_play_is_the_latest_and_fsp_uniform(pool):
