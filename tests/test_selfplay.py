@@ -309,6 +309,26 @@ def test_dual_wrapper_state_round_trip(tmp_path):
 
 
 # ---------------------------------------------------------------- through the sync backends
+def test_dual_wrapper_through_direct_sync(pool):
+    levels = DiscreteTaskSpace(["small", "large"])
+    dual = DualCurriculumWrapper(
+        DomainRandomization(levels, random_seed=0, record_stats=True), FictitiousSelfPlay(pool, random_seed=0)
+    )
+    tags = {dual.add_agent(snapshot(tag)): tag for tag in range(3)}
+    env = DirectSyncWrapper(RockPaperScissors(pool, TupleTaskSpace([levels, OpponentTaskSpace()])), dual)
+    played = []
+    for _ in range(60):
+        _, info = env.reset()
+        level, agent_id = info["task"]
+        assert level in ("small", "large") and tags[agent_id] == info["opponent_tag"]
+        _, reward, *_ = env.step(1)
+        played.append((agent_id, reward))
+    env.close()
+    for agent_id, counts in hand_count(played).items():
+        assert dual.agent_curriculum.games(agent_id) == counts
+    assert dual.env_curriculum.stat_recorder.episodes == 60
+
+
 def test_direct_sync_vector_env_counts_every_game(pool):
     curriculum = PrioritizedFictitiousSelfPlay(pool, random_seed=0)
     curriculum.add_agent(snapshot(0))

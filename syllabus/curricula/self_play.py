@@ -30,7 +30,7 @@ from syllabus.task_space.base import is_index
 Outcome = Literal["return", "progress"]
 _OUTCOMES = ("return", "progress")
 _SCORES = {1.0: "wins", 0.5: "draws", 0.0: "losses"}
-_MAX_ID = np.iinfo(np.int64).max
+_MAX_ID = np.iinfo(np.int32).max  # ids stay below it: no pool adds 2**31 snapshots
 
 
 class OpponentTaskSpace(TaskSpace):
@@ -54,7 +54,7 @@ class OpponentTaskSpace(TaskSpace):
         )
 
     def contains(self, task: Any) -> bool:
-        """Whether ``task`` is a non-negative int (a Python or numpy integer, not a bool)."""
+        """Whether ``task`` is an int in ``[0, 2**31 - 1)`` (a Python or numpy integer, not a bool)."""
         return is_index(task, _MAX_ID)
 
     def encode(self, task: Any) -> int:
@@ -70,8 +70,8 @@ class OpponentTaskSpace(TaskSpace):
         return int(encoding)
 
     def to_gym_space(self) -> gym.spaces.Space:
-        """A scalar ``int64`` box of ids."""
-        return gym.spaces.Box(0, _MAX_ID, shape=(), dtype=np.int64)
+        """``Discrete(2**31 - 1)``: the ids."""
+        return gym.spaces.Discrete(_MAX_ID)
 
     def _valid_encodings(self) -> str:
         return "non-negative integers (opponent ids)"
@@ -301,10 +301,20 @@ class OpponentCurriculum(Curriculum):
         state["pool"] = self.pool.state_dict()
         state["records"] = {agent_id: record.state() for agent_id, record in self._records.items()}
         state["stale_updates"] = self.stale_updates
+        state["window"] = self.window
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores the pool (writing its snapshots to this pool's store) and the win records."""
+        """Restores the pool (writing its snapshots to this pool's store) and the win records.
+
+        Raises:
+            ValueError: The state's win rates are over another ``window`` than this curriculum's.
+        """
+        if state["window"] != self.window:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: the state's win rates are over window={state['window']!r}, "
+                f"this curriculum's over window={self.window!r}; build it with the run's window"
+            )
         super().load_state_dict(state)
         self.pool.load_state_dict(state["pool"])
         self._records = {
