@@ -82,6 +82,34 @@ def test_pickled_pool_reads_later_snapshots_without_owning_the_directory():
     assert not directory.exists()
 
 
+def test_temporary_directory_outlives_garbage_collection_and_forked_children(tmp_path):
+    script = textwrap.dedent(
+        """
+        import gc, os, sys
+        from syllabus.curricula import OpponentPool
+        pool = OpponentPool()
+        directory = pool.store.directory
+        copy = OpponentPool.__new__(OpponentPool)
+        copy.__setstate__(pool.__getstate__())  # what a Ray actor or an env process holds
+        pool.add_agent("kept")
+        del pool
+        gc.collect()
+        assert copy.load(0) == "kept", "collecting the owner removed the directory a copy uses"
+        child = os.fork()
+        if child == 0:
+            sys.exit(0)  # a normal interpreter exit: inherited exit hooks run
+        os.waitpid(child, 0)
+        assert directory.exists(), "a forked child's exit removed its parent's directory"
+        print(directory)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=scaled(60))
+    assert done.returncode == 0, done.stderr
+    directory = Path(done.stdout.strip())
+    assert directory.name.startswith("syllabus-opponents-")
+    assert not directory.exists(), "the directory must go when the process that made it exits"
+
+
 def tensors() -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     return torch.nn.Linear(4, 3).state_dict()

@@ -6,7 +6,7 @@ Where snapshots live is a *store*, chosen for where the environments run:
   Works for every environment process on the machine (multiprocessing, SB3 ``SubprocVecEnv``,
   gymnasium ``AsyncVectorEnv``, under fork, forkserver and spawn, since a pickled pool carries
   only the path), and across Ray nodes that share a filesystem. The default (a private temporary
-  directory, removed when the pool that made it is closed or collected).
+  directory, removed when the pool that made it is closed or its process exits).
 - [`RayStore`][syllabus.curricula.RayStore]: snapshots held by one named Ray actor; environments
   on any node of the Ray cluster fetch them from it. For clusters without a shared filesystem.
 
@@ -23,6 +23,7 @@ added, so the pool keeps the weights of that moment even if the learner's tensor
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pickle
@@ -30,7 +31,6 @@ import shutil
 import tempfile
 import threading
 import uuid
-import weakref
 from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,20 +64,38 @@ class SnapshotStore(Protocol):
         """Releases what this handle created (a temporary directory, an actor); idempotent."""
 
 
+class _RemoveTemporary:
+    """Removes a temporary directory once, at the first call or at the exit of the process that made it.
+
+    Forked children inherit the exit hook; the process id check keeps them from removing it.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.pid = os.getpid()
+        atexit.register(self)
+
+    def __call__(self) -> None:
+        atexit.unregister(self)
+        if os.getpid() == self.pid:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
 class DirectoryStore:
     """Snapshots as files ``<id>.pkl`` in a directory, written atomically (readers never see half a file).
 
     Args:
         directory: The directory (created if missing). ``None`` makes a private temporary directory,
-            removed when this store is closed, garbage-collected or the interpreter exits; copies of
-            the store sent to other processes never remove it.
+            removed when this store is closed or when the process that made it exits. Not when the
+            store is garbage-collected: a copy may still use it (e.g. in the curriculum's Ray actor,
+            while the learner dropped its own). Copies sent to other processes never remove it.
     """
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
-        self._cleanup: weakref.finalize | None = None
+        self._cleanup: _RemoveTemporary | None = None
         if directory is None:
             directory = tempfile.mkdtemp(prefix="syllabus-opponents-")
-            self._cleanup = weakref.finalize(self, shutil.rmtree, directory, ignore_errors=True)
+            self._cleanup = _RemoveTemporary(directory)
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
 
