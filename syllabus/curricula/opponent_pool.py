@@ -278,7 +278,8 @@ class OpponentPool:
     curriculum (``curriculum.add_agent(policy.state_dict())``, which works through every sync
     backend), and environments, in any process, load them with [`load`][syllabus.curricula.OpponentPool.load].
     Pass environments the pool itself (it pickles to a small handle: the store and the ids,
-    without its cache).
+    without its cache); a copy's ids are those of the moment it was pickled, so copies are for
+    [`load`][syllabus.curricula.OpponentPool.load] only. Thread-safe.
 
     The pool keeps the last ``max_agents`` snapshots as opponents. An older snapshot leaves the
     opponents but stays loadable for ``retain_evicted`` more evictions, since an environment may
@@ -317,6 +318,7 @@ class OpponentPool:
         self._next_id = 0
         self._cache: OrderedDict[int, Any] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._lock = threading.RLock()  # the ids: a learner thread may add while the sync thread samples
 
     # ------------------------------------------------------------------ learner side
     def add_agent(self, agent: Any) -> int:
@@ -334,10 +336,16 @@ class OpponentPool:
             raise TypeError(
                 f"add_agent needs a picklable snapshot (e.g. a state_dict), got {type(agent).__name__}: {exc}"
             ) from exc
-        agent_id = self._next_id
-        self.store.put(agent_id, data)
-        self._next_id += 1
-        self._ids.append(agent_id)
+        with self._lock:
+            agent_id = self._next_id
+            self.store.put(agent_id, data)
+            self._next_id += 1
+            self._ids.append(agent_id)
+            self._apply_bounds()
+        return agent_id
+
+    def _apply_bounds(self) -> None:
+        """Evicts opponents beyond ``max_agents``, deletes evicted snapshots beyond ``retain_evicted``."""
         while len(self._ids) > self.max_agents:
             self._evicted.append(self._ids.popleft())
         while len(self._evicted) > self.retain_evicted:
@@ -345,28 +353,31 @@ class OpponentPool:
             self.store.delete(gone)
             with self._cache_lock:
                 self._cache.pop(gone, None)
-        return agent_id
 
     @property
     def agent_ids(self) -> list[int]:
         """The opponents' ids, oldest first (at most ``max_agents``)."""
-        return list(self._ids)
+        with self._lock:
+            return list(self._ids)
 
     @property
     def latest_id(self) -> int | None:
         """The id of the most recent snapshot, ``None`` while the pool is empty."""
-        return self._ids[-1] if self._ids else None
+        with self._lock:
+            return self._ids[-1] if self._ids else None
 
     @property
     def loadable_ids(self) -> list[int]:
         """Every id [`load`][syllabus.curricula.OpponentPool.load] accepts: retained evicted ones, then opponents."""
-        return [*self._evicted, *self._ids]
+        with self._lock:
+            return [*self._evicted, *self._ids]
 
     def __len__(self) -> int:
         return len(self._ids)
 
     def __contains__(self, agent_id: object) -> bool:
-        return agent_id in self._ids
+        with self._lock:
+            return agent_id in self._ids
 
     # ------------------------------------------------------------------ environment side
     def load(self, agent_id: int) -> Any:
@@ -411,20 +422,21 @@ class OpponentPool:
         Raises:
             CurriculumError: The store lost a snapshot the pool still lists.
         """
-        snapshots = {}
-        for agent_id in self.loadable_ids:
-            data = self.store.get(agent_id)
-            if data is None:
-                raise CurriculumError(
-                    f"the store {self.store!r} lost opponent {agent_id}, which the pool still lists"
-                )
-            snapshots[agent_id] = data
-        return {
-            "ids": list(self._ids),
-            "evicted": list(self._evicted),
-            "next_id": self._next_id,
-            "snapshots": snapshots,
-        }
+        with self._lock:
+            snapshots = {}
+            for agent_id in self.loadable_ids:
+                data = self.store.get(agent_id)
+                if data is None:
+                    raise CurriculumError(
+                        f"the store {self.store!r} lost opponent {agent_id}, which the pool still lists"
+                    )
+                snapshots[agent_id] = data
+            return {
+                "ids": list(self._ids),
+                "evicted": list(self._evicted),
+                "next_id": self._next_id,
+                "snapshots": snapshots,
+            }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores a [`state_dict`][syllabus.curricula.OpponentPool.state_dict]: writes its snapshots to this pool's store.
@@ -434,21 +446,19 @@ class OpponentPool:
         load opponents (their caches key snapshots by id). The pool's ``max_agents`` and
         ``retain_evicted`` stay this pool's; extra snapshots are evicted or deleted.
         """
-        keep = set(state["snapshots"])
-        for agent_id in self.store.ids():
-            if agent_id not in keep:
-                self.store.delete(agent_id)
-        for agent_id, data in state["snapshots"].items():
-            self.store.put(agent_id, data)
-        self._ids = deque(state["ids"])
-        self._evicted = deque(state["evicted"])
-        self._next_id = state["next_id"]
-        with self._cache_lock:
-            self._cache.clear()
-        while len(self._ids) > self.max_agents:
-            self._evicted.append(self._ids.popleft())
-        while len(self._evicted) > self.retain_evicted:
-            self.store.delete(self._evicted.popleft())
+        with self._lock:
+            keep = set(state["snapshots"])
+            for agent_id in self.store.ids():
+                if agent_id not in keep:
+                    self.store.delete(agent_id)
+            for agent_id, data in state["snapshots"].items():
+                self.store.put(agent_id, data)
+            self._ids = deque(state["ids"])
+            self._evicted = deque(state["evicted"])
+            self._next_id = state["next_id"]
+            with self._cache_lock:
+                self._cache.clear()
+            self._apply_bounds()
 
     def close(self) -> None:
         """Closes the store (removing a temporary directory this pool made); idempotent."""
@@ -458,13 +468,14 @@ class OpponentPool:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_cache"], state["_cache_lock"]
+        del state["_cache"], state["_cache_lock"], state["_lock"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._cache = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
-        return f"OpponentPool({self.store!r}, max_agents={self.max_agents}, opponents={list(self._ids)})"
+        return f"OpponentPool({self.store!r}, max_agents={self.max_agents}, opponents={self.agent_ids})"
