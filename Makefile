@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml constraints.txt
 train: install
 	$(VENV)/bin/syllabus train
 
+# The whole suite, fast tier first: a broken basic fails in minutes, before the slow tier starts.
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m slow
 
 test-fast: install
 	$(PY) -m pytest -m "not slow"
