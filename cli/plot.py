@@ -215,13 +215,13 @@ def group_curve(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Steps, mean and standard deviation across the group's seeds of the smoothed episode returns.
 
-    Each seed's curve (:func:`episode_curve`) is interpolated onto at most ``points`` evenly spaced
+    Each seed's curve ([`episode_curve`][syllabus.cli.plot.episode_curve]) is interpolated onto at most ``points`` evenly spaced
     steps, from the first episode end of any seed up to the last step every seed reached; a seed
     counts only from its own first episode on.
 
     Args:
         group: Runs of one configuration.
-        window: Episodes in the trailing mean; by default :func:`default_window` of the group's
+        window: Episodes in the trailing mean; by default [`default_window`][syllabus.cli.plot.default_window] of the group's
             shortest run.
         points: The most points of the curve (fewer when the runs have fewer episodes).
     """
@@ -244,7 +244,7 @@ def plot_learning_curves(groups: list[RunGroup], path: Path, window: int | None 
     A single run also shows its individual episode returns as faint dots.
 
     Args:
-        groups: From :func:`group_runs`.
+        groups: From [`group_runs`][syllabus.cli.plot.group_runs].
         path: The PNG to write.
         window: Episodes in the trailing mean; by default a tenth of each group's episodes (1 to 100).
     """
@@ -346,11 +346,11 @@ def task_frequencies(
     """Per step bin, the share of episodes of each of the ``top_k`` most frequent tasks and of the rest.
 
     Episodes are binned in step order into bins of equal numbers of episodes (see ``bins`` of
-    :func:`task_shares`).
+    [`task_shares`][syllabus.cli.plot.task_shares]).
 
     Returns:
         Each bin's mean step; the task labels, the ``top_k`` most frequent in natural order
-        (:func:`task_order`) and ``"other"`` last when there are more tasks; and an array
+        ([`task_order`][syllabus.cli.plot.task_order]) and ``"other"`` last when there are more tasks; and an array
         ``(labels, bins)`` of shares whose columns sum to 1.
     """
     top = task_order(task for task, _ in Counter(tasks).most_common(top_k))
@@ -401,7 +401,7 @@ def plot_task_distribution(run: Run, path: Path, bins: int | None = None, top_k:
     Enumerable tasks: stacked areas of each task's share of episodes per step bin (the ``top_k``
     most frequent tasks in natural order, the rest as "other"); with more than ``top_k`` tasks, a
     second panel shows every task's share as a heatmap (one row per task). Tasks sampled from a
-    continuous space (:func:`is_continuous`): a 2D histogram of task value against steps.
+    continuous space ([`is_continuous`][syllabus.cli.plot.is_continuous]): a 2D histogram of task value against steps.
     """
     title = " - ".join(filter(None, [_describe(run.config), run.name]))
     many = not is_continuous(run.tasks) and len(set(run.tasks)) > top_k

@@ -10,7 +10,7 @@ from syllabus.core.curriculum_wrapper import CurriculumWrapper
 
 
 def check_curriculum(curriculum: Any, caller: str) -> Curriculum:
-    """Returns ``curriculum`` if it is a :class:`Curriculum`.
+    """Returns ``curriculum`` if it is a [`Curriculum`][syllabus.core.curriculum.Curriculum].
 
     Raises:
         TypeError: It is anything else (e.g. a curriculum already wrapped by a ``make_*_curriculum`` call).

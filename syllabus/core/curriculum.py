@@ -1,4 +1,4 @@
-"""The :class:`Curriculum` base class: the API every curriculum implements."""
+"""The [`Curriculum`][syllabus.core.curriculum.Curriculum] base class: the API every curriculum implements."""
 
 from __future__ import annotations
 
@@ -31,19 +31,19 @@ class StepBatch(NamedTuple):
 class Curriculum:
     """Base class of all curricula.
 
-    A curriculum samples tasks from a :class:`~syllabus.task_space.TaskSpace` and learns from
+    A curriculum samples tasks from a [`TaskSpace`][syllabus.task_space.base.TaskSpace] and learns from
     updates: episode results (always sent by the sync wrappers), per-step results (only to
-    curricula whose :attr:`requires_step_updates` is true) and learner-side data through
-    :meth:`custom_update`.
+    curricula whose [`requires_step_updates`][syllabus.core.curriculum.Curriculum.requires_step_updates] is true) and learner-side data through
+    [`custom_update`][syllabus.core.curriculum.Curriculum.custom_update].
 
-    Subclasses implement :meth:`task_distribution` (enumerable task spaces) or override
-    :meth:`sample`, and override the update methods they learn from, calling ``super()`` in
-    :meth:`update_on_episode` so that statistics are recorded.
+    Subclasses implement [`task_distribution`][syllabus.core.curriculum.Curriculum.task_distribution] (enumerable task spaces) or override
+    [`sample`][syllabus.core.curriculum.Curriculum.sample], and override the update methods they learn from, calling ``super()`` in
+    [`update_on_episode`][syllabus.core.curriculum.Curriculum.update_on_episode] so that statistics are recorded.
 
     Args:
         task_space: The tasks to choose from.
         random_seed: Seed of the curriculum's own random generator (global numpy state is never used).
-        record_stats: Keep per-task return/length statistics in :attr:`stat_recorder`.
+        record_stats: Keep per-task return/length statistics in `stat_recorder`.
     """
 
     REQUIRES_STEP_UPDATES = False
@@ -82,7 +82,7 @@ class Curriculum:
     def sample(self, k: int = 1) -> list[Task]:
         """Samples ``k`` tasks.
 
-        The default draws from :meth:`task_distribution`; curricula without one override this.
+        The default draws from [`task_distribution`][syllabus.core.curriculum.Curriculum.task_distribution]; curricula without one override this.
         """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise ValueError(f"k must be an integer >= 0 (the number of tasks to sample), got k={k!r}")
@@ -125,10 +125,10 @@ class Curriculum:
         progress: float | None = None,
         env_id: int | None = None,
     ) -> None:
-        """Learns from one environment step (only called when :attr:`requires_step_updates`)."""
+        """Learns from one environment step (only called when [`requires_step_updates`][syllabus.core.curriculum.Curriculum.requires_step_updates])."""
 
     def update_on_step_batch(self, batch: StepBatch, env_id: int | None = None) -> None:
-        """Learns from consecutive steps of one environment; the default calls :meth:`update_on_step`."""
+        """Learns from consecutive steps of one environment; the default calls [`update_on_step`][syllabus.core.curriculum.Curriculum.update_on_step]."""
         for task, obs, reward, terminated, truncated, info, progress in zip(*batch, strict=True):
             self.update_on_step(task, obs, reward, terminated, truncated, info, progress, env_id=env_id)
 
@@ -167,7 +167,7 @@ class Curriculum:
     def log_metrics(
         self, writer: Any = None, step: int | None = None, max_tasks: int = 10
     ) -> dict[str, float]:
-        """Logs :meth:`metrics` to a TensorBoard-style writer (``add_scalar``) or a dict, and returns them."""
+        """Logs [`metrics`][syllabus.core.curriculum.Curriculum.metrics] to a TensorBoard-style writer (``add_scalar``) or a dict, and returns them."""
         out = self.metrics(max_tasks)
         if isinstance(writer, MutableMapping):
             writer.update(out)
@@ -181,7 +181,7 @@ class Curriculum:
     # -------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
         """The curriculum's state: its class, task space, random generator and statistics, and
-        what subclasses add. Picklable; :meth:`load_state_dict` checks the class and task space."""
+        what subclasses add. Picklable; [`load_state_dict`][syllabus.core.curriculum.Curriculum.load_state_dict] checks the class and task space."""
         return {
             "curriculum": type(self).__name__,
             "task_space": self.task_space,
@@ -190,7 +190,7 @@ class Curriculum:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores a state produced by :meth:`state_dict` of the same kind of curriculum.
+        """Restores a state produced by [`state_dict`][syllabus.core.curriculum.Curriculum.state_dict] of the same kind of curriculum.
 
         Raises:
             TypeError: ``state`` is not a dict.
@@ -203,7 +203,7 @@ class Curriculum:
             self.stat_recorder.load_state_dict(state["stats"])
 
     def check_state_dict(self, state: Any) -> None:
-        """Checks that ``state`` comes from :meth:`state_dict` of this class over the same task space.
+        """Checks that ``state`` comes from [`state_dict`][syllabus.core.curriculum.Curriculum.state_dict] of this class over the same task space.
 
         Called by every ``load_state_dict`` (of subclasses too) before it reads the state.
 
@@ -237,7 +237,7 @@ class Curriculum:
 
 
 def _checking_state(load: Callable[[Any, dict[str, Any]], None]) -> Callable[[Any, dict[str, Any]], None]:
-    """``load`` preceded by :meth:`Curriculum.check_state_dict`."""
+    """``load`` preceded by [`Curriculum.check_state_dict`][syllabus.core.curriculum.Curriculum.check_state_dict]."""
 
     @functools.wraps(load)
     def load_state_dict(self: Curriculum, state: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from syllabus.task_space import TaskSpace
 
 
 class CurriculumWrapper:
-    """Forwards every :class:`Curriculum` method to ``curriculum`` under the dispatcher's lock.
+    """Forwards every [`Curriculum`][syllabus.core.curriculum.Curriculum] method to ``curriculum`` under the dispatcher's lock.
 
     Methods of the wrapped curriculum not listed here (e.g. ``sample_weights``) are forwarded too,
     also under the lock. Every call first re-raises a failure of the curriculum in the sync thread.
@@ -32,7 +32,7 @@ class CurriculumWrapper:
         self.curriculum: Curriculum = dispatcher.curriculum
 
     def _stop_on_close(self, stop: Callable[..., Any], *args: Any) -> None:
-        """Registers ``stop(*args)`` to run once: at :meth:`close`, garbage collection or interpreter exit."""
+        """Registers ``stop(*args)`` to run once: at [`close`][syllabus.core.curriculum_wrapper.CurriculumWrapper.close], garbage collection or interpreter exit."""
         self._finalizer = weakref.finalize(self, stop, *args)
 
     def close(self) -> None:
@@ -67,15 +67,15 @@ class CurriculumWrapper:
         return self.curriculum.requires_step_updates
 
     def sample(self, k: int = 1) -> list[Task]:
-        """See :meth:`Curriculum.sample`."""
+        """See [`Curriculum.sample`][syllabus.core.curriculum.Curriculum.sample]."""
         return self._call("sample", k)
 
     def sample_with_metadata(self, k: int = 1) -> list[tuple[Task, dict[str, Any] | None]]:
-        """See :meth:`Curriculum.sample_with_metadata`."""
+        """See [`Curriculum.sample_with_metadata`][syllabus.core.curriculum.Curriculum.sample_with_metadata]."""
         return self._call("sample_with_metadata", k)
 
     def task_distribution(self) -> np.ndarray | None:
-        """See :meth:`Curriculum.task_distribution`."""
+        """See [`Curriculum.task_distribution`][syllabus.core.curriculum.Curriculum.task_distribution]."""
         return self._call("task_distribution")
 
     def update_on_episode(
@@ -86,45 +86,45 @@ class CurriculumWrapper:
         progress: float | None = None,
         env_id: int | None = None,
     ) -> None:
-        """See :meth:`Curriculum.update_on_episode`."""
+        """See [`Curriculum.update_on_episode`][syllabus.core.curriculum.Curriculum.update_on_episode]."""
         self._call("update_on_episode", episode_return, length, task, progress, env_id=env_id)
 
     def update_on_step(self, *args: Any, **kwargs: Any) -> None:
-        """See :meth:`Curriculum.update_on_step`."""
+        """See [`Curriculum.update_on_step`][syllabus.core.curriculum.Curriculum.update_on_step]."""
         self._call("update_on_step", *args, **kwargs)
 
     def update_on_step_batch(self, batch: StepBatch, env_id: int | None = None) -> None:
-        """See :meth:`Curriculum.update_on_step_batch`."""
+        """See [`Curriculum.update_on_step_batch`][syllabus.core.curriculum.Curriculum.update_on_step_batch]."""
         self._call("update_on_step_batch", batch, env_id=env_id)
 
     def update_task_progress(self, task: Task, progress: float, env_id: int | None = None) -> None:
-        """See :meth:`Curriculum.update_task_progress`."""
+        """See [`Curriculum.update_task_progress`][syllabus.core.curriculum.Curriculum.update_task_progress]."""
         self._call("update_task_progress", task, progress, env_id=env_id)
 
     def custom_update(self, *args: Any, **kwargs: Any) -> None:
-        """See :meth:`Curriculum.custom_update` (e.g. PLR value scores from the learner)."""
+        """See [`Curriculum.custom_update`][syllabus.core.curriculum.Curriculum.custom_update] (e.g. PLR value scores from the learner)."""
         self._call("custom_update", *args, **kwargs)
 
     def normalize(self, value: float | np.ndarray, task: Task) -> float | np.ndarray:
-        """See :meth:`Curriculum.normalize`."""
+        """See [`Curriculum.normalize`][syllabus.core.curriculum.Curriculum.normalize]."""
         return self._call("normalize", value, task)
 
     def metrics(self, max_tasks: int = 10) -> dict[str, float]:
-        """See :meth:`Curriculum.metrics`."""
+        """See [`Curriculum.metrics`][syllabus.core.curriculum.Curriculum.metrics]."""
         return self._call("metrics", max_tasks)
 
     def log_metrics(
         self, writer: Any = None, step: int | None = None, max_tasks: int = 10
     ) -> dict[str, float]:
-        """See :meth:`Curriculum.log_metrics`."""
+        """See [`Curriculum.log_metrics`][syllabus.core.curriculum.Curriculum.log_metrics]."""
         return self._call("log_metrics", writer, step, max_tasks)
 
     def state_dict(self) -> dict[str, Any]:
-        """See :meth:`Curriculum.state_dict`."""
+        """See [`Curriculum.state_dict`][syllabus.core.curriculum.Curriculum.state_dict]."""
         return self._call("state_dict")
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """See :meth:`Curriculum.load_state_dict`."""
+        """See [`Curriculum.load_state_dict`][syllabus.core.curriculum.Curriculum.load_state_dict]."""
         self._call("load_state_dict", state)
 
     def __getattr__(self, name: str) -> Any:

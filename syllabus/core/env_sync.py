@@ -33,7 +33,7 @@ class Transport(Protocol):
         """Sends one message; may block while the curriculum side is behind (backpressure)."""
 
     def recv(self, timeout: float) -> Any:
-        """Returns the next reply; raises :class:`TimeoutError` when none came within ``timeout`` seconds."""
+        """Returns the next reply; raises `TimeoutError` when none came within ``timeout`` seconds."""
 
     def close(self) -> None:
         """Releases the channel; idempotent."""

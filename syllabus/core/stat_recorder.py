@@ -104,7 +104,7 @@ class StatRecorder:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores statistics saved by :meth:`state_dict`."""
+        """Restores statistics saved by [`state_dict`][syllabus.core.stat_recorder.StatRecorder.state_dict]."""
         self.episodes = state["episodes"]
         self.returns = {k: RunningStat(*v) for k, v in state["returns"].items()}
         self.lengths = {k: RunningStat(*v) for k, v in state["lengths"].items()}

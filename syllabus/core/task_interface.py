@@ -1,10 +1,10 @@
 """The task interface: environments whose task is switched by ``reset(new_task=...)``.
 
-Every environment handed to a sync wrapper implements it, by subclassing :class:`TaskEnv`, by
-being wrapped in a :class:`TaskWrapper` (or :class:`ReinitTaskWrapper`), or by duck typing:
+Every environment handed to a sync wrapper implements it, by subclassing [`TaskEnv`][syllabus.core.task_interface.TaskEnv], by
+being wrapped in a [`TaskWrapper`][syllabus.core.task_interface.TaskWrapper] (or [`ReinitTaskWrapper`][syllabus.core.task_interface.ReinitTaskWrapper]), or by duck typing:
 
 * ``reset(*, seed=None, options=None, new_task=None)`` switches to ``new_task`` before resetting;
-* ``task`` is the current task, ``task_space`` the :class:`~syllabus.task_space.TaskSpace` of tasks;
+* ``task`` is the current task, ``task_space`` the [`TaskSpace`][syllabus.task_space.base.TaskSpace] of tasks;
 * progress toward the task (0 to 1) may be reported in ``info["task_completion"]``.
 """
 
@@ -45,7 +45,7 @@ class _TaskHolder:
 
 
 class TaskEnv(_TaskHolder, gym.Env[ObsType, ActType], Generic[ObsType, ActType]):
-    """A :class:`gymnasium.Env` with tasks. Subclasses call ``super().reset(seed=seed, new_task=new_task)``.
+    """A `gymnasium.Env` with tasks. Subclasses call ``super().reset(seed=seed, new_task=new_task)``.
 
     Args:
         task_space: The tasks this environment can run.
@@ -67,7 +67,7 @@ class TaskEnv(_TaskHolder, gym.Env[ObsType, ActType], Generic[ObsType, ActType])
 
 
 class TaskWrapper(_TaskHolder, gym.Wrapper[ObsType, ActType, ObsType, ActType]):
-    """Adds tasks to an existing environment. Subclasses implement :meth:`change_task`.
+    """Adds tasks to an existing environment. Subclasses implement `change_task`.
 
     Args:
         env: The environment to wrap.
@@ -126,9 +126,9 @@ class ReinitTaskWrapper(TaskWrapper[ObsType, ActType]):
 
 
 def check_task_interface(env: gym.Env) -> None:
-    """Raises :class:`TaskInterfaceError` unless ``env.reset`` accepts ``new_task``.
+    """Raises [`TaskInterfaceError`][syllabus.core.errors.TaskInterfaceError] unless ``env.reset`` accepts ``new_task``.
 
-    A wrapper stacked above a :class:`TaskWrapper` (e.g. ``RecordEpisodeStatistics``) hides its
+    A wrapper stacked above a [`TaskWrapper`][syllabus.core.task_interface.TaskWrapper] (e.g. ``RecordEpisodeStatistics``) hides its
     ``new_task`` argument; the sync wrapper must sit directly above the task wrapper.
     """
     try:

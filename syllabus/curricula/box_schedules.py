@@ -42,7 +42,7 @@ class SimulatedAnnealing(Curriculum):
     noise, so all environments run the same task at a time.
 
     Args:
-        task_space: A :class:`~syllabus.task_space.BoxTaskSpace`.
+        task_space: A [`BoxTaskSpace`][syllabus.task_space.box.BoxTaskSpace].
         start: The first task.
         end: The last task.
         total_steps: Environment steps from ``start`` to ``end``, a positive integer.
@@ -102,7 +102,7 @@ class SimulatedAnnealing(Curriculum):
         return {**super().state_dict(), "steps": self.steps}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores a state saved by :meth:`state_dict`."""
+        """Restores a state saved by [`state_dict`][syllabus.curricula.box_schedules.SimulatedAnnealing.state_dict]."""
         super().load_state_dict(state)
         self.steps = state["steps"]
 
@@ -116,7 +116,7 @@ class ExpandingBox(Curriculum):
     is emptied. Episodes need ``progress`` (the environment's ``info["task_completion"]``).
 
     Args:
-        task_space: A :class:`~syllabus.task_space.BoxTaskSpace`.
+        task_space: A [`BoxTaskSpace`][syllabus.task_space.box.BoxTaskSpace].
         initial_low: Lower corner of the first sub-box, a task of the space.
         initial_high: Upper corner of the first sub-box, a task of the space.
         success_threshold: Mean progress over the window that triggers a widening, in [0, 1].
@@ -204,7 +204,7 @@ class ExpandingBox(Curriculum):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores a state saved by :meth:`state_dict`."""
+        """Restores a state saved by [`state_dict`][syllabus.curricula.box_schedules.ExpandingBox.state_dict]."""
         super().load_state_dict(state)
         self.low = np.array(state["low"], dtype=np.float64)
         self.high = np.array(state["high"], dtype=np.float64)

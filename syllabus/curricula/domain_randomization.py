@@ -15,7 +15,7 @@ class DomainRandomization(Curriculum):
 
     Args:
         task_space: The tasks of the environment.
-        **kwargs: Arguments of :class:`~syllabus.core.curriculum.Curriculum`.
+        **kwargs: Arguments of [`Curriculum`][syllabus.core.curriculum.Curriculum].
     """
 
     def __init__(self, task_space: TaskSpace, **kwargs: Any) -> None:

@@ -1,8 +1,8 @@
-"""Stopping conditions of :class:`~syllabus.curricula.sequential.SequentialCurriculum`.
+"""Stopping conditions of [`SequentialCurriculum`][syllabus.curricula.sequential.SequentialCurriculum].
 
 A condition compares a metric with a number, e.g. ``"episodes >= 100"``, and conditions combine
 with ``&`` (and) and ``|`` (or), ``&`` binding tighter than ``|``; parentheses group. In Python,
-:class:`Condition` objects combine with the same operators::
+[`Condition`][syllabus.curricula.stopping.Condition] objects combine with the same operators::
 
     parse_condition("episodes>=100 & episode_return>0.9 | total_steps>=1e6")
     Comparison("episodes", ">=", 100) & Comparison("episode_return", ">", 0.9)

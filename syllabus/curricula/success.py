@@ -46,13 +46,13 @@ class SuccessCurriculum(Curriculum):
 
     Every episode update becomes a success observation in [0, 1]: the episode's ``progress``
     (reported by the environment in ``info["task_completion"]``) when given, else ``1.0`` if the
-    return reaches ``success_threshold`` and ``0.0`` otherwise. :meth:`update_task_progress` adds
+    return reaches ``success_threshold`` and ``0.0`` otherwise. [`update_task_progress`][syllabus.curricula.success.SuccessCurriculum.update_task_progress] adds
     an observation too. Updates are O(1); the sampling distribution
     ``(1 - eps) * weights + eps * uniform`` is recomputed, vectorized, only on the first sample
     after an update. It is uniform until a task has data.
 
-    Subclasses fold observations into per-task arrays in :meth:`_observe`, turn the arrays into
-    sampling weights in :meth:`_weights`, and list the arrays to save in ``_STATE_ARRAYS``.
+    Subclasses fold observations into per-task arrays in `_observe`, turn the arrays into
+    sampling weights in `_weights`, and list the arrays to save in ``_STATE_ARRAYS``.
 
     Args:
         task_space: An enumerable task space.
@@ -158,7 +158,7 @@ class SuccessCurriculum(Curriculum):
         return dist.copy()
 
     def sample(self, k: int = 1) -> list[Task]:
-        """Samples ``k`` tasks independently from :meth:`task_distribution`; never blocks."""
+        """Samples ``k`` tasks independently from [`task_distribution`][syllabus.curricula.success.SuccessCurriculum.task_distribution]; never blocks."""
         if self._dist is None:
             self._refresh()
         draws = self.rng.random(k) * self._cdf[-1]
@@ -173,7 +173,7 @@ class SuccessCurriculum(Curriculum):
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores a state saved by :meth:`state_dict` of a curriculum over the same number of tasks.
+        """Restores a state saved by [`state_dict`][syllabus.curricula.success.SuccessCurriculum.state_dict] of a curriculum over the same number of tasks.
 
         Raises:
             ValueError: The state holds estimates for a different number of tasks.

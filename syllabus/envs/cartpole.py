@@ -38,5 +38,5 @@ class CartPoleTaskWrapper(TaskWrapper):
 
 
 def make_cartpole(task_space: TaskSpace | None = None) -> CartPoleTaskWrapper:
-    """Builds ``CartPole-v1`` wrapped in :class:`CartPoleTaskWrapper`."""
+    """Builds ``CartPole-v1`` wrapped in [`CartPoleTaskWrapper`][syllabus.envs.cartpole.CartPoleTaskWrapper]."""
     return CartPoleTaskWrapper(gym.make("CartPole-v1"), task_space)

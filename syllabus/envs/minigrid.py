@@ -212,7 +212,7 @@ def make_minigrid(
     seeds: Sequence[int] | int | None = None,
     **make_kwargs: Any,
 ) -> MiniGridTaskEnv:
-    """Builds a :class:`MiniGridTaskEnv` whose tasks are env ids or the layout seeds of one env id.
+    """Builds a [`MiniGridTaskEnv`][syllabus.envs.minigrid.MiniGridTaskEnv] whose tasks are env ids or the layout seeds of one env id.
 
     Examples:
         >>> make_minigrid(["MiniGrid-Empty-5x5-v0", "MiniGrid-DoorKey-5x5-v0"])  # tasks: the ids

@@ -1,7 +1,7 @@
 """Procgen games as task environments: the task is the level seed.
 
 Needs the optional ``procgen`` extra (``pip install "syllabus-curriculum[procgen]"``), imported when the first
-environment is built. Each :class:`ProcgenTaskEnv` holds one in-process gym3 Procgen env and switches
+environment is built. Each [`ProcgenTaskEnv`][syllabus.envs.procgen.ProcgenTaskEnv] holds one in-process gym3 Procgen env and switches
 level by restoring that level's start state, cached after the level's first visit, so a reset into
 any level costs about a fifth of rebuilding the gym3 env (see ``bench/procgen_reset.py``).
 """
@@ -151,13 +151,13 @@ class ProcgenTaskEnv(TaskEnv):
     Every step's info holds ``level_seed``.
 
     Episodes are deterministic given the level and the actions (procgen seeds its in-episode random
-    generator from the level seed), so ``seed`` of :meth:`reset` only seeds ``np_random``.
+    generator from the level seed), so ``seed`` of [`reset`][syllabus.envs.procgen.ProcgenTaskEnv.reset] only seeds ``np_random``.
 
     As in procgen itself, the observation returned with the last step of an episode is the first
     frame of the level's next episode: procgen does not render the final frame.
 
     Args:
-        game: One of :data:`GAMES`.
+        game: One of `GAMES`.
         levels: The level seeds (the task space); a ``DiscreteTaskSpace`` of ints or a sequence of
             distinct ints in ``[0, 2**31 - 1)``.
         distribution_mode: ``"easy"`` or ``"hard"``.
@@ -166,7 +166,7 @@ class ProcgenTaskEnv(TaskEnv):
             state (about 1.5 ms instead of 0.2 ms). 0 turns caching off: every reset into another level
             rebuilds the env (about 1 ms), the better choice when levels rarely repeat.
         render_mode: ``None`` or ``"rgb_array"`` (the 64x64 observation).
-        **procgen_options: Options of ``procgen.ProcgenGym3Env`` among :data:`PROCGEN_OPTIONS`.
+        **procgen_options: Options of ``procgen.ProcgenGym3Env`` among `PROCGEN_OPTIONS`.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
@@ -308,17 +308,17 @@ def make_procgen(
     distribution_mode: str = "easy",
     **kwargs: Any,
 ) -> ProcgenTaskEnv:
-    """Builds a :class:`ProcgenTaskEnv` over the level seeds ``start_level .. start_level + num_levels - 1``.
+    """Builds a [`ProcgenTaskEnv`][syllabus.envs.procgen.ProcgenTaskEnv] over the level seeds ``start_level .. start_level + num_levels - 1``.
 
     The usual setup trains on levels ``0..199`` (the default) and evaluates on held-out levels, e.g.
-    ``make_procgen(game, start_level=200, num_levels=1000)``; see :func:`make_procgen_eval`.
+    ``make_procgen(game, start_level=200, num_levels=1000)``; see [`make_procgen_eval`][syllabus.envs.procgen.make_procgen_eval].
 
     Args:
-        game: One of :data:`GAMES`.
+        game: One of `GAMES`.
         num_levels: Number of consecutive level seeds.
         start_level: The first level seed.
         distribution_mode: ``"easy"`` or ``"hard"``.
-        **kwargs: Passed to :class:`ProcgenTaskEnv` (``level_cache_size``, ``render_mode``, procgen options).
+        **kwargs: Passed to [`ProcgenTaskEnv`][syllabus.envs.procgen.ProcgenTaskEnv] (``level_cache_size``, ``render_mode``, procgen options).
     """
     return ProcgenTaskEnv(game, level_task_space(start_level, num_levels), distribution_mode, **kwargs)
 

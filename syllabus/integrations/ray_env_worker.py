@@ -1,4 +1,4 @@
-"""The Ray actor that holds one environment of a :class:`~syllabus.integrations.ray_vec_env.RayVecEnv`.
+"""The Ray actor that holds one environment of a [`RayVecEnv`][syllabus.integrations.ray_vec_env.RayVecEnv].
 
 Kept apart from the vector env so that env actors import neither Stable-Baselines3 nor torch.
 """

@@ -36,16 +36,16 @@ class RayVecEnv(VecEnv):
 
     Steps like SB3's ``SubprocVecEnv``: an env whose episode ends is reset at once, its final
     observation in ``info["terminal_observation"]`` and the reset's info in ``reset_infos``
-    (which is where :class:`~syllabus.integrations.sb3.PLRCallback` reads each env's task).
+    (which is where [`PLRCallback`][syllabus.integrations.sb3.PLRCallback] reads each env's task).
     Call ``ray.init()`` (or ``ray.init(address=...)``) first. With the Ray curriculum, build the
     curriculum with ``make_ray_curriculum`` and wrap each env in ``RaySyncWrapper`` in its factory.
 
     An environment that raises, or whose actor dies (its process crashed, its node failed, it
-    was killed), stops the run: the call raises :class:`EnvWorkerError` naming the env index and
+    was killed), stops the run: the call raises [`EnvWorkerError`][syllabus.integrations.ray_vec_env.EnvWorkerError] naming the env index and
     the cause (the exception and its traceback, or the actor's death). When an env's sync
-    wrapper lost the curriculum, the call raises that :class:`~syllabus.core.errors.CurriculumError`
+    wrapper lost the curriculum, the call raises that [`CurriculumError`][syllabus.core.errors.CurriculumError]
     (e.g. ``CurriculumConnectionError`` naming the curriculum actor), prefixed with the env index.
-    Actors are not restarted. :meth:`close` closes the environments and kills the actors.
+    Actors are not restarted. [`close`][syllabus.integrations.ray_vec_env.RayVecEnv.close] closes the environments and kills the actors.
 
     Args:
         env_fns: Factories of the environments, one per actor; Ray pickles them to the actors.

@@ -26,7 +26,7 @@ class TaskSpace(abc.ABC):
     ``range(num_tasks)``, so curricula can index arrays by task. Their tasks must be hashable
     values (ints, strings, tuples), except that a ``DictTaskSpace`` task is a dict.
 
-    Each space owns a random generator for :meth:`sample`; global numpy random state is never used.
+    Each space owns a random generator for [`sample`][syllabus.task_space.base.TaskSpace.sample]; global numpy random state is never used.
     Spaces compare structurally with ``==`` and can be pickled.
     """
 
@@ -74,7 +74,7 @@ class TaskSpace(abc.ABC):
         """The number of tasks, or None if the space is not enumerable."""
 
     def require_num_tasks(self, user: str) -> int:
-        """Returns :attr:`num_tasks` of an enumerable space.
+        """Returns [`num_tasks`][syllabus.task_space.base.TaskSpace.num_tasks] of an enumerable space.
 
         Raises:
             ValueError: The space is not enumerable; the message names ``user``, which needs it to be.

@@ -5,7 +5,7 @@ The functions here reproduce the scores and replay weights of the reference impl
 ``update_with_rollouts`` and one ``after_update`` per rollout, and the level weights logged after
 every update). They are written from that behaviour; no code is taken from the reference. Where
 the reference would fail (an exception in ``np.random.choice``) or produce NaN or negative
-probabilities, they raise :class:`ReferenceModeError` instead. ``docs/plr.md`` lists every
+probabilities, they raise [`ReferenceModeError`][syllabus.curricula.plr.reference.ReferenceModeError] instead. ``docs/plr.md`` lists every
 difference with the default (corrected) mode.
 """
 
@@ -214,7 +214,7 @@ def replay_distribution(
     """The reference's replay weights and the distribution its sampler draws from.
 
     Args:
-        score_weights: The score component (see :func:`weights`).
+        score_weights: The score component (see `weights`).
         staleness_weights: The staleness component (``None`` when ``staleness_coef`` is 0).
         staleness_coef: Weight of the staleness component.
         names: ``(score_transform, staleness_transform)`` for error messages.

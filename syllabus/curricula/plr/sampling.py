@@ -42,7 +42,7 @@ class CdfSampler:
     """Samples indices with probability proportional to fixed nonnegative weights, in O(log n).
 
     Args:
-        weights: One weight per index; may all be zero (then :attr:`total` is 0 and nothing is sampled).
+        weights: One weight per index; may all be zero (then `total` is 0 and nothing is sampled).
     """
 
     def __init__(self, weights: np.ndarray) -> None:
@@ -65,7 +65,7 @@ class RankedTasks:
     Args:
         num_tasks: Number of task indices.
         temperature: Temperature of the rank transform.
-        order: A saved :attr:`order` to start from.
+        order: A saved `order` to start from.
     """
 
     def __init__(self, num_tasks: int, temperature: float, order: np.ndarray | None = None) -> None:

@@ -167,7 +167,7 @@ class PartialEpisodes:
         return {"task": self.task.copy(), "sum": self.sum.copy(), "count": self.count.copy()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restores parts saved by :meth:`state_dict`."""
+        """Restores parts saved by `state_dict`."""
         self.task = np.asarray(state["task"], dtype=np.int64).copy()
         self.sum = np.asarray(state["sum"], dtype=np.float64).copy()
         self.count = np.asarray(state["count"], dtype=np.int64).copy()
