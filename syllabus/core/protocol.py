@@ -111,7 +111,12 @@ class CurriculumDispatcher:
         self._holders: dict[int, Hello] = {}  # env id -> the hello of the session holding it
 
     def receive(self, session: Hashable, message: Any) -> Welcome | Tasks | Failure | None:
-        """Applies one message of ``session`` and returns the reply to send back, if any."""
+        """Applies one message of ``session`` and returns the reply to send back, if any.
+
+        Args:
+            session: Key of the connection the message arrived on (one per env).
+            message: The protocol message received.
+        """
         if isinstance(message, Hello):
             return self._hello(session, message)
         if isinstance(message, Goodbye):
@@ -125,7 +130,12 @@ class CurriculumDispatcher:
         return self.handle(env_id, message)
 
     def end(self, session: Hashable, lost: bool = False) -> int | None:
-        """Ends ``session`` (goodbye, or ``lost`` connection); frees its env id and returns it."""
+        """Ends ``session`` (goodbye, or ``lost`` connection); frees its env id and returns it.
+
+        Args:
+            session: Key of the connection that ended.
+            lost: True when the connection broke without a goodbye (the env died).
+        """
         with self.lock:
             env_id = self._sessions.pop(session, None)
             if env_id is not None:
@@ -170,7 +180,12 @@ class CurriculumDispatcher:
         return True
 
     def handle(self, env_id: int, message: Any) -> Tasks | Failure | None:
-        """Applies one message from environment ``env_id`` and returns the reply, if any."""
+        """Applies one message from environment ``env_id`` and returns the reply, if any.
+
+        Args:
+            env_id: Id of the env that sent the message.
+            message: The protocol message received.
+        """
         with self.lock:
             try:
                 return self._apply(env_id, message)

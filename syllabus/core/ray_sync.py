@@ -269,7 +269,13 @@ class RayCurriculumWrapper(CurriculumWrapper):
     def log_metrics(
         self, writer: Any = None, step: int | None = None, max_tasks: int = 10
     ) -> dict[str, float]:
-        """See [`Curriculum.log_metrics`][syllabus.core.curriculum.Curriculum.log_metrics]; the metrics come from the actor, the writing happens here."""
+        """See [`Curriculum.log_metrics`][syllabus.core.curriculum.Curriculum.log_metrics]; the metrics come from the actor, the writing happens here.
+
+        Args:
+            writer: Where to log: an object with ``add_scalar(tag, value, step)`` (e.g. TensorBoard's ``SummaryWriter``), a dict to update, or ``None`` to only return the metrics.
+            step: Global step to log the metrics at (the writer's x axis).
+            max_tasks: At most this many per-task entries (the most probable tasks) in the result.
+        """
         # Curriculum.log_metrics only needs self.metrics, which this wrapper forwards to the actor.
         return Curriculum.log_metrics(self, writer, step, max_tasks)  # type: ignore[arg-type]
 

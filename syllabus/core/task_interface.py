@@ -60,6 +60,11 @@ class TaskEnv(_TaskHolder, gym.Env[ObsType, ActType], Generic[ObsType, ActType])
         """Seeds the env's generator and switches to ``new_task`` when given.
 
         Subclasses call this first, then build and return ``(obs, info)``, as with ``gymnasium.Env``.
+
+        Args:
+            seed: Seed for the env's random generator, as in ``gymnasium.Env.reset``.
+            options: Extra reset options, as in ``gymnasium.Env.reset``.
+            new_task: Task to switch to before resetting; ``None`` keeps the current one.
         """
         super().reset(seed=seed, options=options)
         if new_task is not None:
@@ -81,7 +86,13 @@ class TaskWrapper(_TaskHolder, gym.Wrapper[ObsType, ActType, ObsType, ActType]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None
     ) -> tuple[ObsType, dict[str, Any]]:
-        """Switches to ``new_task`` when given, then resets the wrapped environment."""
+        """Switches to ``new_task`` when given, then resets the wrapped environment.
+
+        Args:
+            seed: Seed for the env's random generator, as in ``gymnasium.Env.reset``.
+            options: Extra reset options, as in ``gymnasium.Env.reset``.
+            new_task: Task to switch to before resetting; ``None`` keeps the current one.
+        """
         if new_task is not None:
             self._set_task(new_task)
         return self.env.reset(seed=seed, options=options)
@@ -109,7 +120,11 @@ class ReinitTaskWrapper(TaskWrapper[ObsType, ActType]):
         self._task = task
 
     def change_task(self, new_task: Any) -> None:
-        """Closes the current environment and builds the one of ``new_task``."""
+        """Closes the current environment and builds the one of ``new_task``.
+
+        Args:
+            new_task: Task whose environment ``env_fn`` builds.
+        """
         new_env = self.env_fn(new_task)
         if (
             new_env.observation_space != self.env.observation_space
@@ -130,6 +145,9 @@ def check_task_interface(env: gym.Env) -> None:
 
     A wrapper stacked above a [`TaskWrapper`][syllabus.core.task_interface.TaskWrapper] (e.g. ``RecordEpisodeStatistics``) hides its
     ``new_task`` argument; the sync wrapper must sit directly above the task wrapper.
+
+    Args:
+        env: The env a sync wrapper is about to wrap.
     """
     try:
         params = inspect.signature(env.reset).parameters

@@ -38,7 +38,11 @@ class Constant(Curriculum):
         return dist
 
     def sample(self, k: int = 1) -> list[Task]:
-        """Returns ``k`` copies of `task`."""
+        """Returns ``k`` copies of `task`.
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
+        """
         return [copy.deepcopy(self.task) for _ in range(k)]
 
     def __repr__(self) -> str:

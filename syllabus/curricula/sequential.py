@@ -188,7 +188,11 @@ class SequentialCurriculum(Curriculum):
         return dist
 
     def sample(self, k: int = 1) -> list[Task]:
-        """Samples ``k`` tasks from the current stage (from [`task_distribution`][syllabus.curricula.sequential.SequentialCurriculum.task_distribution] if a subclass overrides it)."""
+        """Samples ``k`` tasks from the current stage (from [`task_distribution`][syllabus.curricula.sequential.SequentialCurriculum.task_distribution] if a subclass overrides it).
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
+        """
         if self._overrides("task_distribution"):
             tasks = super().sample(k)
         else:
@@ -198,7 +202,11 @@ class SequentialCurriculum(Curriculum):
 
     def sample_with_metadata(self, k: int = 1) -> list[tuple[Task, dict[str, Any] | None]]:
         """Samples ``k`` tasks with the current stage's metadata; through [`sample`][syllabus.curricula.sequential.SequentialCurriculum.sample] (no metadata) if a
-        subclass overrides [`sample`][syllabus.curricula.sequential.SequentialCurriculum.sample] or [`task_distribution`][syllabus.curricula.sequential.SequentialCurriculum.task_distribution]."""
+        subclass overrides [`sample`][syllabus.curricula.sequential.SequentialCurriculum.sample] or [`task_distribution`][syllabus.curricula.sequential.SequentialCurriculum.task_distribution].
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
+        """
         if self._overrides("sample") or self._overrides("task_distribution"):
             return super().sample_with_metadata(k)
         tasks = self._stage.sample_with_metadata(k)
@@ -219,7 +227,15 @@ class SequentialCurriculum(Curriculum):
         progress: float | None = None,
         env_id: int | None = None,
     ) -> None:
-        """Records the episode, forwards it to the current stage and advances if its condition holds."""
+        """Records the episode, forwards it to the current stage and advances if its condition holds.
+
+        Args:
+            episode_return: Undiscounted sum of the episode's rewards, as the env saw it.
+            length: Number of steps the episode took.
+            task: The task the data belongs to, as the task space decodes it (not its encoding).
+            progress: Progress toward solving the task, 0 to 1, from ``info['task_completion']``; ``None`` when the env reports none.
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
+        """
         super().update_on_episode(episode_return, length, task, progress, env_id)
         self._stage.update_on_episode(episode_return, length, task, progress, env_id)
         for counts in (self._stage_counts, self._total_counts):
@@ -239,28 +255,59 @@ class SequentialCurriculum(Curriculum):
         progress: float | None = None,
         env_id: int | None = None,
     ) -> None:
-        """Forwards the step to the current stage."""
+        """Forwards the step to the current stage.
+
+        Args:
+            task: The task the data belongs to, as the task space decodes it (not its encoding).
+            obs: Observation returned by this step.
+            reward: Reward of this step.
+            terminated: Whether the episode reached a terminal state at this step.
+            truncated: Whether the episode was cut off (e.g. a time limit) at this step.
+            info: The step's ``info`` dict.
+            progress: Progress toward solving the task, 0 to 1, from ``info['task_completion']``; ``None`` when the env reports none.
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
+        """
         self._stage.update_on_step(task, obs, reward, terminated, truncated, info, progress, env_id)
 
     def update_on_step_batch(self, batch: StepBatch, env_id: int | None = None) -> None:
         """Forwards the steps to the current stage; step by step through [`update_on_step`][syllabus.curricula.sequential.SequentialCurriculum.update_on_step] if a
-        subclass overrides it."""
+        subclass overrides it.
+
+        Args:
+            batch: Consecutive steps of one env, oldest first (one field per step value).
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
+        """
         if self._overrides("update_on_step"):
             super().update_on_step_batch(batch, env_id)
         else:
             self._stage.update_on_step_batch(batch, env_id)
 
     def update_task_progress(self, task: Task, progress: float, env_id: int | None = None) -> None:
-        """Forwards the progress to the current stage."""
+        """Forwards the progress to the current stage.
+
+        Args:
+            task: The task the data belongs to, as the task space decodes it (not its encoding).
+            progress: Progress toward solving the task, 0 to 1, from ``info['task_completion']``; ``None`` when the env reports none.
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
+        """
         self._stage.update_task_progress(task, progress, env_id)
 
     def custom_update(self, *args: Any, **kwargs: Any) -> None:
-        """Forwards the learner update to the current stage."""
+        """Forwards the learner update to the current stage.
+
+        Args:
+            args: Positional arguments of the curriculum's own update (e.g. PLR's rollout arrays).
+            kwargs: Keyword arguments, passed on unchanged.
+        """
         self._stage.custom_update(*args, **kwargs)
 
     # ------------------------------------------------------------ metrics, state
     def metrics(self, max_tasks: int = 10) -> dict[str, float]:
-        """The base metrics and ``curriculum/stage``."""
+        """The base metrics and ``curriculum/stage``.
+
+        Args:
+            max_tasks: At most this many per-task entries (the most probable tasks) in the result.
+        """
         return {**super().metrics(max_tasks), "curriculum/stage": float(self._stage_index)}
 
     def state_dict(self) -> dict[str, Any]:
@@ -277,6 +324,9 @@ class SequentialCurriculum(Curriculum):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores a state saved by [`state_dict`][syllabus.curricula.sequential.SequentialCurriculum.state_dict] of a curriculum with the same stages.
+
+        Args:
+            state: A dict returned by ``state_dict()`` of the same kind of object.
 
         Raises:
             ValueError: The state has a different number of stages.

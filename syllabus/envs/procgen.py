@@ -104,7 +104,12 @@ def _without_gym_notice(text: str) -> str:
 
 
 def check_game(game: str, distribution_mode: str) -> GameSpec:
-    """Returns the constants of ``game``; raises ValueError naming the valid games or modes."""
+    """Returns the constants of ``game``; raises ValueError naming the valid games or modes.
+
+    Args:
+        game: Procgen game name.
+        distribution_mode: Procgen distribution mode (``easy``, ``hard``, ...).
+    """
     if game not in GAMES:
         raise ValueError(f"unknown Procgen game {game!r}; valid games: {', '.join(GAMES)}")
     if distribution_mode not in DISTRIBUTION_MODES:
@@ -115,13 +120,24 @@ def check_game(game: str, distribution_mode: str) -> GameSpec:
 
 
 def normalized_return(game: str, distribution_mode: str, episode_return: float) -> float:
-    """``episode_return`` scaled by the paper's (R_min, R_max) of the game and mode, clipped to [0, 1]."""
+    """``episode_return`` scaled by the paper's (R_min, R_max) of the game and mode, clipped to [0, 1].
+
+    Args:
+        game: Procgen game name.
+        distribution_mode: Procgen distribution mode the return was earned in.
+        episode_return: The raw episode return.
+    """
     low, high = getattr(check_game(game, distribution_mode), distribution_mode)
     return float(np.clip((episode_return - low) / (high - low), 0.0, 1.0))
 
 
 def level_task_space(start_level: int, num_levels: int) -> DiscreteTaskSpace:
-    """The task space of level seeds ``start_level .. start_level + num_levels - 1``."""
+    """The task space of level seeds ``start_level .. start_level + num_levels - 1``.
+
+    Args:
+        start_level: First level seed.
+        num_levels: Number of consecutive level seeds (the size of the task space).
+    """
     if isinstance(start_level, bool) or not isinstance(start_level, (int, np.integer)) or start_level < 0:
         raise ValueError(f"start_level must be an int >= 0, got {start_level!r}")
     if isinstance(num_levels, bool) or not isinstance(num_levels, (int, np.integer)) or num_levels < 1:
@@ -248,7 +264,13 @@ class ProcgenTaskEnv(TaskEnv):
     def reset(  # type: ignore[override]  # TaskEnv.reset returns None; envs return (obs, info)
         self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Starts an episode of ``new_task`` (a level seed), or of a uniformly drawn level when not given."""
+        """Starts an episode of ``new_task`` (a level seed), or of a uniformly drawn level when not given.
+
+        Args:
+            seed: Seed for the env's random generator, as in ``gymnasium.Env.reset``.
+            options: Extra reset options, as in ``gymnasium.Env.reset``.
+            new_task: Task to switch to before resetting; ``None`` keeps the current one.
+        """
         super().reset(seed=seed, new_task=new_task)
         if new_task is None:
             self._task = self.task_space.decode(int(self.np_random.integers(self._num_tasks)))
@@ -261,7 +283,11 @@ class ProcgenTaskEnv(TaskEnv):
         return self._obs, {"level_seed": level}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Plays one action; see the class docstring for the episode-end semantics."""
+        """Plays one action; see the class docstring for the episode-end semantics.
+
+        Args:
+            action: Action to apply, from the env's action space.
+        """
         if self._needs_reset:
             raise RuntimeError("ProcgenTaskEnv.step() called before reset() or after the episode ended")
         self._env.act(np.asarray([action], dtype=np.int32))
@@ -335,5 +361,13 @@ def make_procgen_eval(
 
     Its levels are the ``num_eval_levels`` seeds right after the training range, so none of them
     was trained on. Takes the training env's arguments, so a runner can pass the same config.
+
+    Args:
+        game: Procgen game name.
+        num_levels: Number of training levels (seeds ``start_level`` onward); evaluation levels come after them.
+        start_level: First training level seed.
+        distribution_mode: Procgen distribution mode.
+        num_eval_levels: Number of held-out levels to cycle through.
+        kwargs: Further arguments of the Procgen env.
     """
     return make_procgen(game, num_eval_levels, start_level + num_levels, distribution_mode, **kwargs)

@@ -97,7 +97,11 @@ class RayVecEnv(VecEnv):
         return _stack_obs(obs, self.observation_space)
 
     def step_async(self, actions: np.ndarray) -> None:
-        """Sends one action to each env."""
+        """Sends one action to each env.
+
+        Args:
+            actions: One action per env, in env order.
+        """
         self._step_refs = [
             actor.step.remote(action) for actor, action in zip(self.actors, actions, strict=True)
         ]
@@ -132,27 +136,54 @@ class RayVecEnv(VecEnv):
         return self._gather([actor.render.remote() for actor in self.actors])
 
     def has_attr(self, attr_name: str) -> bool:
-        """Whether every env (or a wrapper of it) has ``attr_name``."""
+        """Whether every env (or a wrapper of it) has ``attr_name``.
+
+        Args:
+            attr_name: Name of the env attribute to look for.
+        """
         return all(self._gather([actor.has_attr.remote(attr_name) for actor in self.actors]))
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        """Attribute ``attr_name`` of the selected envs."""
+        """Attribute ``attr_name`` of the selected envs.
+
+        Args:
+            attr_name: Name of the env attribute to read.
+            indices: Envs to read it from; all when ``None``.
+        """
         return self._on_envs(indices, lambda actor: actor.get_attr.remote(attr_name))
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        """Sets attribute ``attr_name`` of the selected envs."""
+        """Sets attribute ``attr_name`` of the selected envs.
+
+        Args:
+            attr_name: Name of the env attribute to set.
+            value: Its new value.
+            indices: Envs to set it on; all when ``None``.
+        """
         self._on_envs(indices, lambda actor: actor.set_attr.remote(attr_name, value))
 
     def env_method(
         self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
     ) -> list[Any]:
-        """Calls method ``method_name`` of the selected envs."""
+        """Calls method ``method_name`` of the selected envs.
+
+        Args:
+            method_name: Name of the env method to call.
+            method_args: Its positional arguments.
+            indices: Envs to call it on; all when ``None``.
+            method_kwargs: Its keyword arguments.
+        """
         return self._on_envs(
             indices, lambda actor: actor.env_method.remote(method_name, method_args, method_kwargs)
         )
 
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
-        """Whether each selected env is wrapped in ``wrapper_class``."""
+        """Whether each selected env is wrapped in ``wrapper_class``.
+
+        Args:
+            wrapper_class: A gymnasium wrapper class.
+            indices: Envs to check; all when ``None``.
+        """
         return self._on_envs(indices, lambda actor: actor.is_wrapped.remote(wrapper_class))
 
     def _on_envs(self, indices: VecEnvIndices, call: Callable[[Any], Any]) -> list[Any]:

@@ -270,7 +270,13 @@ class EvaluationTasks(gym.Wrapper):
         self._next = offset % len(self.tasks)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None):
-        """Resets into the next task of the list, or into ``new_task`` when given."""
+        """Resets into the next task of the list, or into ``new_task`` when given.
+
+        Args:
+            seed: Seed for the env's random generator, as in ``gymnasium.Env.reset``.
+            options: Extra reset options, as in ``gymnasium.Env.reset``.
+            new_task: Must be ``None``: the next task comes from the fixed list.
+        """
         if new_task is None:
             new_task = self.tasks[self._next]
             self._next = (self._next + 1) % len(self.tasks)
@@ -375,7 +381,13 @@ class CurriculumCallback(RLlibCallback):
         self.curriculum: RayCurriculumWrapper | None = None
 
     def on_algorithm_init(self, *, algorithm: Algorithm, metrics_logger: Any = None, **kwargs: Any) -> None:
-        """Attaches to the curriculum, checks the configuration and installs the PLR feeder."""
+        """Attaches to the curriculum, checks the configuration and installs the PLR feeder.
+
+        Args:
+            algorithm: The RLlib algorithm being built.
+            metrics_logger: RLlib's metrics logger (unused).
+            kwargs: Keyword arguments, passed on unchanged.
+        """
         config, learner_group = algorithm.config, algorithm.learner_group
         if config is None or learner_group is None:
             raise CurriculumError("CurriculumCallback needs RLlib's new API stack (EnvRunners and Learners)")
@@ -399,14 +411,29 @@ class CurriculumCallback(RLlibCallback):
     def on_train_result(
         self, *, algorithm: Algorithm, metrics_logger: Any = None, result: dict, **kwargs: Any
     ) -> None:
-        """Adds the curriculum's metrics to ``result["curriculum"]``; raises the curriculum's error if it failed."""
+        """Adds the curriculum's metrics to ``result["curriculum"]``; raises the curriculum's error if it failed.
+
+        Args:
+            algorithm: The RLlib algorithm.
+            metrics_logger: RLlib's metrics logger (unused).
+            result: The training iteration's result dict, extended in place.
+            kwargs: Keyword arguments, passed on unchanged.
+        """
         if self.curriculum is not None:
             result["curriculum"] = self.curriculum.log_metrics()
 
     def on_environment_created(
         self, *, env_runner: Any, metrics_logger: Any = None, env: Any, env_context: Any, **kwargs: Any
     ) -> None:
-        """Refuses a curriculum-synced env in an evaluation env runner."""
+        """Refuses a curriculum-synced env in an evaluation env runner.
+
+        Args:
+            env_runner: The env runner that built the env.
+            metrics_logger: RLlib's metrics logger (unused).
+            env: The env (vector env) just created.
+            env_context: RLlib's env context of that env.
+            kwargs: Keyword arguments, passed on unchanged.
+        """
         if env_runner.config.in_evaluation:
             _check_evaluation_settings(env_context)
 
@@ -445,6 +472,15 @@ class _FeederInstaller:
 @dataclass
 class EpisodeChunk:
     """One training episode chunk as the PLR feeder sees it.
+
+    Args:
+        episode_id: RLlib's episode id; the chunks of one episode share it.
+        first: Whether the chunk starts its episode.
+        task: Task index the episode runs.
+        rewards: Rewards of the chunk's steps.
+        values: Value predictions of the chunk's observations (one more than rewards when truncated).
+        terminated: Whether the episode ended in a terminal state at the chunk's end.
+        truncated: Whether the episode was cut off at the chunk's end.
 
     Attributes:
         episode_id: RLlib's episode id; the chunks of one episode share it.
@@ -573,6 +609,9 @@ class RolloutPacker:
 
     def add(self, chunks: Sequence[EpisodeChunk]) -> None:
         """Adds one training batch's chunks (any order; the chunks of one episode in time order).
+
+        Args:
+            chunks: The episode chunks of one training batch.
 
         Raises:
             CurriculumError: More episodes run at once than there are lanes.

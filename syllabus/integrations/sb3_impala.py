@@ -45,7 +45,11 @@ class ResidualBlock(nn.Module):
         self.skip_after_relu = skip_after_relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Applies the block to a ``(batch, channels, height, width)`` tensor."""
+        """Applies the block to a ``(batch, channels, height, width)`` tensor.
+
+        Args:
+            x: A ``(batch, channels, height, width)`` feature map.
+        """
         activated = F.relu(x)
         out = self.conv1(F.relu(self.conv0(activated)))
         return out + (activated if self.skip_after_relu else x)
@@ -115,7 +119,11 @@ class ImpalaCNN(BaseFeaturesExtractor):
         self.linear = nn.Linear(flat, features_dim)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        """Encodes a batch of images (already scaled by SB3) into ``(batch, features_dim)`` features."""
+        """Encodes a batch of images (already scaled by SB3) into ``(batch, features_dim)`` features.
+
+        Args:
+            observations: A batch of image observations, channels first, already scaled by SB3.
+        """
         if self.channels_last:
             observations = observations.permute(0, 3, 1, 2)
         x = self.stacks(observations)
@@ -124,7 +132,11 @@ class ImpalaCNN(BaseFeaturesExtractor):
 
 def impala_policy_kwargs(**overrides: Any) -> dict[str, Any]:
     """``policy_kwargs`` of SB3's ``CnnPolicy`` for the papers' agent: [`ImpalaCNN`][syllabus.integrations.sb3_impala.ImpalaCNN] features
-    shared by linear policy and value heads (``net_arch=[]``); ``overrides`` replace entries."""
+    shared by linear policy and value heads (``net_arch=[]``); ``overrides`` replace entries.
+
+    Args:
+        overrides: Entries that replace the defaults (e.g. ``features_extractor_kwargs``).
+    """
     return {
         "features_extractor_class": ImpalaCNN,
         "features_extractor_kwargs": {"features_dim": 256, "channels": (16, 32, 32)},
@@ -137,7 +149,12 @@ def sb3_policy(
     policy: str, policy_kwargs: Mapping[str, Any] | None = None
 ) -> tuple[str, dict[str, Any] | None]:
     """The SB3 policy and ``policy_kwargs`` of a policy name: ``"impala"`` is ``CnnPolicy`` with
-    [`impala_policy_kwargs`][syllabus.integrations.sb3_impala.impala_policy_kwargs] (updated by ``policy_kwargs``); other names are passed through."""
+    [`impala_policy_kwargs`][syllabus.integrations.sb3_impala.impala_policy_kwargs] (updated by ``policy_kwargs``); other names are passed through.
+
+    Args:
+        policy: A policy name: ``impala``, or any SB3 policy name or class.
+        policy_kwargs: The user's ``policy_kwargs``, applied over the defaults.
+    """
     if policy == IMPALA_POLICY:
         return "CnnPolicy", impala_policy_kwargs(**(policy_kwargs or {}))
     return policy, dict(policy_kwargs) if policy_kwargs else None

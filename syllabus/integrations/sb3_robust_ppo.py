@@ -49,6 +49,9 @@ class ReplayMaskVecEnv(VecEnvWrapper):
     without metadata are trained on. Reset infos are read from the innermost vector env
     (``venv.unwrapped.reset_infos``), where SB3 vector envs and [`RayVecEnv`][syllabus.integrations.ray_vec_env.RayVecEnv] keep them.
 
+    Args:
+        venv: The SB3 vector env of the training envs (its reset infos carry ``task_metadata``).
+
     Attributes:
         episode_masks: Per env, whether its current episode is trained on.
         step_masks: Per env, whether the step just taken (the last [`step_wait`][syllabus.integrations.sb3_robust_ppo.ReplayMaskVecEnv.step_wait]) is trained on.
@@ -102,7 +105,12 @@ class ReplayMaskRolloutBuffer(RolloutBuffer):
         self.train_masks = np.ones((self.buffer_size, self.n_envs), dtype=bool)
 
     def add(self, *args: Any, **kwargs: Any) -> None:
-        """Adds one step of every env (as `RolloutBuffer.add`) with its replay masks."""
+        """Adds one step of every env (as `RolloutBuffer.add`) with its replay masks.
+
+        Args:
+            args: The arguments of SB3's ``RolloutBuffer.add``.
+            kwargs: The keyword arguments of SB3's ``RolloutBuffer.add``.
+        """
         if self.step_masks is not None:
             self.train_masks[self.pos] = self.step_masks()
         super().add(*args, **kwargs)
@@ -113,7 +121,11 @@ class ReplayMaskRolloutBuffer(RolloutBuffer):
         return float(self.train_masks.mean())
 
     def get(self, batch_size: int | None = None) -> Generator[RolloutBufferSamples, None, None]:
-        """Yields shuffled minibatches of the kept steps (all kept steps in one when ``batch_size`` is None)."""
+        """Yields shuffled minibatches of the kept steps (all kept steps in one when ``batch_size`` is None).
+
+        Args:
+            batch_size: Minibatch size; all kept steps in one batch when ``None``.
+        """
         assert self.full, "the rollout buffer is read before it is full"
         if not self.generator_ready:
             for name in _SAMPLED_ARRAYS:
@@ -141,6 +153,12 @@ class RobustPPO(PPO):
     are not supported.
 
     Load a saved model with ``RobustPPO.load`` (``PPO.load`` gives a plain PPO).
+
+    Args:
+        policy: The SB3 policy (name or class), as for ``PPO``.
+        env: The training vector env; it is wrapped in a replay-mask vector env.
+        rollout_buffer_class: Must be ``None`` or the replay-mask rollout buffer: only it drops the masked steps.
+        kwargs: Every other ``PPO`` argument.
     """
 
     rollout_buffer: ReplayMaskRolloutBuffer

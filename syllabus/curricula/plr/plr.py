@@ -192,7 +192,11 @@ class PrioritizedLevelReplay(Curriculum):
 
     # ----------------------------------------------------------------- sampling
     def sample(self, k: int = 1) -> list[Task]:
-        """Samples ``k`` tasks, one at a time (each sample updates staleness)."""
+        """Samples ``k`` tasks, one at a time (each sample updates staleness).
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
+        """
         return [self.task_space.decode(self._sample_index()[0]) for _ in range(k)]
 
     def sample_with_metadata(self, k: int = 1) -> list[tuple[Task, dict[str, Any] | None]]:
@@ -201,6 +205,9 @@ class PrioritizedLevelReplay(Curriculum):
         ``replay`` tells whether the task was replayed from the seen tasks rather than drawn new
         (for ``strategy="random"``: whether it was seen before). ``train`` is ``replay`` for a
         robust PLR and always true otherwise; [`replay_mask`][syllabus.curricula.plr.plr.replay_mask] reads it.
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
         """
         out: list[tuple[Task, dict[str, Any] | None]] = []
         for _ in range(k):
@@ -603,6 +610,9 @@ class PrioritizedLevelReplay(Curriculum):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores a state from [`state_dict`][syllabus.curricula.plr.plr.PrioritizedLevelReplay.state_dict]; later samples match the saved curriculum's.
+
+        Args:
+            state: A dict returned by ``state_dict()`` of the same kind of object.
 
         Raises:
             ValueError: If the state is of a task space with another number of tasks, or of

@@ -45,6 +45,12 @@ class EpisodeScores:
     ``finished_*`` are the episodes that ended in the rollout (env order, then time order);
     ``open_*`` the last, unfinished episode of each env (env order), which the reference commits
     at the end of the update unless its score is exactly 0.
+
+    Args:
+        finished_tasks: Task indices of the episodes that ended in the rollout.
+        finished: Scores of those episodes, in the same order.
+        open_tasks: Task index of each env's unfinished last episode, in env order.
+        open_: Scores of those unfinished episodes, in the same order.
     """
 
     def __init__(
@@ -168,6 +174,14 @@ def weights(
     * ``constant``: uniform.
     * ``max``: the largest value among seen tasks; the reference breaks ties (``np.isclose``)
       at random, so the weight is split equally among them (the distribution of its draw).
+
+    Args:
+        name: The transform's name (one of ``TRANSFORMS``).
+        values: Scores or staleness of every task.
+        seen: Which tasks have been scored; unseen tasks get weight 0.
+        temperature: Temperature of the transform.
+        eps: Exploration mass of the ``eps_greedy`` transform.
+        staleness_coef: Weight of staleness against scores in the mixture.
 
     Raises:
         ReferenceModeError: For ``max`` when the tie is at ``-inf`` between seen and unseen
