@@ -5,7 +5,8 @@ directory (standalone, as a reader would paste it; and so that worker processes 
 spawn or forkserver, which re-import the main script, see only that block). The script keeps the
 block on its lines of the Markdown file, so a traceback's line numbers point into the page. A
 block that only includes a file (``--8<-- "examples/x.py"``) is not run here: the file must be an
-example that a test runs (e.g. ``tests/test_examples.py``). In ```bash blocks, every ``syllabus`` and ``make``
+example that a test runs (e.g. ``tests/test_examples.py``). Blocks tagged ```py are shown, not run:
+the original Syllabus's code ("before") on the migration page. In ```bash blocks, every ``syllabus`` and ``make``
 command must name a real command, make target and config group options (the commands themselves
 are exercised by the CLI tests).
 """
