@@ -53,6 +53,7 @@ LEARNING_CURVES_PNG = "learning_curves.png"
 TASK_DISTRIBUTION_PNG = "task_distribution.png"
 CURRICULUM_PNG = "curriculum.png"
 SEED_KEY = "seed"
+MAX_OVERRIDE_CHARS = 32  # an override in a legend label is cut to this many characters
 CURVE_POINTS = 200  # points of a learning curve (fewer when the run has fewer episodes)
 MAX_WINDOW = 100  # at most this many episodes in a learning curve's trailing mean
 MAX_TASK_BINS = 50  # bins of a task-distribution plot
@@ -285,7 +286,9 @@ def group_runs(runs: list[Run]) -> list[RunGroup]:
     groups = list(keyed.values())
     overrides = [[o for o in group.runs[0].overrides if not _is_seed_override(o)] for group in groups]
     shared = set.intersection(*(set(o) for o in overrides)) if len(groups) > 1 else set()
-    labels = [", ".join(o for o in group_overrides if o not in shared) for group_overrides in overrides]
+    labels = [
+        ", ".join(_shorten(o) for o in group_overrides if o not in shared) for group_overrides in overrides
+    ]
     if len(groups) > 1 and len(set(labels)) < len(labels):
         labels = _differing_config_labels(groups)
     for group, label in zip(groups, labels, strict=True):
@@ -293,12 +296,17 @@ def group_runs(runs: list[Run]) -> list[RunGroup]:
     return groups
 
 
+def _shorten(override: str, width: int = MAX_OVERRIDE_CHARS) -> str:
+    """An override cut to ``width`` characters with an ellipsis (a long list stays one legend line)."""
+    return override if len(override) <= width else override[: width - 1] + "\u2026"
+
+
 def _differing_config_labels(groups: list[RunGroup]) -> list[str]:
     """Labels each group by the (seedless) config values that are not the same in every group."""
     flats = [_flatten(_without_seed(group.runs[0].config)) for group in groups]
     keys = sorted(set().union(*flats))
     differing = [k for k in keys if len({json.dumps(f.get(k), default=str) for f in flats}) > 1]
-    return [", ".join(f"{k}={flat.get(k)}" for k in differing) for flat in flats]
+    return [", ".join(_shorten(f"{k}={flat.get(k)}") for k in differing) for flat in flats]
 
 
 def _describe(config: dict[str, Any]) -> str:

@@ -143,6 +143,16 @@ def test_group_runs_without_telling_overrides_uses_the_differing_config(tmp_path
     ]
 
 
+def test_long_overrides_are_cut_in_labels(tmp_path):
+    widths = "env.tasks=[" + ",".join(f"{w / 100:.2f}" for w in range(1, 41)) + "]"
+    runs = [
+        load_run(write_run(tmp_path, "default", overrides=["curriculum=plr"])),
+        load_run(write_run(tmp_path, "forty", overrides=["curriculum=plr", widths], extra={"n": 40})),
+    ]
+    labels = [group.label for group in group_runs(runs)]
+    assert labels == ["dr on cartpole", widths[:31] + "\u2026"]  # the first differs by nothing shown
+
+
 def test_single_group_label(tmp_path):
     with_overrides = load_run(write_run(tmp_path, "x", curriculum="plr", seed=2))
     assert group_runs([with_overrides])[0].label == "env=cartpole, curriculum=plr"
