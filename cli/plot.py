@@ -404,7 +404,8 @@ def plot_learning_curves(groups: list[RunGroup], path: Path, window: int | None 
     ax.set_ylabel("episode return (trailing mean over episodes)")
     ax.set_title("Learning curves")
     ax.grid(alpha=0.3)
-    fig.legend(loc="outside lower center", ncols=1 if len(groups) > 2 else 2, fontsize="small", frameon=False)
+    entries = len(ax.get_legend_handles_labels()[1])
+    fig.legend(loc="outside lower center", ncols=2 if entries > 1 else 1, fontsize="small", frameon=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     return path
