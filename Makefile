@@ -48,7 +48,7 @@ docs: install
 # they repeat exactly) with Domain Randomization, PLR and Learning Progress on the 5 default widths,
 # each evaluated, and PLR on 40 widths; plotted by `syllabus plot`. About 3 minutes on 2 idle cores.
 FIGURE_RUN := $(VENV)/bin/syllabus train --quiet sync=none seed=0 total_timesteps=20000 logger.log_interval=1024 logger.tensorboard=false
-FORTY_WIDTHS := [$(shell seq -s, 0.01 0.01 0.4)]
+FORTY_WIDTHS := [$(shell LC_ALL=C seq -s, 0.01 0.01 0.4)]
 docs-figures: install
 	runs=$$(mktemp -d) && trap 'rm -rf "$$runs"' EXIT && \
 	for c in dr plr lp; do $(FIGURE_RUN) curriculum=$$c hydra.run.dir=$$runs/$$c && $(VENV)/bin/syllabus eval $$runs/$$c || exit 1; done && \
