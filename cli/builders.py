@@ -1,8 +1,8 @@
 """From a validated config to objects: task envs and the curriculum.
 
 The chain is config -> task env factory -> sync wrapper -> vector env -> learner; the sync wrapper
-and the vector env are built in :mod:`syllabus.cli.environments`, the learner in
-:mod:`syllabus.cli.learners`.
+and the vector env are built in [`syllabus.cli.environments`][syllabus.cli.environments], the learner in
+[`syllabus.cli.learners`][syllabus.cli.learners].
 """
 
 from __future__ import annotations

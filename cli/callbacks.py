@@ -23,7 +23,7 @@ class RunCallback(BaseCallback):
 
     Args:
         logs: Where rows go.
-        display: A progress display (:mod:`syllabus.cli.progress`).
+        display: A progress display ([`syllabus.cli.progress`][syllabus.cli.progress]).
         curriculum: The learner-side curriculum whose metrics are logged (``None`` without one).
         log_interval: Env steps between progress rows.
         checkpoint_interval: Env steps between checkpoints (0: none during training).

@@ -1,7 +1,7 @@
 """The sync backend of a run: its vector env of synced task envs and the learner-side curriculum.
 
-:func:`open_environments` is the one place where ``sync`` decides the vector env (SB3 ``SubprocVecEnv``,
-``DummyVecEnv`` or :class:`RayVecEnv`) and the wrapper that connects each env to the curriculum.
+[`open_environments`][syllabus.cli.environments.open_environments] is the one place where ``sync`` decides the vector env (SB3 ``SubprocVecEnv``,
+``DummyVecEnv`` or [`RayVecEnv`][syllabus.integrations.ray_vec_env.RayVecEnv]) and the wrapper that connects each env to the curriculum.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _ray_env(
 
 def check_sync_config(sync: Any) -> None:
     """Checks that the sync backend's optional package is installed (Ray for ``sync=ray``) and that a
-    Ray cluster can be joined at ``sync.address`` (:func:`~syllabus.cli.ray_cluster.check_cluster`)."""
+    Ray cluster can be joined at ``sync.address`` ([`check_cluster`][syllabus.cli.ray_cluster.check_cluster])."""
     if not isinstance(sync, RaySyncConfig):
         return
     try:
@@ -133,14 +133,14 @@ def start_worker_server(run: RunConfig) -> None:
 def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environments:
     """Builds the vector env for ``run.sync`` with every env synced to ``curriculum``.
 
-    ``sync=multiprocessing``: SB3 ``SubprocVecEnv`` with :class:`MultiProcessingSyncWrapper` envs;
-    ``sync=ray``: :class:`RayVecEnv` of :class:`RaySyncWrapper` envs, the curriculum a Ray actor
-    (:func:`connect_ray` first); ``sync=none``: SB3 ``DummyVecEnv`` with :class:`DirectSyncWrapper`
+    ``sync=multiprocessing``: SB3 ``SubprocVecEnv`` with [`MultiProcessingSyncWrapper`][syllabus.core.multiprocessing_sync.MultiProcessingSyncWrapper] envs;
+    ``sync=ray``: [`RayVecEnv`][syllabus.integrations.ray_vec_env.RayVecEnv] of [`RaySyncWrapper`][syllabus.core.ray_sync.RaySyncWrapper] envs, the curriculum a Ray actor
+    ([`connect_ray`][syllabus.cli.ray_cluster.connect_ray] first); ``sync=none``: SB3 ``DummyVecEnv`` with [`DirectSyncWrapper`][syllabus.core.direct_sync.DirectSyncWrapper]
     envs (deterministic). The vector env is wrapped in ``VecMonitor`` for episode statistics.
 
     A failing env (its worker died, it raised, or it was silent for longer than ``sync.timeout``)
-    raises :class:`~syllabus.cli.vec_env_faults.EnvWorkerError` naming its index and the cause
-    (see :mod:`syllabus.cli.vec_env_faults`).
+    raises [`EnvWorkerError`][syllabus.cli.vec_env_faults.EnvWorkerError] naming its index and the cause
+    (see [`syllabus.cli.vec_env_faults`][syllabus.cli.vec_env_faults]).
     """
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 

@@ -2,7 +2,7 @@
 
 ``run_train`` hands the user's arguments to ``@hydra.main`` through ``sys.argv``, so ``-m``,
 ``--cfg job``, ``--config-dir``, ``hydra/launcher=joblib`` and every override work as in any
-Hydra app. :func:`train_job` runs once per job (in a launcher's worker for parallel sweeps).
+Hydra app. [`train_job`][syllabus.cli.hydra_app.train_job] runs once per job (in a launcher's worker for parallel sweeps).
 
 Each job, in order: validates the config (no torch, no env package imported yet), locks the run
 directory, claims it (a new run) or checks the resume, and only then imports the learner and trains.

@@ -93,6 +93,6 @@ class ProgressBar:
 
 
 def make_display(mode: str, *, multirun: bool, total: int, initial: int) -> Any:
-    """A :class:`ProgressBar` for ``mode=bar``, or ``auto`` on a terminal outside multiruns; else :class:`LogLines`."""
+    """A [`ProgressBar`][syllabus.cli.progress.ProgressBar] for ``mode=bar``, or ``auto`` on a terminal outside multiruns; else [`LogLines`][syllabus.cli.progress.LogLines]."""
     bar = mode == "bar" or (mode == "auto" and not multirun and sys.stdout.isatty())
     return ProgressBar(total, initial) if bar else LogLines(total, initial)

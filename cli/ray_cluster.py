@@ -180,7 +180,7 @@ def _stop_session(proc: subprocess.Popen[str]) -> None:
 def connect_ray(sync: RaySyncConfig) -> Callable[[], None] | None:
     """Starts a private local Ray (``sync.address: null``) or joins the cluster at ``sync.address``.
 
-    Reuses a Ray this process already initialized (e.g. a launcher's). Call :func:`check_cluster`
+    Reuses a Ray this process already initialized (e.g. a launcher's). Call [`check_cluster`][syllabus.cli.ray_cluster.check_cluster]
     first when joining: it bounds the time a join can take.
 
     Returns:
@@ -292,7 +292,7 @@ def curriculum_actor_name(sync: RaySyncConfig) -> str:
 
 
 def start_curriculum_actor(sync: RaySyncConfig, curriculum: Any, name: str) -> Any:
-    """The run's curriculum as the named Ray actor ``name`` (:func:`~syllabus.core.make_ray_curriculum`),
+    """The run's curriculum as the named Ray actor ``name`` ([`make_ray_curriculum`][syllabus.core.ray_sync.make_ray_curriculum]),
     placed as ``sync.curriculum_node`` says."""
     from syllabus.core import make_ray_curriculum
 

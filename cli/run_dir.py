@@ -1,6 +1,6 @@
 """The run directory: ``meta.json`` and checkpoints (model, curriculum state, trainer state).
 
-Layout (besides Hydra's ``.hydra/`` and the logs of :mod:`syllabus.cli.run_logs`)::
+Layout (besides Hydra's ``.hydra/`` and the logs of [`syllabus.cli.run_logs`][syllabus.cli.run_logs])::
 
     meta.json                  provenance and status of the run
     checkpoints/step_<N>/      the learner's model (model.zip for SB3, rllib/ for RLlib; optimizer
@@ -198,7 +198,7 @@ class TrainerState:
         }
 
     def restore_rng(self) -> None:
-        """Restores the states stored by :meth:`capture_rng`."""
+        """Restores the states stored by [`capture_rng`][syllabus.cli.run_dir.TrainerState.capture_rng]."""
         import numpy as np
         import torch
 
@@ -220,7 +220,7 @@ class CheckpointError(RunDirError):
 def save_checkpoint(run_dir: Path, name: str, model: Any, curriculum: Any, state: TrainerState) -> Path:
     """Writes ``checkpoints/<name>/`` atomically and durably: it appears complete or not at all.
 
-    ``model`` is the run's learner (:class:`syllabus.cli.learners.Learner`): it saves itself into the
+    ``model`` is the run's learner (`syllabus.cli.learners.Learner`): it saves itself into the
     directory. Replacing an existing checkpoint never leaves a moment without one: the old ``final`` is
     first renamed to ``step_<N>`` (its own step count, still a valid checkpoint), then the new one takes
     its name, then the old one is removed.

@@ -17,7 +17,7 @@ LOCK_FILE = ".lock"
 
 
 class RunDirLock:
-    """An exclusive lock on a run directory, held from :meth:`acquire` until :meth:`release` or process exit.
+    """An exclusive lock on a run directory, held from [`acquire`][syllabus.cli.run_lock.RunDirLock.acquire] until [`release`][syllabus.cli.run_lock.RunDirLock.release] or process exit.
 
     Args:
         run_dir: The run directory (created if missing).

@@ -107,7 +107,7 @@ class RunLogs:
         self.episodes.write([step, env_id, task, float(episode_return), int(length)])
 
     def interval(self, row: dict[str, Any], curriculum_metrics: dict[str, float]) -> None:
-        """One log interval: a progress row (keys of :data:`PROGRESS_HEADER`) and curriculum metrics."""
+        """One log interval: a progress row (keys of [`PROGRESS_HEADER`][syllabus.cli.run_logs.PROGRESS_HEADER]) and curriculum metrics."""
         step = row["step"]
         self.progress.write([row[key] for key in PROGRESS_HEADER])
         for metric, value in curriculum_metrics.items():

@@ -1,6 +1,6 @@
 """Before a run writes anything into its directory: claim a new one, or check everything a resume needs.
 
-Both run under the directory's lock (:mod:`syllabus.cli.run_lock`). A new run refuses a directory
+Both run under the directory's lock ([`syllabus.cli.run_lock`][syllabus.cli.run_lock]). A new run refuses a directory
 that already holds a run. A resume checks the config change, the latest checkpoint's files and that
 the curriculum state fits the curriculum before it rewrites ``.hydra/config.yaml``; a refused resume
 leaves the run exactly as it was.

@@ -1,8 +1,8 @@
 """Schemas of the runner's configuration, and validation of a composed config against them.
 
-Every group option names itself (``env.name: procgen``); :func:`validate` picks that option's
+Every group option names itself (``env.name: procgen``); [`validate`][syllabus.cli.schema.validate] picks that option's
 dataclass, so a user's own option (``--config-dir``) or a run's saved ``config.yaml`` is checked
-the same way. A wrong type, an unknown key or an unknown name fails with :class:`ConfigError`
+the same way. A wrong type, an unknown key or an unknown name fails with [`ConfigError`][syllabus.cli.schema.ConfigError]
 naming the key before anything starts.
 """
 

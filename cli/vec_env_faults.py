@@ -3,10 +3,10 @@
 SB3's ``SubprocVecEnv`` waits on its worker pipes without a bound: a worker that dies (SIGKILL, OOM)
 or raises leaves the learner blocked in ``step_wait`` or ``close`` while the other workers wait for
 commands, and an env that fails while it is built surfaces as a bare ``EOFError`` or
-``ConnectionResetError``. :class:`GuardedSubprocVecEnv` runs SB3's own worker loop inside a guard
+``ConnectionResetError``. [`GuardedSubprocVecEnv`][syllabus.cli.vec_env_faults.GuardedSubprocVecEnv] runs SB3's own worker loop inside a guard
 that sends the worker's exception and traceback to the learner, and waits on each pipe together
 with the worker's process sentinel, so a death is seen the moment it happens. In-process and Ray
-envs get the same message from :func:`guard_env_fns`, which names the env index in the error of a
+envs get the same message from [`guard_env_fns`][syllabus.cli.vec_env_faults.guard_env_fns], which names the env index in the error of a
 failing env.
 """
 
@@ -132,17 +132,17 @@ class _GuardedRemote:
 
 
 class GuardedSubprocVecEnv(SubprocVecEnv):
-    """SB3 ``SubprocVecEnv`` that stops with :class:`EnvWorkerError` when a worker dies, raises or hangs.
+    """SB3 ``SubprocVecEnv`` that stops with [`EnvWorkerError`][syllabus.cli.vec_env_faults.EnvWorkerError] when a worker dies, raises or hangs.
 
     A worker's exception (also while its env is built) arrives with its traceback; a worker killed by
     a signal is named with the signal; a live worker silent for ``timeout`` seconds is named too. ``close``
-    is bounded: workers that do not close within :data:`CLOSE_TIMEOUT` are terminated, then killed.
+    is bounded: workers that do not close within [`CLOSE_TIMEOUT`][syllabus.cli.vec_env_faults.CLOSE_TIMEOUT] are terminated, then killed.
 
     Args:
         env_fns: Env factories, one per worker process.
         start_method: ``fork``, ``forkserver`` or ``spawn`` (``None``: SB3's default).
         timeout: Seconds a step, reset or other call may wait for a live worker (building the env may take
-            up to :data:`BUILD_TIMEOUT`). A worker that dies is noticed at once, whatever the timeout.
+            up to [`BUILD_TIMEOUT`][syllabus.cli.vec_env_faults.BUILD_TIMEOUT]). A worker that dies is noticed at once, whatever the timeout.
     """
 
     def __init__(
@@ -174,7 +174,7 @@ class GuardedSubprocVecEnv(SubprocVecEnv):
         VecEnv.__init__(self, len(env_fns), *spaces[0])
 
     def step_wait(self) -> Any:
-        """Waits for every worker's step; a failed worker raises :class:`EnvWorkerError`."""
+        """Waits for every worker's step; a failed worker raises [`EnvWorkerError`][syllabus.cli.vec_env_faults.EnvWorkerError]."""
         try:
             return super().step_wait()
         finally:
@@ -243,5 +243,5 @@ def _guarded_env(env_fn: Callable[[], gym.Env], index: int) -> gym.Env:
 
 
 def guard_env_fns(env_fns: Sequence[Callable[[], gym.Env]]) -> list[Callable[[], gym.Env]]:
-    """Env factories whose envs raise :class:`EnvWorkerError` naming their index when they fail."""
+    """Env factories whose envs raise [`EnvWorkerError`][syllabus.cli.vec_env_faults.EnvWorkerError] naming their index when they fail."""
     return [partial(_guarded_env, env_fn, index) for index, env_fn in enumerate(env_fns)]

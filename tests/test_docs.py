@@ -5,7 +5,8 @@ directory (standalone, as a reader would paste it; and so that worker processes 
 spawn or forkserver, which re-import the main script, see only that block). The script keeps the
 block on its lines of the Markdown file, so a traceback's line numbers point into the page. A
 block that only includes a file (``--8<-- "examples/x.py"``) is not run here: the file must be an
-example that a test runs (e.g. ``tests/test_examples.py``). In ```bash blocks, every ``syllabus`` and ``make``
+example that a test runs (e.g. ``tests/test_examples.py``). Blocks tagged ```py are shown, not run:
+the original Syllabus's code ("before") on the migration page. In ```bash blocks, every ``syllabus`` and ``make``
 command must name a real command, make target and config group options (the commands themselves
 are exercised by the CLI tests).
 """
@@ -162,3 +163,18 @@ def test_shell_commands_name_real_commands_targets_and_config_options():
                 for option in options.split(","):
                     path = ROOT / "configs" / group / f"{option}.yaml"
                     assert path.is_file(), f"{where}:{line}: {group}={option} is not a config option"
+
+
+SPHINX_ROLE = re.compile(r":(class|func|meth|attr|mod|exc|data|obj):`")
+
+
+def test_docstrings_cross_reference_with_autorefs_not_sphinx_roles():
+    """mkdocstrings renders ``[`Name`][syllabus.module.Name]`` as a link; a Sphinx role shows as literal text."""
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for folder in ("syllabus", "cli")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if SPHINX_ROLE.search(line)
+    ]
+    assert not found, "write [`Name`][syllabus.module.Name] instead of Sphinx roles:\n" + "\n".join(found)

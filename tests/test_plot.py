@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import pickle
 from pathlib import Path
 
 import matplotlib.image
@@ -15,15 +17,23 @@ from syllabus.cli.plot import (
     group_curve,
     group_runs,
     is_continuous,
+    load_curriculum_log,
+    load_curriculum_state,
+    load_evals,
     load_run,
+    per_task_state,
+    plot_curriculum,
     plot_learning_curves,
     plot_runs,
     plot_task_distribution,
     smooth,
-    task_frequencies,
+    task_heatmap,
     task_order,
     task_shares,
 )
+
+from syllabus.curricula import Learnability, LearningProgress, PrioritizedLevelReplay
+from syllabus.task_space import DiscreteTaskSpace
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LOG_EVERY = 2048
@@ -133,6 +143,16 @@ def test_group_runs_without_telling_overrides_uses_the_differing_config(tmp_path
     ]
 
 
+def test_long_overrides_are_cut_in_labels(tmp_path):
+    widths = "env.tasks=[" + ",".join(f"{w / 100:.2f}" for w in range(1, 41)) + "]"
+    runs = [
+        load_run(write_run(tmp_path, "default", overrides=["curriculum=plr"])),
+        load_run(write_run(tmp_path, "forty", overrides=["curriculum=plr", widths], extra={"n": 40})),
+    ]
+    labels = [group.label for group in group_runs(runs)]
+    assert labels == ["dr on cartpole", widths[:31] + "\u2026"]  # the first differs by nothing shown
+
+
 def test_single_group_label(tmp_path):
     with_overrides = load_run(write_run(tmp_path, "x", curriculum="plr", seed=2))
     assert group_runs([with_overrides])[0].label == "env=cartpole, curriculum=plr"
@@ -184,29 +204,14 @@ def test_smooth_is_a_trailing_mean_skipping_nans():
     np.testing.assert_allclose(smooth(values, 1), values)
 
 
-def test_task_frequencies_top_k_and_other():
-    steps = np.arange(100, dtype=float)  # four bins of 25 episodes
-    tasks = ["b"] * 50 + ["a"] * 25 + ["c"] * 15 + ["d"] * 10
-    centres, labels, fractions = task_frequencies(steps, tasks, bins=4, top_k=2)
-    assert labels == ["a", "b", "other"]  # the two most frequent, in natural order
-    assert len(centres) == 4
-    np.testing.assert_allclose(fractions.sum(axis=0), 1.0)
-    np.testing.assert_allclose(fractions[1], [1.0, 1.0, 0.0, 0.0])  # "b": the first half of training
-    np.testing.assert_allclose(fractions[0], [0.0, 0.0, 1.0, 0.0])
-    np.testing.assert_allclose(fractions[2], [0.0, 0.0, 0.0, 1.0])  # c and d fill the last quarter
-
-
 def test_task_bins_hold_equal_numbers_of_episodes():
     """Short early episodes and long late ones: every bin has the same number of episodes."""
     steps = np.concatenate([np.arange(0, 90, 1.0), np.arange(100, 1100, 100.0)])  # 90 short, 10 long
     tasks = ["x"] * 90 + ["y"] * 10
-    centres, labels, fractions = task_frequencies(steps, tasks, bins=4)
-    assert labels == ["x", "y"] and len(centres) == 4
-    np.testing.assert_allclose(fractions, [[1, 1, 1, 0.6], [0, 0, 0, 0.4]])  # last bin: 15 x, 10 y
-    np.testing.assert_allclose(centres[:3], [12.0, 37.0, 62.0])
-    edges, _, shares = task_shares(steps, tasks, bins=4)
+    edges, labels, shares = task_shares(steps, tasks, bins=4)
+    assert labels == ["x", "y"]
     np.testing.assert_allclose(edges, [0.0, 25.0, 50.0, 75.0, 1000.0])
-    np.testing.assert_allclose(shares, fractions)
+    np.testing.assert_allclose(shares, [[1, 1, 1, 0.6], [0, 0, 0, 0.4]])  # last bin: 15 x, 10 y
 
 
 def test_five_cartpole_widths_are_five_categories():
@@ -214,11 +219,9 @@ def test_five_cartpole_widths_are_five_categories():
     widths = ["0.02", "0.05", "0.1", "0.15", "0.2"]
     tasks = [widths[i % 5] for i in range(500)]
     assert not is_continuous(tasks)
-    _, labels, fractions = task_frequencies(np.arange(500.0), tasks, bins=10)
-    assert labels == widths
-    np.testing.assert_allclose(fractions, 0.2)
     edges, every, shares = task_shares(np.arange(500.0), tasks, bins=10)
     assert every == widths and shares.shape == (5, 10) and len(edges) == 11
+    np.testing.assert_allclose(shares, 0.2)
 
 
 def test_is_continuous():
@@ -247,7 +250,144 @@ def test_many_levels_get_a_heatmap_of_every_task(tmp_path):
     assert_png(few_path)
     many_height = matplotlib.image.imread(path).shape[0]
     few_height = matplotlib.image.imread(few_path).shape[0]
-    assert many_height > 1.5 * few_height  # the second panel: one row per level
+    assert many_height > 1.5 * few_height  # the second panel: the heatmap of every level
+
+
+def test_integer_tasks_get_a_linear_id_axis_with_unplayed_ids():
+    """Level seeds 0, 5 and 9: ten rows, one per id, the unplayed ids empty; no "other" row."""
+    tasks = ["0", "5", "9", "5"] * 25
+    heatmap = task_heatmap(np.arange(100.0), tasks, bins=5)  # 20 episodes per bin
+    np.testing.assert_allclose(heatmap.row_edges, np.arange(11) - 0.5)
+    assert heatmap.row_labels is None and heatmap.ylabel == "task id"
+    np.testing.assert_allclose(heatmap.shares[[0, 5, 9]], [[0.25] * 5, [0.5] * 5, [0.25] * 5])
+    assert not heatmap.shares[[1, 2, 3, 4, 6, 7, 8]].any()
+
+
+def test_ten_thousand_tasks_share_rows_and_get_fifty_bins():
+    rng = np.random.default_rng(0)
+    tasks = [str(level) for level in rng.integers(0, 10_000, 20_000)] + ["0", "9999"]
+    heatmap = task_heatmap(np.arange(len(tasks), dtype=float), tasks)
+    assert heatmap.shares.shape == (200, 50)  # rows of 50 ids on a linear axis, ~50 time bins
+    np.testing.assert_allclose(heatmap.row_edges[[0, 1, -1]], [-0.5, 49.5, 9999.5])
+    assert heatmap.ylabel == "task id (rows of 50 ids)"
+    np.testing.assert_allclose(heatmap.shares.sum(axis=0), 1.0)
+    edges, _, _ = task_shares(np.arange(len(tasks), dtype=float), tasks)
+    np.testing.assert_allclose(heatmap.step_edges, edges)  # the panels above and below share bins
+
+
+def test_named_tasks_get_one_row_each_in_natural_order():
+    tasks = ["level-10", "level-2", "easy"] * 9
+    heatmap = task_heatmap(np.arange(27.0), tasks, bins=3)
+    assert heatmap.row_labels == ["easy", "level-2", "level-10"]
+    np.testing.assert_allclose(heatmap.shares, 1 / 3)
+
+
+def test_default_bins_hold_five_episodes_up_to_fifty():
+    for episodes, bins in ((12, 2), (159, 31), (250, 50), (10_000, 50)):
+        edges, _, _ = task_shares(np.arange(float(episodes)), ["a"] * episodes)
+        assert len(edges) - 1 == bins
+
+
+def test_evaluations_are_read_from_eval_files_and_the_legacy_eval_json(tmp_path):
+    run = write_run(tmp_path, "run", tasks=["a"] * 100, total_steps=20 * LOG_EVERY)
+    (run / "eval").mkdir()
+    for step, mode, mean, success in ((4096, "greedy", 20.0, 0.5), (8192, "sampled", 30.0, None)):
+        result = {"checkpoint": f"step_{step}", "step": step, "mode": mode, "seed": 0}
+        result |= {"mean_return": mean, "success_rate": success}
+        (run / "eval" / f"step_{step}-{mode}-seed0.json").write_text(json.dumps(result))
+    legacy = {"checkpoint": "checkpoints/final", "deterministic": True, "seed": 1, "return_mean": 50.0}
+    (run / "eval.json").write_text(json.dumps(legacy))
+    evals = load_run(run).evals
+    assert [(e.checkpoint, e.step, e.mode, e.mean_return, e.success_rate) for e in evals] == [
+        ("step_4096", 4096, "greedy", 20.0, 0.5),
+        ("step_8192", 8192, "sampled", 30.0, None),
+        ("final", 20 * LOG_EVERY, "greedy", 50.0, None),  # final: the run's last logged step
+    ]
+    assert_png(plot_learning_curves(group_runs([load_run(run)]), tmp_path / "curve.png"))
+    (run / "eval" / "bad-greedy-seed0.json").write_text(json.dumps({"step": 1}))
+    with pytest.raises(ValueError, match="bad-greedy-seed0.json is not an evaluation result"):
+        load_evals(run)
+
+
+def write_curriculum_log(run: Path, metrics: dict[str, list[float]], every: int = LOG_EVERY) -> None:
+    with open(run / "logs" / "curriculum.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "metric", "value"])
+        for row in range(len(next(iter(metrics.values())))):
+            for metric, values in metrics.items():
+                writer.writerow([(row + 1) * every, metric, values[row]])
+
+
+def save_curriculum_state(run: Path, checkpoint: str, state: dict) -> None:
+    (run / "checkpoints" / checkpoint).mkdir(parents=True)
+    (run / "checkpoints" / checkpoint / "curriculum.pkl").write_bytes(pickle.dumps(state))
+
+
+def fed_plr(num_tasks: int) -> PrioritizedLevelReplay:
+    """A PLR curriculum that scored tasks 0 and 1 from one rollout (env 0: task 0, env 1: task 1)."""
+    plr = PrioritizedLevelReplay(DiscreteTaskSpace(num_tasks), random_seed=0)
+    plr.sample(2)
+    steps = 4
+    tasks = np.array([[0, 1]] * steps)
+    rewards = np.ones((steps, 2))
+    dones = np.zeros((steps, 2), dtype=bool)
+    dones[-1] = True
+    values = np.zeros((steps, 2))
+    plr.custom_update(tasks, rewards, dones, values, np.zeros(2))
+    return plr
+
+
+def test_per_task_state_of_plr_lp_and_learnability():
+    state = fed_plr(5).state_dict()
+    title, arrays = per_task_state(state)
+    assert title.startswith("PLR")
+    scores, staleness = arrays["score"], arrays["staleness (samples since)"]
+    assert len(scores) == 5 and np.isfinite(scores[:2]).all() and np.isnan(scores[2:]).all()
+    seen = np.isin(np.arange(5), state["plr"]["seen"])  # sampled at least once
+    assert seen.any() and (staleness[seen] >= 0).all() and np.isnan(staleness[~seen]).all()
+    lp = LearningProgress(DiscreteTaskSpace(3), success_threshold=1.0)
+    lp.update_on_episode(2.0, 10, 1)
+    title, arrays = per_task_state(lp.state_dict())
+    assert title.startswith("Learning Progress") and arrays["success rate (fast)"][1] == 1.0
+    learnability = Learnability(DiscreteTaskSpace(3), success_threshold=1.0)
+    learnability.update_on_episode(2.0, 10, 2)
+    title, arrays = per_task_state(learnability.state_dict())
+    assert title.startswith("Learnability") and arrays["success rate"][2] > 0
+    assert per_task_state({"curriculum": "DomainRandomization"}) is None
+
+
+def test_curriculum_plot_from_the_log_and_the_last_checkpoint(tmp_path):
+    run = write_run(tmp_path, "plr", curriculum="plr", tasks=[str(i % 5) for i in range(200)])
+    write_curriculum_log(
+        run,
+        {
+            "curriculum/task_entropy": [1.6, 1.2, 0.9],
+            "curriculum/task_0_prob": [0.2, 0.5, 0.8],
+            "curriculum/task_1_prob": [0.2, 0.1, 0.05],
+            "curriculum/stage": [0, 1, 1],
+            "stats/episodes": [10, 20, 30],
+        },
+    )
+    save_curriculum_state(run, "step_4096", {"curriculum": "stale"})
+    save_curriculum_state(run, "final", fed_plr(5).state_dict())
+    log = load_curriculum_log(run)
+    np.testing.assert_allclose(log["curriculum/task_0_prob"][1], [0.2, 0.5, 0.8])
+    np.testing.assert_allclose(log["curriculum/task_0_prob"][0], [LOG_EVERY, 2 * LOG_EVERY, 3 * LOG_EVERY])
+    assert load_curriculum_state(run)["curriculum"] == "PrioritizedLevelReplay"  # final, not step_4096
+    written = plot_runs([run])
+    assert written[1:] == [run / "plots" / "task_distribution.png", run / "plots" / "curriculum.png"]
+    assert_png(written[2])
+    (run / "checkpoints" / "final" / "curriculum.pkl").write_bytes(b"damaged")
+    assert load_curriculum_state(run) is None  # a damaged state: the plot does without it
+    assert_png(plot_curriculum(load_run(run), tmp_path / "no-state.png"))
+
+
+def test_curriculum_plot_of_many_tasks(tmp_path):
+    run = write_run(tmp_path, "many", tasks=[str(i) for i in range(300)])
+    probs = {f"curriculum/task_{i}_prob": [0.01 * (i % 3)] * 4 for i in range(30)}
+    write_curriculum_log(run, {"curriculum/task_entropy": [5.0, 4.0, 3.5, 3.0], **probs})
+    save_curriculum_state(run, "final", fed_plr(300).state_dict())
+    assert_png(plot_curriculum(load_run(run), tmp_path / "many.png"))
 
 
 def test_learning_curve_png_of_one_run(tmp_path):

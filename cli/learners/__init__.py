@@ -1,7 +1,7 @@
-"""The runner's learners behind one interface (:class:`Learner`), picked by ``learner.name``.
+"""The runner's learners behind one interface ([`Learner`][syllabus.cli.learners.base.Learner]), picked by ``learner.name``.
 
-``sb3_ppo`` (:mod:`syllabus.cli.learners.sb3`, the default) trains Stable-Baselines3 PPO on an SB3
-vector env of the run's sync backend; ``rllib_ppo`` (:mod:`syllabus.cli.learners.rllib`) trains
+``sb3_ppo`` ([`syllabus.cli.learners.sb3`][syllabus.cli.learners.sb3], the default) trains Stable-Baselines3 PPO on an SB3
+vector env of the run's sync backend; ``rllib_ppo`` ([`syllabus.cli.learners.rllib`][syllabus.cli.learners.rllib]) trains
 RLlib PPO on RLlib env runners with ``sync=ray``. Each module imports its framework only when used.
 """
 
@@ -16,11 +16,11 @@ LEARNERS = {
     "sb3_ppo": "syllabus.cli.learners.sb3:SB3Learner",
     "rllib_ppo": "syllabus.cli.learners.rllib:RLlibLearner",
 }
-"""``learner.name`` -> ``module:class`` of its :class:`Learner`."""
+"""``learner.name`` -> ``module:class`` of its [`Learner`][syllabus.cli.learners.base.Learner]."""
 
 
 def learner_class(name: str) -> type[Learner]:
-    """The :class:`Learner` class of ``learner.name``.
+    """The [`Learner`][syllabus.cli.learners.base.Learner] class of ``learner.name``.
 
     Raises:
         ConfigError: No learner has that name.

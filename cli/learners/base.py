@@ -1,7 +1,7 @@
 """The interface every learner of the runner implements: build, learn, save, load, act for eval.
 
-A run picks its learner from ``learner.name`` (:func:`syllabus.cli.learners.learner_class`); the
-training loop (:mod:`syllabus.cli.training`) and ``syllabus eval`` call only this interface.
+A run picks its learner from ``learner.name`` ([`syllabus.cli.learners.learner_class`][syllabus.cli.learners.learner_class]); the
+training loop ([`syllabus.cli.training`][syllabus.cli.training]) and ``syllabus eval`` call only this interface.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ class Policy(Protocol):
 class Learner(ABC):
     """A training algorithm with the envs it trains on.
 
-    Open one with :meth:`open` (a new model, or the model of a checkpoint), train with :meth:`learn`,
-    save with :meth:`save`, and close it (or use ``with``) to stop its envs and sync machinery.
+    Open one with [`open`][syllabus.cli.learners.base.Learner.open] (a new model, or the model of a checkpoint), train with [`learn`][syllabus.cli.learners.base.Learner.learn],
+    save with [`save`][syllabus.cli.learners.base.Learner.save], and close it (or use ``with``) to stop its envs and sync machinery.
     """
 
     curriculum: Any
@@ -57,7 +57,7 @@ class Learner(ABC):
 
         Args:
             total_timesteps: The run's step budget (not the steps still to go).
-            callback: The run's :class:`~syllabus.cli.callbacks.RunCallback` (logs, progress,
+            callback: The run's [`RunCallback`][syllabus.cli.callbacks.RunCallback] (logs, progress,
                 interval checkpoints, stop requests).
         """
 
@@ -68,7 +68,7 @@ class Learner(ABC):
     @classmethod
     @abstractmethod
     def verify(cls, checkpoint: Path) -> None:
-        """Checks that the model files :meth:`save` wrote into ``checkpoint`` are whole, without loading them.
+        """Checks that the model files [`save`][syllabus.cli.learners.base.Learner.save] wrote into ``checkpoint`` are whole, without loading them.
 
         Raises:
             CheckpointError: Naming the missing or damaged file.

@@ -1,11 +1,11 @@
 """``learner=rllib_ppo``: RLlib PPO (new API stack) on RLlib env runners, with ``sync=ray``.
 
-The run's Ray (:mod:`syllabus.cli.ray_cluster`: a private local Ray, or the cluster at
+The run's Ray ([`syllabus.cli.ray_cluster`][syllabus.cli.ray_cluster]: a private local Ray, or the cluster at
 ``sync.address``) hosts the curriculum actor and RLlib's env runners. Each training env runner
-builds its task envs wrapped in :class:`~syllabus.core.RaySyncWrapper`, so every training episode
+builds its task envs wrapped in [`RaySyncWrapper`][syllabus.core.ray_sync.RaySyncWrapper], so every training episode
 reaches the curriculum; evaluation env runners play the held-out tasks in turn and never touch
-it; PLR gets PPO's own value estimates through the feeder of :mod:`syllabus.integrations.rllib`,
-which sets all of this up (:func:`~syllabus.integrations.rllib.configure_curriculum`).
+it; PLR gets PPO's own value estimates through the feeder of [`syllabus.integrations.rllib`][syllabus.integrations.rllib],
+which sets all of this up ([`configure_curriculum`][syllabus.integrations.rllib.configure_curriculum]).
 
 A checkpoint holds RLlib's checkpoint of the algorithm (``rllib/``: modules, optimizer, env
 runner states) next to the curriculum and trainer state that every learner saves.
@@ -46,7 +46,7 @@ class RLlibLearner(Learner):
         algo: The built (or restored) RLlib PPO algorithm.
         curriculum: The learner-side curriculum wrapper (``None`` without a curriculum).
         steps: Env steps trained before this session (resumed runs).
-        closers: What :meth:`close` calls, in reverse order (curriculum actor, Ray).
+        closers: What [`close`][syllabus.cli.learners.rllib.RLlibLearner.close] calls, in reverse order (curriculum actor, Ray).
     """
 
     def __init__(self, run: RunConfig, algo: Any, curriculum: Any, steps: int, closers: list[Any]) -> None:
@@ -212,7 +212,7 @@ def envs_per_runner(run: RunConfig) -> int:
 def ppo_config(run: RunConfig, curriculum: Any, seed: int) -> Any:
     """The RLlib ``PPOConfig`` of ``run``; its training env runners sync with ``curriculum`` (the actor's wrapper).
 
-    With a curriculum, :func:`syllabus.integrations.rllib.configure_curriculum` sets up the envs
+    With a curriculum, [`syllabus.integrations.rllib.configure_curriculum`][syllabus.integrations.rllib.configure_curriculum] sets up the envs
     (training envs synced, evaluation envs on the held-out tasks), the curriculum callback and, for
     PLR, the feeder of PPO's value estimates.
     """
@@ -278,7 +278,7 @@ def float_observation(obs: np.ndarray) -> np.ndarray:
 
 
 class FloatObservations(gym.ObservationWrapper):
-    """Gives RLlib's models float32 observations (:func:`float_observation`) instead of uint8 ones."""
+    """Gives RLlib's models float32 observations ([`float_observation`][syllabus.cli.learners.rllib.float_observation]) instead of uint8 ones."""
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)

@@ -18,7 +18,7 @@ MODEL_FILE = "model.zip"
 
 
 class SB3Learner(Learner):
-    """SB3 PPO and the run's vector env (:func:`~syllabus.cli.environments.open_environments`).
+    """SB3 PPO and the run's vector env ([`open_environments`][syllabus.cli.environments.open_environments]).
 
     Args:
         run: The run's config.
@@ -106,7 +106,7 @@ def _env_action(action: np.ndarray) -> Any:
 
 
 def make_ppo(run: RunConfig, venv: Any) -> Any:
-    """Builds the SB3 PPO learner of ``run`` on ``venv`` (:func:`ppo_class`), seeded with ``run.seed``."""
+    """Builds the SB3 PPO learner of ``run`` on ``venv`` ([`ppo_class`][syllabus.cli.learners.sb3.ppo_class]), seeded with ``run.seed``."""
     from syllabus.integrations.sb3_impala import sb3_policy
 
     cfg = run.learner
@@ -117,7 +117,7 @@ def make_ppo(run: RunConfig, venv: Any) -> Any:
 
 
 def ppo_class(run: RunConfig) -> Any:
-    """SB3 ``PPO``, or :class:`~syllabus.integrations.sb3_robust_ppo.RobustPPO` for Robust PLR (no
+    """SB3 ``PPO``, or [`RobustPPO`][syllabus.integrations.sb3_robust_ppo.RobustPPO] for Robust PLR (no
     gradient steps on new levels)."""
     if getattr(run.curriculum, "robust", False):
         from syllabus.integrations.sb3_robust_ppo import RobustPPO

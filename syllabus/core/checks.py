@@ -10,7 +10,11 @@ from syllabus.core.curriculum_wrapper import CurriculumWrapper
 
 
 def check_curriculum(curriculum: Any, caller: str) -> Curriculum:
-    """Returns ``curriculum`` if it is a :class:`Curriculum`.
+    """Returns ``curriculum`` if it is a [`Curriculum`][syllabus.core.curriculum.Curriculum].
+
+    Args:
+        curriculum: The object to check.
+        caller: Name of the function that needs a curriculum, for the error message.
 
     Raises:
         TypeError: It is anything else (e.g. a curriculum already wrapped by a ``make_*_curriculum`` call).
@@ -31,6 +35,10 @@ def check_curriculum(curriculum: Any, caller: str) -> Curriculum:
 def check_seconds(name: str, value: Any) -> float:
     """Returns ``value`` as a float if it is a finite number of seconds > 0.
 
+    Args:
+        name: Name of the setting, for the error message.
+        value: The setting's value.
+
     Raises:
         ValueError: It is not.
     """
@@ -41,6 +49,11 @@ def check_seconds(name: str, value: Any) -> float:
 
 def check_count(name: str, value: Any, minimum: int) -> int:
     """Returns ``value`` as an int if it is an integer >= ``minimum``.
+
+    Args:
+        name: Name of the setting, for the error message.
+        value: The setting's value.
+        minimum: Smallest value allowed.
 
     Raises:
         ValueError: It is not.

@@ -1,4 +1,4 @@
-"""The :class:`Curriculum` base class: the API every curriculum implements."""
+"""The [`Curriculum`][syllabus.core.curriculum.Curriculum] base class: the API every curriculum implements."""
 
 from __future__ import annotations
 
@@ -31,19 +31,19 @@ class StepBatch(NamedTuple):
 class Curriculum:
     """Base class of all curricula.
 
-    A curriculum samples tasks from a :class:`~syllabus.task_space.TaskSpace` and learns from
+    A curriculum samples tasks from a [`TaskSpace`][syllabus.task_space.base.TaskSpace] and learns from
     updates: episode results (always sent by the sync wrappers), per-step results (only to
-    curricula whose :attr:`requires_step_updates` is true) and learner-side data through
-    :meth:`custom_update`.
+    curricula whose [`requires_step_updates`][syllabus.core.curriculum.Curriculum.requires_step_updates] is true) and learner-side data through
+    [`custom_update`][syllabus.core.curriculum.Curriculum.custom_update].
 
-    Subclasses implement :meth:`task_distribution` (enumerable task spaces) or override
-    :meth:`sample`, and override the update methods they learn from, calling ``super()`` in
-    :meth:`update_on_episode` so that statistics are recorded.
+    Subclasses implement [`task_distribution`][syllabus.core.curriculum.Curriculum.task_distribution] (enumerable task spaces) or override
+    [`sample`][syllabus.core.curriculum.Curriculum.sample], and override the update methods they learn from, calling ``super()`` in
+    [`update_on_episode`][syllabus.core.curriculum.Curriculum.update_on_episode] so that statistics are recorded.
 
     Args:
         task_space: The tasks to choose from.
         random_seed: Seed of the curriculum's own random generator (global numpy state is never used).
-        record_stats: Keep per-task return/length statistics in :attr:`stat_recorder`.
+        record_stats: Keep per-task return/length statistics in `stat_recorder`.
     """
 
     REQUIRES_STEP_UPDATES = False
@@ -82,7 +82,10 @@ class Curriculum:
     def sample(self, k: int = 1) -> list[Task]:
         """Samples ``k`` tasks.
 
-        The default draws from :meth:`task_distribution`; curricula without one override this.
+        The default draws from [`task_distribution`][syllabus.core.curriculum.Curriculum.task_distribution]; curricula without one override this.
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
         """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise ValueError(f"k must be an integer >= 0 (the number of tasks to sample), got k={k!r}")
@@ -93,7 +96,11 @@ class Curriculum:
         return [self.task_space.decode(int(i)) for i in indices]
 
     def sample_with_metadata(self, k: int = 1) -> list[tuple[Task, dict[str, Any] | None]]:
-        """Samples ``k`` tasks, each with optional metadata that reaches the env's ``info``."""
+        """Samples ``k`` tasks, each with optional metadata that reaches the env's ``info``.
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
+        """
         return [(task, None) for task in self.sample(k)]
 
     # ------------------------------------------------------------------ updates
@@ -106,6 +113,13 @@ class Curriculum:
         env_id: int | None = None,
     ) -> None:
         """Learns from one finished episode; the base class checks the values and records statistics.
+
+        Args:
+            episode_return: Undiscounted sum of the episode's rewards, as the env saw it.
+            length: Number of steps the episode took.
+            task: The task the data belongs to, as the task space decodes it (not its encoding).
+            progress: Progress toward solving the task, 0 to 1, from ``info['task_completion']``; ``None`` when the env reports none.
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
 
         Raises:
             ValueError: ``episode_return`` is not a finite number or ``length`` not an integer >= 0.
@@ -125,18 +139,45 @@ class Curriculum:
         progress: float | None = None,
         env_id: int | None = None,
     ) -> None:
-        """Learns from one environment step (only called when :attr:`requires_step_updates`)."""
+        """Learns from one environment step (only called when [`requires_step_updates`][syllabus.core.curriculum.Curriculum.requires_step_updates]).
+
+        Args:
+            task: The task the data belongs to, as the task space decodes it (not its encoding).
+            obs: Observation returned by this step.
+            reward: Reward of this step.
+            terminated: Whether the episode reached a terminal state at this step.
+            truncated: Whether the episode was cut off (e.g. a time limit) at this step.
+            info: The step's ``info`` dict.
+            progress: Progress toward solving the task, 0 to 1, from ``info['task_completion']``; ``None`` when the env reports none.
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
+        """
 
     def update_on_step_batch(self, batch: StepBatch, env_id: int | None = None) -> None:
-        """Learns from consecutive steps of one environment; the default calls :meth:`update_on_step`."""
+        """Learns from consecutive steps of one environment; the default calls [`update_on_step`][syllabus.core.curriculum.Curriculum.update_on_step].
+
+        Args:
+            batch: Consecutive steps of one env, oldest first (one field per step value).
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
+        """
         for task, obs, reward, terminated, truncated, info, progress in zip(*batch, strict=True):
             self.update_on_step(task, obs, reward, terminated, truncated, info, progress, env_id=env_id)
 
     def update_task_progress(self, task: Task, progress: float, env_id: int | None = None) -> None:
-        """Learns from progress toward ``task`` (0 to 1) reported outside an episode update."""
+        """Learns from progress toward ``task`` (0 to 1) reported outside an episode update.
+
+        Args:
+            task: The task the data belongs to, as the task space decodes it (not its encoding).
+            progress: Progress toward solving the task, 0 to 1, from ``info['task_completion']``; ``None`` when the env reports none.
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
+        """
 
     def custom_update(self, *args: Any, **kwargs: Any) -> None:
-        """Learns from learner-side data (e.g. value predictions); not taken by every curriculum."""
+        """Learns from learner-side data (e.g. value predictions); not taken by every curriculum.
+
+        Args:
+            args: Positional arguments of the curriculum's own update (e.g. PLR's rollout arrays).
+            kwargs: Keyword arguments, passed on unchanged.
+        """
         raise CurriculumError(
             f"{type(self).__name__} takes no learner updates (custom_update); "
             "curricula such as PrioritizedLevelReplay do"
@@ -144,7 +185,12 @@ class Curriculum:
 
     # ------------------------------------------------------------------ helpers
     def normalize(self, value: float | np.ndarray, task: Task) -> float | np.ndarray:
-        """Standardizes a return by the statistics of ``task`` (needs ``record_stats=True``)."""
+        """Standardizes a return by the statistics of ``task`` (needs ``record_stats=True``).
+
+        Args:
+            value: A return (or array of returns) to standardize.
+            task: Task whose recorded return statistics are used.
+        """
         if self.stat_recorder is None:
             raise CurriculumError(
                 f"{type(self).__name__} was built without record_stats=True; normalize() needs it"
@@ -152,7 +198,11 @@ class Curriculum:
         return self.stat_recorder.normalize(value, task)
 
     def metrics(self, max_tasks: int = 10) -> dict[str, float]:
-        """Scalar metrics: entropy and top probabilities of the task distribution, and statistics."""
+        """Scalar metrics: entropy and top probabilities of the task distribution, and statistics.
+
+        Args:
+            max_tasks: At most this many per-task entries (the most probable tasks) in the result.
+        """
         out: dict[str, float] = {}
         dist = self.task_distribution()
         if dist is not None and len(dist) > 0:
@@ -167,7 +217,13 @@ class Curriculum:
     def log_metrics(
         self, writer: Any = None, step: int | None = None, max_tasks: int = 10
     ) -> dict[str, float]:
-        """Logs :meth:`metrics` to a TensorBoard-style writer (``add_scalar``) or a dict, and returns them."""
+        """Logs [`metrics`][syllabus.core.curriculum.Curriculum.metrics] to a TensorBoard-style writer (``add_scalar``) or a dict, and returns them.
+
+        Args:
+            writer: Where to log: an object with ``add_scalar(tag, value, step)`` (e.g. TensorBoard's ``SummaryWriter``), a dict to update, or ``None`` to only return the metrics.
+            step: Global step to log the metrics at (the writer's x axis).
+            max_tasks: At most this many per-task entries (the most probable tasks) in the result.
+        """
         out = self.metrics(max_tasks)
         if isinstance(writer, MutableMapping):
             writer.update(out)
@@ -181,7 +237,7 @@ class Curriculum:
     # -------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
         """The curriculum's state: its class, task space, random generator and statistics, and
-        what subclasses add. Picklable; :meth:`load_state_dict` checks the class and task space."""
+        what subclasses add. Picklable; [`load_state_dict`][syllabus.core.curriculum.Curriculum.load_state_dict] checks the class and task space."""
         return {
             "curriculum": type(self).__name__,
             "task_space": self.task_space,
@@ -190,7 +246,10 @@ class Curriculum:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores a state produced by :meth:`state_dict` of the same kind of curriculum.
+        """Restores a state produced by [`state_dict`][syllabus.core.curriculum.Curriculum.state_dict] of the same kind of curriculum.
+
+        Args:
+            state: A dict returned by ``state_dict()`` of the same kind of object.
 
         Raises:
             TypeError: ``state`` is not a dict.
@@ -203,9 +262,12 @@ class Curriculum:
             self.stat_recorder.load_state_dict(state["stats"])
 
     def check_state_dict(self, state: Any) -> None:
-        """Checks that ``state`` comes from :meth:`state_dict` of this class over the same task space.
+        """Checks that ``state`` comes from [`state_dict`][syllabus.core.curriculum.Curriculum.state_dict] of this class over the same task space.
 
         Called by every ``load_state_dict`` (of subclasses too) before it reads the state.
+
+        Args:
+            state: A dict returned by ``state_dict()`` of the same kind of object.
 
         Raises:
             TypeError: ``state`` is not a dict.
@@ -237,7 +299,7 @@ class Curriculum:
 
 
 def _checking_state(load: Callable[[Any, dict[str, Any]], None]) -> Callable[[Any, dict[str, Any]], None]:
-    """``load`` preceded by :meth:`Curriculum.check_state_dict`."""
+    """``load`` preceded by [`Curriculum.check_state_dict`][syllabus.core.curriculum.Curriculum.check_state_dict]."""
 
     @functools.wraps(load)
     def load_state_dict(self: Curriculum, state: dict[str, Any]) -> None:
@@ -258,6 +320,10 @@ def _describe(space: Any) -> str:
 
 def check_episode(episode_return: Any, length: Any) -> None:
     """Checks the values of an episode update.
+
+    Args:
+        episode_return: Undiscounted sum of the episode's rewards, as the env saw it.
+        length: Number of steps the episode took.
 
     Raises:
         ValueError: ``episode_return`` is not a finite number or ``length`` not an integer >= 0.

@@ -51,10 +51,10 @@ class _DirectTransport:
 class DirectSyncWrapper(SyncWrapper):
     """Connects an environment to a curriculum in the same process and thread, without any IPC.
 
-    Use it with single-process vector envs; the curriculum is the plain :class:`Curriculum`
+    Use it with single-process vector envs; the curriculum is the plain [`Curriculum`][syllabus.core.curriculum.Curriculum]
     (no ``make_*_curriculum`` call), and the learner calls it directly, e.g. for ``custom_update``.
     Not thread-safe: the envs and the learner must run in one thread. See
-    :class:`~syllabus.core.env_sync.SyncWrapper` for what happens on reset and step.
+    [`SyncWrapper`][syllabus.core.env_sync.SyncWrapper] for what happens on reset and step.
 
     Args:
         env: A task env, or wrapped in a TaskWrapper directly beneath this wrapper.

@@ -30,10 +30,18 @@ class Transport(Protocol):
     """Moves protocol messages between one environment and the curriculum."""
 
     def send(self, message: Any) -> None:
-        """Sends one message; may block while the curriculum side is behind (backpressure)."""
+        """Sends one message; may block while the curriculum side is behind (backpressure).
+
+        Args:
+            message: A protocol message to deliver to the other side.
+        """
 
     def recv(self, timeout: float) -> Any:
-        """Returns the next reply; raises :class:`TimeoutError` when none came within ``timeout`` seconds."""
+        """Returns the next reply; raises `TimeoutError` when none came within ``timeout`` seconds.
+
+        Args:
+            timeout: Seconds to wait for a message before raising ``TimeoutError``.
+        """
 
     def close(self) -> None:
         """Releases the channel; idempotent."""
@@ -119,7 +127,13 @@ class SyncWrapper(gym.Wrapper):
         return self.env.get_wrapper_attr("task_space")
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None):
-        """Resets into the next task from the curriculum, or into ``new_task`` when given."""
+        """Resets into the next task from the curriculum, or into ``new_task`` when given.
+
+        Args:
+            seed: Seed for the env's random generator, as in ``gymnasium.Env.reset``.
+            options: Extra reset options, as in ``gymnasium.Env.reset``.
+            new_task: Task to switch to before resetting; ``None`` keeps the current one.
+        """
         if self._transport is _NOT_CONNECTED:
             self._transport = self._connect()
             self._transport.send(Hello(self.env_id, os.getpid()))
@@ -143,7 +157,11 @@ class SyncWrapper(gym.Wrapper):
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
-        """Steps the env; at the episode end sends the episode update (and pending step updates)."""
+        """Steps the env; at the episode end sends the episode update (and pending step updates).
+
+        Args:
+            action: Action to apply, from the env's action space.
+        """
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._episode_return += float(reward)
         self._episode_length += 1

@@ -5,7 +5,7 @@ a Unix socket in a private temporary directory. The returned ``task_queue`` and 
 are small picklable handles holding that address: they survive plain pickle and cloudpickle, so
 env factories may capture them under fork, forkserver and spawn alike (a ``multiprocessing.Queue``
 captured by cloudpickle arrives as dead file-descriptor numbers). Each
-:class:`MultiProcessingSyncWrapper` connects once, in the process where it is built.
+[`MultiProcessingSyncWrapper`][syllabus.core.multiprocessing_sync.MultiProcessingSyncWrapper] connects once, in the process where it is built.
 
 The sync thread blocks on its sockets (no polling); one message per episode end (plus batched
 step updates for curricula that need them) is all the traffic, and socket backpressure slows a
@@ -228,7 +228,7 @@ class MultiProcessingCurriculumWrapper(CurriculumWrapper):
     """The learner's curriculum, served to environments in other processes by a sync thread.
 
     Use it like the curriculum it wraps (every method is forwarded, thread-safely). Close it with
-    :meth:`close` or a ``with`` block after closing the environments; it also closes when garbage
+    [`close`][syllabus.core.curriculum_wrapper.CurriculumWrapper.close] or a ``with`` block after closing the environments; it also closes when garbage
     collected and at interpreter exit (Ctrl-C included).
 
     Args:
@@ -268,7 +268,7 @@ def make_multiprocessing_curriculum(
         The thread-safe curriculum for the learner, and the two picklable handles for env factories.
 
     Raises:
-        TypeError: ``curriculum`` is not a :class:`~syllabus.core.curriculum.Curriculum`.
+        TypeError: ``curriculum`` is not a [`Curriculum`][syllabus.core.curriculum.Curriculum].
         ValueError: ``timeout`` is not a finite number of seconds > 0.
     """
     check_curriculum(curriculum, "make_multiprocessing_curriculum")
@@ -279,9 +279,9 @@ def make_multiprocessing_curriculum(
 
 
 class MultiProcessingSyncWrapper(SyncWrapper):
-    """Connects an environment to a curriculum served by :func:`make_multiprocessing_curriculum`.
+    """Connects an environment to a curriculum served by [`make_multiprocessing_curriculum`][syllabus.core.multiprocessing_sync.make_multiprocessing_curriculum].
 
-    Build it inside the env process (in the env factory). See :class:`~syllabus.core.env_sync.SyncWrapper`
+    Build it inside the env process (in the env factory). See [`SyncWrapper`][syllabus.core.env_sync.SyncWrapper]
     for what it does on reset and step.
 
     Args:

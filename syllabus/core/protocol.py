@@ -1,10 +1,10 @@
 """The message protocol between environments and the curriculum, shared by every sync backend.
 
-An environment sends :class:`Hello` once, :class:`TaskRequest` for tasks it has not asked for
-yet, one :class:`EpisodeUpdate` per episode end (which also asks for the next task),
-:class:`StepUpdate` batches only when the curriculum needs them, and :class:`Goodbye` when it
-closes. The curriculum side answers with :class:`Welcome`, :class:`Tasks` and, when the
-curriculum has failed, :class:`Failure`. :class:`CurriculumDispatcher` keeps the sessions
+An environment sends `Hello` once, `TaskRequest` for tasks it has not asked for
+yet, one `EpisodeUpdate` per episode end (which also asks for the next task),
+`StepUpdate` batches only when the curriculum needs them, and `Goodbye` when it
+closes. The curriculum side answers with `Welcome`, `Tasks` and, when the
+curriculum has failed, `Failure`. `CurriculumDispatcher` keeps the sessions
 (hello, duplicate-id refusal, goodbye, lost connections) and applies messages to a curriculum;
 backends only move messages and tell it which session each came from.
 
@@ -68,7 +68,7 @@ class Goodbye(NamedTuple):
 
 
 class Welcome(NamedTuple):
-    """Answer to :class:`Hello`: the environment's id and whether it must send step updates."""
+    """Answer to `Hello`: the environment's id and whether it must send step updates."""
 
     env_id: int
     requires_step_updates: bool
@@ -89,14 +89,14 @@ class Failure(NamedTuple):
 class CurriculumDispatcher:
     """Keeps the environments' sessions and applies their messages to a curriculum, serialized by ``lock``.
 
-    Every backend feeds each message to :meth:`receive` with a key naming the env's session (its
+    Every backend feeds each message to `receive` with a key naming the env's session (its
     connection, its channel); sessions are the one place where hello, duplicate-id refusal and
     goodbye are decided, so all backends behave alike. A session refused at hello gets its
-    :class:`Failure` reply and nothing else: its later messages are ignored, it draws no tasks,
+    `Failure` reply and nothing else: its later messages are ignored, it draws no tasks,
     and its goodbye frees no id.
 
     The first exception raised by the curriculum is kept: every later task request is answered
-    with the same :class:`Failure`, and :meth:`raise_if_failed` re-raises it on the learner side.
+    with the same `Failure`, and `raise_if_failed` re-raises it on the learner side.
 
     Args:
         curriculum: The curriculum that receives updates and samples tasks.
@@ -111,7 +111,12 @@ class CurriculumDispatcher:
         self._holders: dict[int, Hello] = {}  # env id -> the hello of the session holding it
 
     def receive(self, session: Hashable, message: Any) -> Welcome | Tasks | Failure | None:
-        """Applies one message of ``session`` and returns the reply to send back, if any."""
+        """Applies one message of ``session`` and returns the reply to send back, if any.
+
+        Args:
+            session: Key of the connection the message arrived on (one per env).
+            message: The protocol message received.
+        """
         if isinstance(message, Hello):
             return self._hello(session, message)
         if isinstance(message, Goodbye):
@@ -125,7 +130,12 @@ class CurriculumDispatcher:
         return self.handle(env_id, message)
 
     def end(self, session: Hashable, lost: bool = False) -> int | None:
-        """Ends ``session`` (goodbye, or ``lost`` connection); frees its env id and returns it."""
+        """Ends ``session`` (goodbye, or ``lost`` connection); frees its env id and returns it.
+
+        Args:
+            session: Key of the connection that ended.
+            lost: True when the connection broke without a goodbye (the env died).
+        """
         with self.lock:
             env_id = self._sessions.pop(session, None)
             if env_id is not None:
@@ -170,7 +180,12 @@ class CurriculumDispatcher:
         return True
 
     def handle(self, env_id: int, message: Any) -> Tasks | Failure | None:
-        """Applies one message from environment ``env_id`` and returns the reply, if any."""
+        """Applies one message from environment ``env_id`` and returns the reply, if any.
+
+        Args:
+            env_id: Id of the env that sent the message.
+            message: The protocol message received.
+        """
         with self.lock:
             try:
                 return self._apply(env_id, message)
@@ -215,7 +230,7 @@ class CurriculumDispatcher:
         return Tasks(tasks)
 
     def raise_if_failed(self) -> None:
-        """Raises :class:`~syllabus.core.errors.CurriculumError` if the curriculum has failed."""
+        """Raises [`CurriculumError`][syllabus.core.errors.CurriculumError] if the curriculum has failed."""
         if self.failure is not None:
             raise CurriculumError(self.failure)
 

@@ -1,10 +1,10 @@
 """Ray synchronization: the curriculum as a named Ray actor, environments on any Ray worker.
 
 ``make_ray_curriculum`` moves the curriculum into a Ray actor registered under a name; the
-returned :class:`RayCurriculumWrapper` forwards every Curriculum method to it from the learner.
-Each :class:`RaySyncWrapper` finds the actor by name (or takes its handle) in whatever Ray
-process builds the env, and speaks the message protocol of :mod:`syllabus.core.protocol` with
-it: the actor applies every message through the same :class:`CurriculumDispatcher` as the
+returned [`RayCurriculumWrapper`][syllabus.core.ray_sync.RayCurriculumWrapper] forwards every Curriculum method to it from the learner.
+Each [`RaySyncWrapper`][syllabus.core.ray_sync.RaySyncWrapper] finds the actor by name (or takes its handle) in whatever Ray
+process builds the env, and speaks the message protocol of `syllabus.core.protocol` with
+it: the actor applies every message through the same `CurriculumDispatcher` as the
 multiprocessing backend, so both backends behave alike.
 
 Environment messages travel in batches, as fire-and-forget actor calls: each env keeps its
@@ -100,7 +100,7 @@ class _CurriculumActor:
 
     Arguments and results travel pickled, so both sides get ordinary, writable objects (Ray's own
     transfer would hand over numpy arrays as read-only views). Learner calls never raise here:
-    the learner re-raises the curriculum's own exception, and environments get :class:`Failure` replies.
+    the learner re-raises the curriculum's own exception, and environments get `Failure` replies.
     """
 
     def __init__(self, curriculum: bytes, name: str, namespace: str | None) -> None:
@@ -190,13 +190,13 @@ class RayCurriculumWrapper(CurriculumWrapper):
     attribute of the curriculum) is forwarded to the actor and returns the real result; an
     exception raised by the curriculum is re-raised here as the same exception, chained to its
     traceback in the actor. Once the curriculum has failed while serving environments, every
-    call raises :class:`~syllabus.core.errors.CurriculumError` with that traceback. Thread-safe.
+    call raises [`CurriculumError`][syllabus.core.errors.CurriculumError] with that traceback. Thread-safe.
 
-    Close it (:meth:`close` or a ``with`` block) after closing the environments: their ``close()``
+    Close it ([`close`][syllabus.core.ray_sync.RayCurriculumWrapper.close] or a ``with`` block) after closing the environments: their ``close()``
     waits until the actor has applied their updates. Only the owner, the wrapper returned by
-    :func:`make_ray_curriculum`, stops the actor: closing it lets the actor apply the updates that
+    [`make_ray_curriculum`][syllabus.core.ray_sync.make_ray_curriculum], stops the actor: closing it lets the actor apply the updates that
     reached it, then kills it; so do garbage collection and interpreter exit, and the actor dies
-    with the Ray driver. A handle from :func:`attach_ray_curriculum` (``owner=False``) never kills
+    with the Ray driver. A handle from [`attach_ray_curriculum`][syllabus.core.ray_sync.attach_ray_curriculum] (``owner=False``) never kills
     the actor; closing or dropping it only forgets the actor.
 
     Args:
@@ -269,7 +269,13 @@ class RayCurriculumWrapper(CurriculumWrapper):
     def log_metrics(
         self, writer: Any = None, step: int | None = None, max_tasks: int = 10
     ) -> dict[str, float]:
-        """See :meth:`Curriculum.log_metrics`; the metrics come from the actor, the writing happens here."""
+        """See [`Curriculum.log_metrics`][syllabus.core.curriculum.Curriculum.log_metrics]; the metrics come from the actor, the writing happens here.
+
+        Args:
+            writer: Where to log: an object with ``add_scalar(tag, value, step)`` (e.g. TensorBoard's ``SummaryWriter``), a dict to update, or ``None`` to only return the metrics.
+            step: Global step to log the metrics at (the writer's x axis).
+            max_tasks: At most this many per-task entries (the most probable tasks) in the result.
+        """
         # Curriculum.log_metrics only needs self.metrics, which this wrapper forwards to the actor.
         return Curriculum.log_metrics(self, writer, step, max_tasks)  # type: ignore[arg-type]
 
@@ -341,7 +347,7 @@ def make_ray_curriculum(
         The learner's handle on the curriculum, used like the curriculum itself.
 
     Raises:
-        TypeError: ``curriculum`` is not a :class:`~syllabus.core.curriculum.Curriculum`.
+        TypeError: ``curriculum`` is not a [`Curriculum`][syllabus.core.curriculum.Curriculum].
         ValueError: A timeout is not a finite number of seconds > 0, or ``name``, ``namespace`` or
             ``actor_options`` is not valid.
         CurriculumConnectionError: Ray is not initialized, or the actor failed to start.
@@ -409,10 +415,10 @@ def attach_ray_curriculum(
     """A learner-side handle on a running curriculum actor, found by name, that never kills it.
 
     Use it in any process of the Ray cluster other than the one that called
-    :func:`make_ray_curriculum` (a Tune trial, an RLlib callback or learner, an evaluation
+    [`make_ray_curriculum`][syllabus.core.ray_sync.make_ray_curriculum] (a Tune trial, an RLlib callback or learner, an evaluation
     script) to call the curriculum like the owner does, e.g. ``custom_update`` or ``log_metrics``.
     Closing it, or dropping it, leaves the actor running: only the wrapper returned by
-    :func:`make_ray_curriculum` owns (and kills) it.
+    [`make_ray_curriculum`][syllabus.core.ray_sync.make_ray_curriculum] owns (and kills) it.
 
     Example:
         >>> curriculum = attach_ray_curriculum("curriculum")
@@ -424,7 +430,7 @@ def attach_ray_curriculum(
         timeout: Seconds a call may wait for the actor.
 
     Returns:
-        A :class:`RayCurriculumWrapper` with ``owner=False``.
+        A [`RayCurriculumWrapper`][syllabus.core.ray_sync.RayCurriculumWrapper] with ``owner=False``.
 
     Raises:
         CurriculumConnectionError: Ray is not initialized here, no such actor exists, or it is dead.
@@ -613,13 +619,13 @@ def _connector(
 
 
 class RaySyncWrapper(SyncWrapper):
-    """Connects an environment to a curriculum served by :func:`make_ray_curriculum`.
+    """Connects an environment to a curriculum served by [`make_ray_curriculum`][syllabus.core.ray_sync.make_ray_curriculum].
 
     Build it in the env factory, in any Ray process of the job (a Ray actor such as the workers
-    of :class:`~syllabus.integrations.ray_vec_env.RayVecEnv`, or the driver); the actor is looked
-    up at the first reset. See :class:`~syllabus.core.env_sync.SyncWrapper` for what it does on
+    of [`RayVecEnv`][syllabus.integrations.ray_vec_env.RayVecEnv], or the driver); the actor is looked
+    up at the first reset. See [`SyncWrapper`][syllabus.core.env_sync.SyncWrapper] for what it does on
     reset and step. Updates are sent without waiting, several per actor call (``batch_size``);
-    :meth:`close` sends those still held and waits (up to ``timeout``) until the curriculum has
+    [`close`][syllabus.core.env_sync.SyncWrapper.close] sends those still held and waits (up to ``timeout``) until the curriculum has
     applied them.
 
     Args:
@@ -636,7 +642,7 @@ class RaySyncWrapper(SyncWrapper):
         max_in_flight: Actor calls (batches) sent and not yet applied by the curriculum before a send waits.
         batch_size: Messages (mostly episode updates, each asking for a task) sent together in one
             actor call; ``None`` is ``min(prefetch, 8)``, at least 1. The env also sends its batch
-            early when a reset would otherwise wait for a task, and on :meth:`close`. Larger batches
+            early when a reset would otherwise wait for a task, and on [`close`][syllabus.core.env_sync.SyncWrapper.close]. Larger batches
             cost less CPU per episode, and the curriculum sees each update up to ``batch_size - 1``
             episodes later. With ``batch_size <= prefetch`` a reset never waits on a task request
             still held in the batch.

@@ -14,14 +14,24 @@ from syllabus.task_space import TaskSpace
 
 @dataclass
 class RunningStat:
-    """Exact running mean and variance (Welford's algorithm)."""
+    """Exact running mean and variance (Welford's algorithm).
+
+    Args:
+        count: Number of observations so far.
+        mean: Mean of the observations so far.
+        m2: Sum of squared deviations from the mean so far (Welford's ``M2``).
+    """
 
     count: int = 0
     mean: float = 0.0
     m2: float = 0.0
 
     def add(self, value: float) -> None:
-        """Adds one observation."""
+        """Adds one observation.
+
+        Args:
+            value: The new observation.
+        """
         self.count += 1
         delta = value - self.mean
         self.mean += delta / self.count
@@ -59,14 +69,24 @@ class StatRecorder:
         return self.task_space.encode(task) if self._per_task else None
 
     def record(self, episode_return: float, episode_length: int, task: Any) -> None:
-        """Records one finished episode of ``task``."""
+        """Records one finished episode of ``task``.
+
+        Args:
+            episode_return: Undiscounted sum of the episode's rewards, as the env saw it.
+            episode_length: Number of steps the episode took.
+            task: The task the data belongs to, as the task space decodes it (not its encoding).
+        """
         key = self._key(task)
         self.returns.setdefault(key, RunningStat()).add(float(episode_return))
         self.lengths.setdefault(key, RunningStat()).add(float(episode_length))
         self.episodes += 1
 
     def mean_return(self, task: Any) -> float:
-        """Mean episode return recorded for ``task`` (0.0 before any episode)."""
+        """Mean episode return recorded for ``task`` (0.0 before any episode).
+
+        Args:
+            task: Task whose mean return is wanted.
+        """
         stat = self.returns.get(self._key(task))
         return stat.mean if stat else 0.0
 
@@ -74,6 +94,10 @@ class StatRecorder:
         """Standardizes a return (or reward) by the running statistics of ``task``.
 
         While the recorded returns have no spread (e.g. a single episode) the value is only centered.
+
+        Args:
+            value: A return (or array of returns) to standardize.
+            task: Task whose recorded return statistics are used.
         """
         stat = self.returns.get(self._key(task))
         if stat is None:
@@ -82,7 +106,11 @@ class StatRecorder:
         return value - stat.mean if std == 0.0 else (value - stat.mean) / std
 
     def metrics(self, max_tasks: int = 10) -> dict[str, float]:
-        """Scalar metrics for logging: overall and, for up to ``max_tasks`` tasks, per-task means."""
+        """Scalar metrics for logging: overall and, for up to ``max_tasks`` tasks, per-task means.
+
+        Args:
+            max_tasks: At most this many per-task entries (the most probable tasks) in the result.
+        """
         all_returns = RunningStat()
         for stat in self.returns.values():
             _merge_into(all_returns, stat)
@@ -104,7 +132,11 @@ class StatRecorder:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores statistics saved by :meth:`state_dict`."""
+        """Restores statistics saved by [`state_dict`][syllabus.core.stat_recorder.StatRecorder.state_dict].
+
+        Args:
+            state: A dict returned by ``state_dict()`` of the same kind of object.
+        """
         self.episodes = state["episodes"]
         self.returns = {k: RunningStat(*v) for k, v in state["returns"].items()}
         self.lengths = {k: RunningStat(*v) for k, v in state["lengths"].items()}

@@ -1,10 +1,10 @@
 """The task interface: environments whose task is switched by ``reset(new_task=...)``.
 
-Every environment handed to a sync wrapper implements it, by subclassing :class:`TaskEnv`, by
-being wrapped in a :class:`TaskWrapper` (or :class:`ReinitTaskWrapper`), or by duck typing:
+Every environment handed to a sync wrapper implements it, by subclassing [`TaskEnv`][syllabus.core.task_interface.TaskEnv], by
+being wrapped in a [`TaskWrapper`][syllabus.core.task_interface.TaskWrapper] (or [`ReinitTaskWrapper`][syllabus.core.task_interface.ReinitTaskWrapper]), or by duck typing:
 
 * ``reset(*, seed=None, options=None, new_task=None)`` switches to ``new_task`` before resetting;
-* ``task`` is the current task, ``task_space`` the :class:`~syllabus.task_space.TaskSpace` of tasks;
+* ``task`` is the current task, ``task_space`` the [`TaskSpace`][syllabus.task_space.base.TaskSpace] of tasks;
 * progress toward the task (0 to 1) may be reported in ``info["task_completion"]``.
 """
 
@@ -45,7 +45,7 @@ class _TaskHolder:
 
 
 class TaskEnv(_TaskHolder, gym.Env[ObsType, ActType], Generic[ObsType, ActType]):
-    """A :class:`gymnasium.Env` with tasks. Subclasses call ``super().reset(seed=seed, new_task=new_task)``.
+    """A `gymnasium.Env` with tasks. Subclasses call ``super().reset(seed=seed, new_task=new_task)``.
 
     Args:
         task_space: The tasks this environment can run.
@@ -60,6 +60,11 @@ class TaskEnv(_TaskHolder, gym.Env[ObsType, ActType], Generic[ObsType, ActType])
         """Seeds the env's generator and switches to ``new_task`` when given.
 
         Subclasses call this first, then build and return ``(obs, info)``, as with ``gymnasium.Env``.
+
+        Args:
+            seed: Seed for the env's random generator, as in ``gymnasium.Env.reset``.
+            options: Extra reset options, as in ``gymnasium.Env.reset``.
+            new_task: Task to switch to before resetting; ``None`` keeps the current one.
         """
         super().reset(seed=seed, options=options)
         if new_task is not None:
@@ -67,7 +72,7 @@ class TaskEnv(_TaskHolder, gym.Env[ObsType, ActType], Generic[ObsType, ActType])
 
 
 class TaskWrapper(_TaskHolder, gym.Wrapper[ObsType, ActType, ObsType, ActType]):
-    """Adds tasks to an existing environment. Subclasses implement :meth:`change_task`.
+    """Adds tasks to an existing environment. Subclasses implement `change_task`.
 
     Args:
         env: The environment to wrap.
@@ -81,7 +86,13 @@ class TaskWrapper(_TaskHolder, gym.Wrapper[ObsType, ActType, ObsType, ActType]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None
     ) -> tuple[ObsType, dict[str, Any]]:
-        """Switches to ``new_task`` when given, then resets the wrapped environment."""
+        """Switches to ``new_task`` when given, then resets the wrapped environment.
+
+        Args:
+            seed: Seed for the env's random generator, as in ``gymnasium.Env.reset``.
+            options: Extra reset options, as in ``gymnasium.Env.reset``.
+            new_task: Task to switch to before resetting; ``None`` keeps the current one.
+        """
         if new_task is not None:
             self._set_task(new_task)
         return self.env.reset(seed=seed, options=options)
@@ -109,7 +120,11 @@ class ReinitTaskWrapper(TaskWrapper[ObsType, ActType]):
         self._task = task
 
     def change_task(self, new_task: Any) -> None:
-        """Closes the current environment and builds the one of ``new_task``."""
+        """Closes the current environment and builds the one of ``new_task``.
+
+        Args:
+            new_task: Task whose environment ``env_fn`` builds.
+        """
         new_env = self.env_fn(new_task)
         if (
             new_env.observation_space != self.env.observation_space
@@ -126,10 +141,13 @@ class ReinitTaskWrapper(TaskWrapper[ObsType, ActType]):
 
 
 def check_task_interface(env: gym.Env) -> None:
-    """Raises :class:`TaskInterfaceError` unless ``env.reset`` accepts ``new_task``.
+    """Raises [`TaskInterfaceError`][syllabus.core.errors.TaskInterfaceError] unless ``env.reset`` accepts ``new_task``.
 
-    A wrapper stacked above a :class:`TaskWrapper` (e.g. ``RecordEpisodeStatistics``) hides its
+    A wrapper stacked above a [`TaskWrapper`][syllabus.core.task_interface.TaskWrapper] (e.g. ``RecordEpisodeStatistics``) hides its
     ``new_task`` argument; the sync wrapper must sit directly above the task wrapper.
+
+    Args:
+        env: The env a sync wrapper is about to wrap.
     """
     try:
         params = inspect.signature(env.reset).parameters

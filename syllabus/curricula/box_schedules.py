@@ -42,7 +42,7 @@ class SimulatedAnnealing(Curriculum):
     noise, so all environments run the same task at a time.
 
     Args:
-        task_space: A :class:`~syllabus.task_space.BoxTaskSpace`.
+        task_space: A [`BoxTaskSpace`][syllabus.task_space.box.BoxTaskSpace].
         start: The first task.
         end: The last task.
         total_steps: Environment steps from ``start`` to ``end``, a positive integer.
@@ -77,7 +77,11 @@ class SimulatedAnnealing(Curriculum):
         return min(self.steps / self.total_steps, 1.0)
 
     def sample(self, k: int = 1) -> list[Task]:
-        """Returns ``k`` copies of the current task."""
+        """Returns ``k`` copies of the current task.
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
+        """
         task = self.start + self.fraction * (self.end - self.start)
         return [self.task_space.decode(task) for _ in range(k)]
 
@@ -89,12 +93,24 @@ class SimulatedAnnealing(Curriculum):
         progress: float | None = None,
         env_id: int | None = None,
     ) -> None:
-        """Advances the schedule by the episode's ``length`` steps."""
+        """Advances the schedule by the episode's ``length`` steps.
+
+        Args:
+            episode_return: Undiscounted sum of the episode's rewards, as the env saw it.
+            length: Number of steps the episode took.
+            task: The task the data belongs to, as the task space decodes it (not its encoding).
+            progress: Progress toward solving the task, 0 to 1, from ``info['task_completion']``; ``None`` when the env reports none.
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
+        """
         super().update_on_episode(episode_return, length, task, progress, env_id)
         self.steps += int(length)
 
     def metrics(self, max_tasks: int = 10) -> dict[str, float]:
-        """The base metrics and ``curriculum/anneal_fraction``."""
+        """The base metrics and ``curriculum/anneal_fraction``.
+
+        Args:
+            max_tasks: At most this many per-task entries (the most probable tasks) in the result.
+        """
         return {**super().metrics(max_tasks), "curriculum/anneal_fraction": self.fraction}
 
     def state_dict(self) -> dict[str, Any]:
@@ -102,7 +118,11 @@ class SimulatedAnnealing(Curriculum):
         return {**super().state_dict(), "steps": self.steps}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores a state saved by :meth:`state_dict`."""
+        """Restores a state saved by [`state_dict`][syllabus.curricula.box_schedules.SimulatedAnnealing.state_dict].
+
+        Args:
+            state: A dict returned by ``state_dict()`` of the same kind of object.
+        """
         super().load_state_dict(state)
         self.steps = state["steps"]
 
@@ -116,7 +136,7 @@ class ExpandingBox(Curriculum):
     is emptied. Episodes need ``progress`` (the environment's ``info["task_completion"]``).
 
     Args:
-        task_space: A :class:`~syllabus.task_space.BoxTaskSpace`.
+        task_space: A [`BoxTaskSpace`][syllabus.task_space.box.BoxTaskSpace].
         initial_low: Lower corner of the first sub-box, a task of the space.
         initial_high: Upper corner of the first sub-box, a task of the space.
         success_threshold: Mean progress over the window that triggers a widening, in [0, 1].
@@ -156,7 +176,11 @@ class ExpandingBox(Curriculum):
         self.expansions = 0
 
     def sample(self, k: int = 1) -> list[Task]:
-        """Samples ``k`` tasks uniformly from the current sub-box."""
+        """Samples ``k`` tasks uniformly from the current sub-box.
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
+        """
         return [self.task_space.decode(self.rng.uniform(self.low, self.high)) for _ in range(k)]
 
     def update_on_episode(
@@ -168,6 +192,13 @@ class ExpandingBox(Curriculum):
         env_id: int | None = None,
     ) -> None:
         """Adds the episode's progress to the window and widens the box when the window succeeds.
+
+        Args:
+            episode_return: Undiscounted sum of the episode's rewards, as the env saw it.
+            length: Number of steps the episode took.
+            task: The task the data belongs to, as the task space decodes it (not its encoding).
+            progress: Progress toward solving the task, 0 to 1, from ``info['task_completion']``; ``None`` when the env reports none.
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
 
         Raises:
             CurriculumError: The episode came without ``progress``.
@@ -190,7 +221,11 @@ class ExpandingBox(Curriculum):
         self.expansions += 1
 
     def metrics(self, max_tasks: int = 10) -> dict[str, float]:
-        """The base metrics and ``curriculum/box_expansions``."""
+        """The base metrics and ``curriculum/box_expansions``.
+
+        Args:
+            max_tasks: At most this many per-task entries (the most probable tasks) in the result.
+        """
         return {**super().metrics(max_tasks), "curriculum/box_expansions": float(self.expansions)}
 
     def state_dict(self) -> dict[str, Any]:
@@ -204,7 +239,11 @@ class ExpandingBox(Curriculum):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores a state saved by :meth:`state_dict`."""
+        """Restores a state saved by [`state_dict`][syllabus.curricula.box_schedules.ExpandingBox.state_dict].
+
+        Args:
+            state: A dict returned by ``state_dict()`` of the same kind of object.
+        """
         super().load_state_dict(state)
         self.low = np.array(state["low"], dtype=np.float64)
         self.high = np.array(state["high"], dtype=np.float64)

@@ -17,7 +17,7 @@ class Constant(Curriculum):
     Args:
         task: The task to sample; it must belong to ``task_space``.
         task_space: The tasks of the environment.
-        **kwargs: Arguments of :class:`~syllabus.core.curriculum.Curriculum`.
+        **kwargs: Arguments of [`Curriculum`][syllabus.core.curriculum.Curriculum].
 
     Raises:
         TaskSpaceError: ``task`` is not in ``task_space``.
@@ -30,7 +30,7 @@ class Constant(Curriculum):
         self.task = task
 
     def task_distribution(self) -> np.ndarray | None:
-        """One-hot on :attr:`task` for enumerable task spaces, ``None`` otherwise."""
+        """One-hot on `task` for enumerable task spaces, ``None`` otherwise."""
         if not self.task_space.is_enumerable:
             return None
         dist = np.zeros(self.task_space.require_num_tasks("task_distribution"))
@@ -38,7 +38,11 @@ class Constant(Curriculum):
         return dist
 
     def sample(self, k: int = 1) -> list[Task]:
-        """Returns ``k`` copies of :attr:`task`."""
+        """Returns ``k`` copies of `task`.
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
+        """
         return [copy.deepcopy(self.task) for _ in range(k)]
 
     def __repr__(self) -> str:

@@ -15,7 +15,7 @@ class DomainRandomization(Curriculum):
 
     Args:
         task_space: The tasks of the environment.
-        **kwargs: Arguments of :class:`~syllabus.core.curriculum.Curriculum`.
+        **kwargs: Arguments of [`Curriculum`][syllabus.core.curriculum.Curriculum].
     """
 
     def __init__(self, task_space: TaskSpace, **kwargs: Any) -> None:
@@ -29,7 +29,11 @@ class DomainRandomization(Curriculum):
         return np.full(n, 1.0 / n)
 
     def sample(self, k: int = 1) -> list[Task]:
-        """Samples ``k`` tasks uniformly and independently."""
+        """Samples ``k`` tasks uniformly and independently.
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
+        """
         n = self.num_tasks
         if n is None:
             return [self.task_space.sample(rng=self.rng) for _ in range(k)]

@@ -16,10 +16,10 @@ class Learnability(SuccessCurriculum):
 
     From "No Regrets: Investigating and Improving Regret Approximations for Curriculum
     Discovery" (SFL, Rutherford et al. 2024), run online: each episode update is a success
-    observation of its task (see :class:`SuccessCurriculum`). A task's success rate ``p`` is the
+    observation of its task (see [`SuccessCurriculum`][syllabus.curricula.success.SuccessCurriculum]). A task's success rate ``p`` is the
     running mean of its observations, or their EMA with factor ``ema_alpha`` (starting at the
     first observation) when given. Its learnability score is ``p (1 - p)``; tasks without data
-    score :data:`UNPLAYED_SCORE`.
+    score `UNPLAYED_SCORE`.
 
     Tasks are sampled in proportion to their score or, with ``top_k``, uniformly among the
     ``top_k`` highest-scoring tasks with a positive score (ties go to the lower encoding), mixed
@@ -76,7 +76,7 @@ class Learnability(SuccessCurriculum):
         self.success_rate = np.zeros(self.num_tasks)
 
     def scores(self) -> np.ndarray:
-        """Learnability score ``p (1 - p)`` of every task (:data:`UNPLAYED_SCORE` without data)."""
+        """Learnability score ``p (1 - p)`` of every task (`UNPLAYED_SCORE` without data)."""
         p = self.success_rate
         return np.where(self.counts > 0, p * (1.0 - p), UNPLAYED_SCORE)
 

@@ -13,7 +13,7 @@ class LearningProgress(SuccessCurriculum):
 
     From "Multi-task curriculum learning in a complex, visual, hard-exploration domain: Minecraft"
     (Kanitscheider et al. 2021) in the formulation of OMNI (Zhang et al. 2023), run online: each
-    episode update is a success observation ``s`` of its task (see :class:`SuccessCurriculum`),
+    episode update is a success observation ``s`` of its task (see [`SuccessCurriculum`][syllabus.curricula.success.SuccessCurriculum]),
     and no separate evaluation is needed. Per task, with ``a = ema_alpha``::
 
         fast <- a * s + (1 - a) * fast          # both start at the task's first observation

@@ -51,21 +51,21 @@ class _Counts:
 class SequentialCurriculum(Curriculum):
     """Runs stage curricula one after another, advancing when a stopping condition holds.
 
-    Each stage is a :class:`~syllabus.core.curriculum.Curriculum` over ``task_space`` (or over a
+    Each stage is a [`Curriculum`][syllabus.core.curriculum.Curriculum] over ``task_space`` (or over a
     task space whose tasks all belong to it), a ``list`` of tasks (sampled uniformly) or a single
     task (always sampled). ``stopping_conditions[i]`` moves from stage ``i`` to ``i + 1``; it is a
-    :class:`~syllabus.curricula.stopping.Condition` or a string such as ``"episodes>=100 &
-    episode_return>0.8"`` (see :mod:`syllabus.curricula.stopping` for the grammar and metrics).
+    [`Condition`][syllabus.curricula.stopping.Condition] or a string such as ``"episodes>=100 &
+    episode_return>0.8"`` (see [`syllabus.curricula.stopping`][syllabus.curricula.stopping] for the grammar and metrics).
     Conditions are checked after every episode update and every sample; the last stage is kept
-    forever. A batch from :meth:`sample` comes from a single stage.
+    forever. A batch from [`sample`][syllabus.curricula.sequential.SequentialCurriculum.sample] comes from a single stage.
 
-    The sync wrappers ask for :meth:`sample_with_metadata`, :meth:`update_on_step_batch` and
-    :attr:`requires_step_updates`, which go straight to the current stage (keeping its task metadata
+    The sync wrappers ask for [`sample_with_metadata`][syllabus.curricula.sequential.SequentialCurriculum.sample_with_metadata], [`update_on_step_batch`][syllabus.curricula.sequential.SequentialCurriculum.update_on_step_batch] and
+    [`requires_step_updates`][syllabus.curricula.sequential.SequentialCurriculum.requires_step_updates], which go straight to the current stage (keeping its task metadata
     and batched step updates). A subclass overrides the hooks of any curriculum and the sync path
-    calls them: an override of :meth:`task_distribution` is what :meth:`sample` draws from, an
-    override of :meth:`sample` is what :meth:`sample_with_metadata` returns (without stage metadata,
-    unless it overrides :meth:`sample_with_metadata` too), an override of :meth:`update_on_step` gets
-    every step of :meth:`update_on_step_batch`, and ``REQUIRES_STEP_UPDATES = True`` asks for step
+    calls them: an override of [`task_distribution`][syllabus.curricula.sequential.SequentialCurriculum.task_distribution] is what [`sample`][syllabus.curricula.sequential.SequentialCurriculum.sample] draws from, an
+    override of [`sample`][syllabus.curricula.sequential.SequentialCurriculum.sample] is what [`sample_with_metadata`][syllabus.curricula.sequential.SequentialCurriculum.sample_with_metadata] returns (without stage metadata,
+    unless it overrides [`sample_with_metadata`][syllabus.curricula.sequential.SequentialCurriculum.sample_with_metadata] too), an override of [`update_on_step`][syllabus.curricula.sequential.SequentialCurriculum.update_on_step] gets
+    every step of [`update_on_step_batch`][syllabus.curricula.sequential.SequentialCurriculum.update_on_step_batch], and ``REQUIRES_STEP_UPDATES = True`` asks for step
     updates whatever the stages need. Overrides call ``super()`` to keep the stage bookkeeping
     (sample counts, stage updates).
 
@@ -74,11 +74,11 @@ class SequentialCurriculum(Curriculum):
         task_space: The tasks of the environment.
         stopping_conditions: ``len(stages) - 1`` conditions.
         return_window: Number of latest episodes of a stage averaged into ``episode_return``.
-        **kwargs: Arguments of :class:`~syllabus.core.curriculum.Curriculum`.
+        **kwargs: Arguments of [`Curriculum`][syllabus.core.curriculum.Curriculum].
 
     Raises:
         ValueError: No stages, a malformed condition, the wrong number of conditions, a stage
-            whose tasks are not in ``task_space`` (:class:`TaskSpaceError`) or a bad ``return_window``.
+            whose tasks are not in ``task_space`` ([`TaskSpaceError`][syllabus.task_space.base.TaskSpaceError]) or a bad ``return_window``.
         TypeError: ``stopping_conditions`` is not a list of strings or conditions.
     """
 
@@ -175,7 +175,7 @@ class SequentialCurriculum(Curriculum):
         return self.REQUIRES_STEP_UPDATES or any(stage.requires_step_updates for stage in self.stages)
 
     def task_distribution(self) -> np.ndarray | None:
-        """The current stage's distribution over the tasks of :attr:`task_space`, if defined."""
+        """The current stage's distribution over the tasks of `task_space`, if defined."""
         stage_dist = self._stage.task_distribution()
         if stage_dist is None or self.num_tasks is None:
             return None
@@ -188,7 +188,11 @@ class SequentialCurriculum(Curriculum):
         return dist
 
     def sample(self, k: int = 1) -> list[Task]:
-        """Samples ``k`` tasks from the current stage (from :meth:`task_distribution` if a subclass overrides it)."""
+        """Samples ``k`` tasks from the current stage (from [`task_distribution`][syllabus.curricula.sequential.SequentialCurriculum.task_distribution] if a subclass overrides it).
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
+        """
         if self._overrides("task_distribution"):
             tasks = super().sample(k)
         else:
@@ -197,8 +201,12 @@ class SequentialCurriculum(Curriculum):
         return tasks
 
     def sample_with_metadata(self, k: int = 1) -> list[tuple[Task, dict[str, Any] | None]]:
-        """Samples ``k`` tasks with the current stage's metadata; through :meth:`sample` (no metadata) if a
-        subclass overrides :meth:`sample` or :meth:`task_distribution`."""
+        """Samples ``k`` tasks with the current stage's metadata; through [`sample`][syllabus.curricula.sequential.SequentialCurriculum.sample] (no metadata) if a
+        subclass overrides [`sample`][syllabus.curricula.sequential.SequentialCurriculum.sample] or [`task_distribution`][syllabus.curricula.sequential.SequentialCurriculum.task_distribution].
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
+        """
         if self._overrides("sample") or self._overrides("task_distribution"):
             return super().sample_with_metadata(k)
         tasks = self._stage.sample_with_metadata(k)
@@ -219,7 +227,15 @@ class SequentialCurriculum(Curriculum):
         progress: float | None = None,
         env_id: int | None = None,
     ) -> None:
-        """Records the episode, forwards it to the current stage and advances if its condition holds."""
+        """Records the episode, forwards it to the current stage and advances if its condition holds.
+
+        Args:
+            episode_return: Undiscounted sum of the episode's rewards, as the env saw it.
+            length: Number of steps the episode took.
+            task: The task the data belongs to, as the task space decodes it (not its encoding).
+            progress: Progress toward solving the task, 0 to 1, from ``info['task_completion']``; ``None`` when the env reports none.
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
+        """
         super().update_on_episode(episode_return, length, task, progress, env_id)
         self._stage.update_on_episode(episode_return, length, task, progress, env_id)
         for counts in (self._stage_counts, self._total_counts):
@@ -239,28 +255,59 @@ class SequentialCurriculum(Curriculum):
         progress: float | None = None,
         env_id: int | None = None,
     ) -> None:
-        """Forwards the step to the current stage."""
+        """Forwards the step to the current stage.
+
+        Args:
+            task: The task the data belongs to, as the task space decodes it (not its encoding).
+            obs: Observation returned by this step.
+            reward: Reward of this step.
+            terminated: Whether the episode reached a terminal state at this step.
+            truncated: Whether the episode was cut off (e.g. a time limit) at this step.
+            info: The step's ``info`` dict.
+            progress: Progress toward solving the task, 0 to 1, from ``info['task_completion']``; ``None`` when the env reports none.
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
+        """
         self._stage.update_on_step(task, obs, reward, terminated, truncated, info, progress, env_id)
 
     def update_on_step_batch(self, batch: StepBatch, env_id: int | None = None) -> None:
-        """Forwards the steps to the current stage; step by step through :meth:`update_on_step` if a
-        subclass overrides it."""
+        """Forwards the steps to the current stage; step by step through [`update_on_step`][syllabus.curricula.sequential.SequentialCurriculum.update_on_step] if a
+        subclass overrides it.
+
+        Args:
+            batch: Consecutive steps of one env, oldest first (one field per step value).
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
+        """
         if self._overrides("update_on_step"):
             super().update_on_step_batch(batch, env_id)
         else:
             self._stage.update_on_step_batch(batch, env_id)
 
     def update_task_progress(self, task: Task, progress: float, env_id: int | None = None) -> None:
-        """Forwards the progress to the current stage."""
+        """Forwards the progress to the current stage.
+
+        Args:
+            task: The task the data belongs to, as the task space decodes it (not its encoding).
+            progress: Progress toward solving the task, 0 to 1, from ``info['task_completion']``; ``None`` when the env reports none.
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
+        """
         self._stage.update_task_progress(task, progress, env_id)
 
     def custom_update(self, *args: Any, **kwargs: Any) -> None:
-        """Forwards the learner update to the current stage."""
+        """Forwards the learner update to the current stage.
+
+        Args:
+            args: Positional arguments of the curriculum's own update (e.g. PLR's rollout arrays).
+            kwargs: Keyword arguments, passed on unchanged.
+        """
         self._stage.custom_update(*args, **kwargs)
 
     # ------------------------------------------------------------ metrics, state
     def metrics(self, max_tasks: int = 10) -> dict[str, float]:
-        """The base metrics and ``curriculum/stage``."""
+        """The base metrics and ``curriculum/stage``.
+
+        Args:
+            max_tasks: At most this many per-task entries (the most probable tasks) in the result.
+        """
         return {**super().metrics(max_tasks), "curriculum/stage": float(self._stage_index)}
 
     def state_dict(self) -> dict[str, Any]:
@@ -276,7 +323,10 @@ class SequentialCurriculum(Curriculum):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores a state saved by :meth:`state_dict` of a curriculum with the same stages.
+        """Restores a state saved by [`state_dict`][syllabus.curricula.sequential.SequentialCurriculum.state_dict] of a curriculum with the same stages.
+
+        Args:
+            state: A dict returned by ``state_dict()`` of the same kind of object.
 
         Raises:
             ValueError: The state has a different number of stages.

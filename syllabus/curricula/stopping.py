@@ -1,8 +1,8 @@
-"""Stopping conditions of :class:`~syllabus.curricula.sequential.SequentialCurriculum`.
+"""Stopping conditions of [`SequentialCurriculum`][syllabus.curricula.sequential.SequentialCurriculum].
 
 A condition compares a metric with a number, e.g. ``"episodes >= 100"``, and conditions combine
 with ``&`` (and) and ``|`` (or), ``&`` binding tighter than ``|``; parentheses group. In Python,
-:class:`Condition` objects combine with the same operators::
+[`Condition`][syllabus.curricula.stopping.Condition] objects combine with the same operators::
 
     parse_condition("episodes>=100 & episode_return>0.9 | total_steps>=1e6")
     Comparison("episodes", ">=", 100) & Comparison("episode_return", ">", 0.9)
@@ -64,6 +64,11 @@ class Condition(ABC):
 class Comparison(Condition):
     """``metric op value``, e.g. ``Comparison("episodes", ">=", 100)``.
 
+    Args:
+        metric: What to compare: one of the metrics the sequential curriculum tracks (e.g. ``episodes``, ``episode_return``, ``total_steps``).
+        op: The comparison operator (``<``, ``<=``, ``>``, ``>=``, ``==``).
+        value: The threshold, a finite number.
+
     Raises:
         ValueError: ``metric`` or ``op`` is unknown, or ``value`` is not finite.
         TypeError: ``value`` is not a number.
@@ -95,7 +100,12 @@ class Comparison(Condition):
 
 @dataclass(frozen=True)
 class And(Condition):
-    """Holds when both conditions hold."""
+    """Holds when both conditions hold.
+
+    Args:
+        left: First condition.
+        right: Second condition.
+    """
 
     left: Condition
     right: Condition
@@ -109,7 +119,12 @@ class And(Condition):
 
 @dataclass(frozen=True)
 class Or(Condition):
-    """Holds when either condition holds."""
+    """Holds when either condition holds.
+
+    Args:
+        left: First condition.
+        right: Second condition.
+    """
 
     left: Condition
     right: Condition
@@ -123,6 +138,9 @@ class Or(Condition):
 
 def parse_condition(text: str) -> Condition:
     """Parses a condition such as ``"episodes>=10 & episode_return>0.5 | total_steps>1e6"``.
+
+    Args:
+        text: The condition, comparisons joined by ``&`` (and) and ``|`` (or).
 
     Raises:
         ValueError: The text is not a valid condition; the message says what is wrong and lists

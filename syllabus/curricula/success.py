@@ -34,7 +34,11 @@ def check_number(
 
 
 def check_progress(progress: Any) -> float:
-    """Returns ``progress`` as a float in [0, 1], or raises ValueError."""
+    """Returns ``progress`` as a float in [0, 1], or raises ValueError.
+
+    Args:
+        progress: The progress value an env reported.
+    """
     value = float(progress)
     if not 0.0 <= value <= 1.0:  # also rejects NaN
         raise ValueError(f"task progress must be in [0, 1] (info['task_completion']), got {progress!r}")
@@ -46,13 +50,13 @@ class SuccessCurriculum(Curriculum):
 
     Every episode update becomes a success observation in [0, 1]: the episode's ``progress``
     (reported by the environment in ``info["task_completion"]``) when given, else ``1.0`` if the
-    return reaches ``success_threshold`` and ``0.0`` otherwise. :meth:`update_task_progress` adds
+    return reaches ``success_threshold`` and ``0.0`` otherwise. [`update_task_progress`][syllabus.curricula.success.SuccessCurriculum.update_task_progress] adds
     an observation too. Updates are O(1); the sampling distribution
     ``(1 - eps) * weights + eps * uniform`` is recomputed, vectorized, only on the first sample
     after an update. It is uniform until a task has data.
 
-    Subclasses fold observations into per-task arrays in :meth:`_observe`, turn the arrays into
-    sampling weights in :meth:`_weights`, and list the arrays to save in ``_STATE_ARRAYS``.
+    Subclasses fold observations into per-task arrays in `_observe`, turn the arrays into
+    sampling weights in `_weights`, and list the arrays to save in ``_STATE_ARRAYS``.
 
     Args:
         task_space: An enumerable task space.
@@ -99,6 +103,13 @@ class SuccessCurriculum(Curriculum):
     ) -> None:
         """Records a success observation of ``task`` from its progress or its return.
 
+        Args:
+            episode_return: Undiscounted sum of the episode's rewards, as the env saw it.
+            length: Number of steps the episode took.
+            task: The task the data belongs to, as the task space decodes it (not its encoding).
+            progress: Progress toward solving the task, 0 to 1, from ``info['task_completion']``; ``None`` when the env reports none.
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
+
         Raises:
             CurriculumError: ``progress`` is None and no ``success_threshold`` was set.
         """
@@ -116,7 +127,13 @@ class SuccessCurriculum(Curriculum):
         self._add(task, success)
 
     def update_task_progress(self, task: Task, progress: float, env_id: int | None = None) -> None:
-        """Records ``progress`` (0 to 1) as a success observation of ``task``."""
+        """Records ``progress`` (0 to 1) as a success observation of ``task``.
+
+        Args:
+            task: The task the data belongs to, as the task space decodes it (not its encoding).
+            progress: Progress toward solving the task, 0 to 1, from ``info['task_completion']``; ``None`` when the env reports none.
+            env_id: Index of the env the data comes from (assigned by the sync backend); ``None`` outside a synced env.
+        """
         self._add(task, check_progress(progress))
 
     def _add(self, task: Task, success: float) -> None:
@@ -158,7 +175,11 @@ class SuccessCurriculum(Curriculum):
         return dist.copy()
 
     def sample(self, k: int = 1) -> list[Task]:
-        """Samples ``k`` tasks independently from :meth:`task_distribution`; never blocks."""
+        """Samples ``k`` tasks independently from [`task_distribution`][syllabus.curricula.success.SuccessCurriculum.task_distribution]; never blocks.
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
+        """
         if self._dist is None:
             self._refresh()
         draws = self.rng.random(k) * self._cdf[-1]
@@ -173,7 +194,10 @@ class SuccessCurriculum(Curriculum):
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores a state saved by :meth:`state_dict` of a curriculum over the same number of tasks.
+        """Restores a state saved by [`state_dict`][syllabus.curricula.success.SuccessCurriculum.state_dict] of a curriculum over the same number of tasks.
+
+        Args:
+            state: A dict returned by ``state_dict()`` of the same kind of object.
 
         Raises:
             ValueError: The state holds estimates for a different number of tasks.

@@ -30,7 +30,13 @@ class CartPoleTaskWrapper(TaskWrapper):
         )
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None):
-        """Resets with the initial state drawn from ``U(-task, task)``."""
+        """Resets with the initial state drawn from ``U(-task, task)``.
+
+        Args:
+            seed: Seed for the env's random generator, as in ``gymnasium.Env.reset``.
+            options: Extra reset options, as in ``gymnasium.Env.reset``.
+            new_task: Task to switch to before resetting; ``None`` keeps the current one.
+        """
         if new_task is not None:
             self._set_task(new_task)
         width = float(self._task)
@@ -38,5 +44,9 @@ class CartPoleTaskWrapper(TaskWrapper):
 
 
 def make_cartpole(task_space: TaskSpace | None = None) -> CartPoleTaskWrapper:
-    """Builds ``CartPole-v1`` wrapped in :class:`CartPoleTaskWrapper`."""
+    """Builds ``CartPole-v1`` wrapped in [`CartPoleTaskWrapper`][syllabus.envs.cartpole.CartPoleTaskWrapper].
+
+    Args:
+        task_space: Task space of the wrapper; its default when ``None``.
+    """
     return CartPoleTaskWrapper(gym.make("CartPole-v1"), task_space)

@@ -64,7 +64,11 @@ def minigrid_env_ids() -> list[str]:
 
 
 def check_env_ids(env_ids: Sequence[str]) -> None:
-    """Raises ValueError for an id minigrid does not register, suggesting close ids and listing all."""
+    """Raises ValueError for an id minigrid does not register, suggesting close ids and listing all.
+
+    Args:
+        env_ids: MiniGrid env ids to check.
+    """
     valid = minigrid_env_ids()
     for env_id in env_ids:
         if env_id not in valid:
@@ -165,7 +169,13 @@ class MiniGridTaskEnv(TaskEnv):
     def reset(  # type: ignore[override]  # TaskEnv.reset returns None; envs return (obs, info)
         self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Starts an episode of ``new_task``, or of a uniformly drawn task when not given."""
+        """Starts an episode of ``new_task``, or of a uniformly drawn task when not given.
+
+        Args:
+            seed: Seed for the env's random generator, as in ``gymnasium.Env.reset``.
+            options: Extra reset options, as in ``gymnasium.Env.reset``.
+            new_task: Task to switch to before resetting; ``None`` keeps the current one.
+        """
         super().reset(seed=seed, new_task=new_task)
         if new_task is None:
             self._task = self.task_space.decode(int(self.np_random.integers(self._num_tasks)))
@@ -178,7 +188,11 @@ class MiniGridTaskEnv(TaskEnv):
         return obs["image"].reshape(-1), {"mission": obs["mission"]}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Steps the current MiniGrid env; adds ``task_completion`` at the episode end."""
+        """Steps the current MiniGrid env; adds ``task_completion`` at the episode end.
+
+        Args:
+            action: Action to apply, from the env's action space.
+        """
         obs, reward, terminated, truncated, info = self._env.step(action)
         reward = float(reward)
         info = {**info, "mission": obs["mission"]}
@@ -212,7 +226,7 @@ def make_minigrid(
     seeds: Sequence[int] | int | None = None,
     **make_kwargs: Any,
 ) -> MiniGridTaskEnv:
-    """Builds a :class:`MiniGridTaskEnv` whose tasks are env ids or the layout seeds of one env id.
+    """Builds a [`MiniGridTaskEnv`][syllabus.envs.minigrid.MiniGridTaskEnv] whose tasks are env ids or the layout seeds of one env id.
 
     Examples:
         >>> make_minigrid(["MiniGrid-Empty-5x5-v0", "MiniGrid-DoorKey-5x5-v0"])  # tasks: the ids

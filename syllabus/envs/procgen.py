@@ -1,7 +1,7 @@
 """Procgen games as task environments: the task is the level seed.
 
 Needs the optional ``procgen`` extra (``pip install "syllabus-curriculum[procgen]"``), imported when the first
-environment is built. Each :class:`ProcgenTaskEnv` holds one in-process gym3 Procgen env and switches
+environment is built. Each [`ProcgenTaskEnv`][syllabus.envs.procgen.ProcgenTaskEnv] holds one in-process gym3 Procgen env and switches
 level by restoring that level's start state, cached after the level's first visit, so a reset into
 any level costs about a fifth of rebuilding the gym3 env (see ``bench/procgen_reset.py``).
 """
@@ -104,7 +104,12 @@ def _without_gym_notice(text: str) -> str:
 
 
 def check_game(game: str, distribution_mode: str) -> GameSpec:
-    """Returns the constants of ``game``; raises ValueError naming the valid games or modes."""
+    """Returns the constants of ``game``; raises ValueError naming the valid games or modes.
+
+    Args:
+        game: Procgen game name.
+        distribution_mode: Procgen distribution mode (``easy``, ``hard``, ...).
+    """
     if game not in GAMES:
         raise ValueError(f"unknown Procgen game {game!r}; valid games: {', '.join(GAMES)}")
     if distribution_mode not in DISTRIBUTION_MODES:
@@ -115,13 +120,24 @@ def check_game(game: str, distribution_mode: str) -> GameSpec:
 
 
 def normalized_return(game: str, distribution_mode: str, episode_return: float) -> float:
-    """``episode_return`` scaled by the paper's (R_min, R_max) of the game and mode, clipped to [0, 1]."""
+    """``episode_return`` scaled by the paper's (R_min, R_max) of the game and mode, clipped to [0, 1].
+
+    Args:
+        game: Procgen game name.
+        distribution_mode: Procgen distribution mode the return was earned in.
+        episode_return: The raw episode return.
+    """
     low, high = getattr(check_game(game, distribution_mode), distribution_mode)
     return float(np.clip((episode_return - low) / (high - low), 0.0, 1.0))
 
 
 def level_task_space(start_level: int, num_levels: int) -> DiscreteTaskSpace:
-    """The task space of level seeds ``start_level .. start_level + num_levels - 1``."""
+    """The task space of level seeds ``start_level .. start_level + num_levels - 1``.
+
+    Args:
+        start_level: First level seed.
+        num_levels: Number of consecutive level seeds (the size of the task space).
+    """
     if isinstance(start_level, bool) or not isinstance(start_level, (int, np.integer)) or start_level < 0:
         raise ValueError(f"start_level must be an int >= 0, got {start_level!r}")
     if isinstance(num_levels, bool) or not isinstance(num_levels, (int, np.integer)) or num_levels < 1:
@@ -151,13 +167,13 @@ class ProcgenTaskEnv(TaskEnv):
     Every step's info holds ``level_seed``.
 
     Episodes are deterministic given the level and the actions (procgen seeds its in-episode random
-    generator from the level seed), so ``seed`` of :meth:`reset` only seeds ``np_random``.
+    generator from the level seed), so ``seed`` of [`reset`][syllabus.envs.procgen.ProcgenTaskEnv.reset] only seeds ``np_random``.
 
     As in procgen itself, the observation returned with the last step of an episode is the first
     frame of the level's next episode: procgen does not render the final frame.
 
     Args:
-        game: One of :data:`GAMES`.
+        game: One of `GAMES`.
         levels: The level seeds (the task space); a ``DiscreteTaskSpace`` of ints or a sequence of
             distinct ints in ``[0, 2**31 - 1)``.
         distribution_mode: ``"easy"`` or ``"hard"``.
@@ -166,7 +182,7 @@ class ProcgenTaskEnv(TaskEnv):
             state (about 1.5 ms instead of 0.2 ms). 0 turns caching off: every reset into another level
             rebuilds the env (about 1 ms), the better choice when levels rarely repeat.
         render_mode: ``None`` or ``"rgb_array"`` (the 64x64 observation).
-        **procgen_options: Options of ``procgen.ProcgenGym3Env`` among :data:`PROCGEN_OPTIONS`.
+        **procgen_options: Options of ``procgen.ProcgenGym3Env`` among `PROCGEN_OPTIONS`.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
@@ -248,7 +264,13 @@ class ProcgenTaskEnv(TaskEnv):
     def reset(  # type: ignore[override]  # TaskEnv.reset returns None; envs return (obs, info)
         self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Starts an episode of ``new_task`` (a level seed), or of a uniformly drawn level when not given."""
+        """Starts an episode of ``new_task`` (a level seed), or of a uniformly drawn level when not given.
+
+        Args:
+            seed: Seed for the env's random generator, as in ``gymnasium.Env.reset``.
+            options: Extra reset options, as in ``gymnasium.Env.reset``.
+            new_task: Task to switch to before resetting; ``None`` keeps the current one.
+        """
         super().reset(seed=seed, new_task=new_task)
         if new_task is None:
             self._task = self.task_space.decode(int(self.np_random.integers(self._num_tasks)))
@@ -261,7 +283,11 @@ class ProcgenTaskEnv(TaskEnv):
         return self._obs, {"level_seed": level}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Plays one action; see the class docstring for the episode-end semantics."""
+        """Plays one action; see the class docstring for the episode-end semantics.
+
+        Args:
+            action: Action to apply, from the env's action space.
+        """
         if self._needs_reset:
             raise RuntimeError("ProcgenTaskEnv.step() called before reset() or after the episode ended")
         self._env.act(np.asarray([action], dtype=np.int32))
@@ -308,17 +334,17 @@ def make_procgen(
     distribution_mode: str = "easy",
     **kwargs: Any,
 ) -> ProcgenTaskEnv:
-    """Builds a :class:`ProcgenTaskEnv` over the level seeds ``start_level .. start_level + num_levels - 1``.
+    """Builds a [`ProcgenTaskEnv`][syllabus.envs.procgen.ProcgenTaskEnv] over the level seeds ``start_level .. start_level + num_levels - 1``.
 
     The usual setup trains on levels ``0..199`` (the default) and evaluates on held-out levels, e.g.
-    ``make_procgen(game, start_level=200, num_levels=1000)``; see :func:`make_procgen_eval`.
+    ``make_procgen(game, start_level=200, num_levels=1000)``; see [`make_procgen_eval`][syllabus.envs.procgen.make_procgen_eval].
 
     Args:
-        game: One of :data:`GAMES`.
+        game: One of `GAMES`.
         num_levels: Number of consecutive level seeds.
         start_level: The first level seed.
         distribution_mode: ``"easy"`` or ``"hard"``.
-        **kwargs: Passed to :class:`ProcgenTaskEnv` (``level_cache_size``, ``render_mode``, procgen options).
+        **kwargs: Passed to [`ProcgenTaskEnv`][syllabus.envs.procgen.ProcgenTaskEnv] (``level_cache_size``, ``render_mode``, procgen options).
     """
     return ProcgenTaskEnv(game, level_task_space(start_level, num_levels), distribution_mode, **kwargs)
 
@@ -335,5 +361,13 @@ def make_procgen_eval(
 
     Its levels are the ``num_eval_levels`` seeds right after the training range, so none of them
     was trained on. Takes the training env's arguments, so a runner can pass the same config.
+
+    Args:
+        game: Procgen game name.
+        num_levels: Number of training levels (seeds ``start_level`` onward); evaluation levels come after them.
+        start_level: First training level seed.
+        distribution_mode: Procgen distribution mode.
+        num_eval_levels: Number of held-out levels to cycle through.
+        kwargs: Further arguments of the Procgen env.
     """
     return make_procgen(game, num_eval_levels, start_level + num_levels, distribution_mode, **kwargs)

@@ -1,7 +1,7 @@
 """Integrations with RL libraries; each submodule imports its library only when imported itself.
 
-* :mod:`syllabus.integrations.sb3`: :class:`~syllabus.integrations.sb3.PLRCallback` feeds
+* [`syllabus.integrations.sb3`][syllabus.integrations.sb3]: [`PLRCallback`][syllabus.integrations.sb3.PLRCallback] feeds
   Prioritized Level Replay from Stable-Baselines3 on-policy algorithms.
-* :mod:`syllabus.integrations.rllib`: RLlib (new API stack) env creator, callback and PLR feeder
-  for curricula served by :func:`~syllabus.core.make_ray_curriculum`.
+* [`syllabus.integrations.rllib`][syllabus.integrations.rllib]: RLlib (new API stack) env creator, callback and PLR feeder
+  for curricula served by [`make_ray_curriculum`][syllabus.core.ray_sync.make_ray_curriculum].
 """

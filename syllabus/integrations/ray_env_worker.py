@@ -1,4 +1,4 @@
-"""The Ray actor that holds one environment of a :class:`~syllabus.integrations.ray_vec_env.RayVecEnv`.
+"""The Ray actor that holds one environment of a [`RayVecEnv`][syllabus.integrations.ray_vec_env.RayVecEnv].
 
 Kept apart from the vector env so that env actors import neither Stable-Baselines3 nor torch.
 """
@@ -38,11 +38,19 @@ class EnvWorker:
         return self.env.observation_space, self.env.action_space
 
     def reset(self, seed: int | None, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        """Resets with ``seed`` and, when not empty, ``options``."""
+        """Resets with ``seed`` and, when not empty, ``options``.
+
+        Args:
+            seed: Seed for the env's reset; ``None`` leaves it unseeded.
+            options: Reset options; not passed when empty.
+        """
         return self.env.reset(seed=seed, **({"options": options} if options else {}))
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, dict[str, Any], dict[str, Any] | None]:
         """Steps; at an episode end resets at once (the final observation goes in the info).
+
+        Args:
+            action: Action to apply, from the env's action space.
 
         Returns:
             Observation, reward, done, info, and the reset's info after an episode end (else None).
@@ -61,11 +69,19 @@ class EnvWorker:
         return self.env.render()
 
     def get_attr(self, name: str) -> Any:
-        """Attribute ``name`` of the env or of one of its wrappers."""
+        """Attribute ``name`` of the env or of one of its wrappers.
+
+        Args:
+            name: Name of the env attribute to read.
+        """
         return self.env.get_wrapper_attr(name)
 
     def has_attr(self, name: str) -> bool:
-        """Whether the env or one of its wrappers has attribute ``name``."""
+        """Whether the env or one of its wrappers has attribute ``name``.
+
+        Args:
+            name: Name of the env attribute to look for.
+        """
         try:
             self.env.get_wrapper_attr(name)
         except AttributeError:
@@ -73,15 +89,30 @@ class EnvWorker:
         return True
 
     def set_attr(self, name: str, value: Any) -> None:
-        """Sets attribute ``name`` of the outermost wrapper."""
+        """Sets attribute ``name`` of the outermost wrapper.
+
+        Args:
+            name: Name of the env attribute to set.
+            value: Its new value.
+        """
         setattr(self.env, name, value)
 
     def env_method(self, name: str, args: tuple, kwargs: dict) -> Any:
-        """Calls method ``name`` of the env or of one of its wrappers."""
+        """Calls method ``name`` of the env or of one of its wrappers.
+
+        Args:
+            name: Name of the env method to call.
+            args: Its positional arguments.
+            kwargs: Its keyword arguments.
+        """
         return self.env.get_wrapper_attr(name)(*args, **kwargs)
 
     def is_wrapped(self, wrapper_class: type[gym.Wrapper]) -> bool:
-        """Whether a wrapper in the env's chain is a ``wrapper_class``."""
+        """Whether a wrapper in the env's chain is a ``wrapper_class``.
+
+        Args:
+            wrapper_class: A gymnasium wrapper class.
+        """
         env = self.env
         while isinstance(env, gym.Wrapper):
             if isinstance(env, wrapper_class):

@@ -36,16 +36,16 @@ class RayVecEnv(VecEnv):
 
     Steps like SB3's ``SubprocVecEnv``: an env whose episode ends is reset at once, its final
     observation in ``info["terminal_observation"]`` and the reset's info in ``reset_infos``
-    (which is where :class:`~syllabus.integrations.sb3.PLRCallback` reads each env's task).
+    (which is where [`PLRCallback`][syllabus.integrations.sb3.PLRCallback] reads each env's task).
     Call ``ray.init()`` (or ``ray.init(address=...)``) first. With the Ray curriculum, build the
     curriculum with ``make_ray_curriculum`` and wrap each env in ``RaySyncWrapper`` in its factory.
 
     An environment that raises, or whose actor dies (its process crashed, its node failed, it
-    was killed), stops the run: the call raises :class:`EnvWorkerError` naming the env index and
+    was killed), stops the run: the call raises [`EnvWorkerError`][syllabus.integrations.ray_vec_env.EnvWorkerError] naming the env index and
     the cause (the exception and its traceback, or the actor's death). When an env's sync
-    wrapper lost the curriculum, the call raises that :class:`~syllabus.core.errors.CurriculumError`
+    wrapper lost the curriculum, the call raises that [`CurriculumError`][syllabus.core.errors.CurriculumError]
     (e.g. ``CurriculumConnectionError`` naming the curriculum actor), prefixed with the env index.
-    Actors are not restarted. :meth:`close` closes the environments and kills the actors.
+    Actors are not restarted. [`close`][syllabus.integrations.ray_vec_env.RayVecEnv.close] closes the environments and kills the actors.
 
     Args:
         env_fns: Factories of the environments, one per actor; Ray pickles them to the actors.
@@ -97,7 +97,11 @@ class RayVecEnv(VecEnv):
         return _stack_obs(obs, self.observation_space)
 
     def step_async(self, actions: np.ndarray) -> None:
-        """Sends one action to each env."""
+        """Sends one action to each env.
+
+        Args:
+            actions: One action per env, in env order.
+        """
         self._step_refs = [
             actor.step.remote(action) for actor, action in zip(self.actors, actions, strict=True)
         ]
@@ -132,27 +136,54 @@ class RayVecEnv(VecEnv):
         return self._gather([actor.render.remote() for actor in self.actors])
 
     def has_attr(self, attr_name: str) -> bool:
-        """Whether every env (or a wrapper of it) has ``attr_name``."""
+        """Whether every env (or a wrapper of it) has ``attr_name``.
+
+        Args:
+            attr_name: Name of the env attribute to look for.
+        """
         return all(self._gather([actor.has_attr.remote(attr_name) for actor in self.actors]))
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        """Attribute ``attr_name`` of the selected envs."""
+        """Attribute ``attr_name`` of the selected envs.
+
+        Args:
+            attr_name: Name of the env attribute to read.
+            indices: Envs to read it from; all when ``None``.
+        """
         return self._on_envs(indices, lambda actor: actor.get_attr.remote(attr_name))
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        """Sets attribute ``attr_name`` of the selected envs."""
+        """Sets attribute ``attr_name`` of the selected envs.
+
+        Args:
+            attr_name: Name of the env attribute to set.
+            value: Its new value.
+            indices: Envs to set it on; all when ``None``.
+        """
         self._on_envs(indices, lambda actor: actor.set_attr.remote(attr_name, value))
 
     def env_method(
         self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
     ) -> list[Any]:
-        """Calls method ``method_name`` of the selected envs."""
+        """Calls method ``method_name`` of the selected envs.
+
+        Args:
+            method_name: Name of the env method to call.
+            method_args: Its positional arguments.
+            indices: Envs to call it on; all when ``None``.
+            method_kwargs: Its keyword arguments.
+        """
         return self._on_envs(
             indices, lambda actor: actor.env_method.remote(method_name, method_args, method_kwargs)
         )
 
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
-        """Whether each selected env is wrapped in ``wrapper_class``."""
+        """Whether each selected env is wrapped in ``wrapper_class``.
+
+        Args:
+            wrapper_class: A gymnasium wrapper class.
+            indices: Envs to check; all when ``None``.
+        """
         return self._on_envs(indices, lambda actor: actor.is_wrapped.remote(wrapper_class))
 
     def _on_envs(self, indices: VecEnvIndices, call: Callable[[Any], Any]) -> list[Any]:

@@ -1,7 +1,7 @@
 """RLlib integration (new API stack): curricula for RLlib's env runners, metrics, and a PLR feeder.
 
-The curriculum runs as a named Ray actor (:func:`~syllabus.core.make_ray_curriculum`); RLlib's
-training env runners reach it through :class:`~syllabus.core.RaySyncWrapper`, evaluation env
+The curriculum runs as a named Ray actor ([`make_ray_curriculum`][syllabus.core.ray_sync.make_ray_curriculum]); RLlib's
+training env runners reach it through [`RaySyncWrapper`][syllabus.core.ray_sync.RaySyncWrapper], evaluation env
 runners never do. One call sets it all up::
 
     curriculum = make_ray_curriculum(PrioritizedLevelReplay(task_space))
@@ -10,18 +10,18 @@ runners never do. One call sets it all up::
 
 Pieces, for custom setups:
 
-* :func:`make_env_creator` turns a task-env factory into an RLlib env creator that syncs training
+* [`make_env_creator`][syllabus.integrations.rllib.make_env_creator] turns a task-env factory into an RLlib env creator that syncs training
   envs and gives evaluation envs a fixed task list (or their own default task).
-* :func:`curriculum_env_config` builds the ``env_config`` entry (key ``"syllabus"``) it reads.
-* :class:`CurriculumCallback` attaches to the curriculum when the algorithm is built (failing the
+* [`curriculum_env_config`][syllabus.integrations.rllib.curriculum_env_config] builds the ``env_config`` entry (key ``"syllabus"``) it reads.
+* [`CurriculumCallback`][syllabus.integrations.rllib.CurriculumCallback] attaches to the curriculum when the algorithm is built (failing the
   build if it is missing), logs its metrics under ``result["curriculum"]`` after every
   ``train()`` (failing ``train()`` with the curriculum's error if it failed), refuses
-  configurations that cannot work, and installs the :class:`PLRFeeder`.
-* :class:`PLRFeeder` is a learner connector piece: it sends each training batch, with the value
+  configurations that cannot work, and installs the [`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder].
+* [`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder] is a learner connector piece: it sends each training batch, with the value
   estimates PPO itself computes, to the curriculum's ``custom_update``.
 
 Only the wrapper returned by ``make_ray_curriculum`` owns the actor; the callback and the feeder
-use :func:`~syllabus.core.attach_ray_curriculum` handles, which never kill it.
+use [`attach_ray_curriculum`][syllabus.core.ray_sync.attach_ray_curriculum] handles, which never kill it.
 
 Tested with ``ray[rllib]`` 2.60, gymnasium 1.2.2 and numpy 1.26. Importing this module imports
 ``ray.rllib``.
@@ -88,7 +88,7 @@ logger = logging.getLogger(__name__)
 _RECORDS_KEY = "syllabus_episode_records"
 _STARVED_WARNING = 3
 CHUNKS_KEY = "syllabus_chunks"
-"""Key under which :class:`PLRFeeder` leaves the chunks it sent in the learner connector's ``shared_data``."""
+"""Key under which [`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder] leaves the chunks it sent in the learner connector's ``shared_data``."""
 
 _FORK_FIX = (
     "RaySyncWrapper cannot run in a process forked from a Ray worker (RLlib's "
@@ -121,17 +121,17 @@ def curriculum_env_config(
     timeout: float = DEFAULT_TIMEOUT,
     evaluation: bool = False,
 ) -> dict[str, Any]:
-    """The ``env_config`` entry read by :func:`make_env_creator`, :class:`CurriculumCallback` and the feeder.
+    """The ``env_config`` entry read by [`make_env_creator`][syllabus.integrations.rllib.make_env_creator], [`CurriculumCallback`][syllabus.integrations.rllib.CurriculumCallback] and the feeder.
 
     Merge it into the training ``env_config``; the evaluation ``env_config`` needs the same entry
-    with ``evaluation=True`` (:func:`configure_curriculum` does both).
+    with ``evaluation=True`` ([`configure_curriculum`][syllabus.integrations.rllib.configure_curriculum] does both).
 
     Args:
         curriculum: The wrapper from ``make_ray_curriculum`` (its actor handle is passed to the envs,
             so they skip the lookup), or the actor's name.
         namespace: The actor's Ray namespace (ignored when ``curriculum`` is a wrapper).
         evaluation_tasks: Tasks evaluation envs cycle through; ``None``: each env's own default task.
-        feed_plr: Install the :class:`PLRFeeder` (the curriculum must have PLR's ``custom_update``).
+        feed_plr: Install the [`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder] (the curriculum must have PLR's ``custom_update``).
         timeout: Seconds an env reset or a learner-side call may wait for the curriculum.
         evaluation: Whether this entry configures evaluation env runners.
 
@@ -184,9 +184,9 @@ def configure_curriculum(
 ) -> AlgorithmConfig:
     """Sets up an RLlib algorithm config to train with a curriculum served by ``make_ray_curriculum``.
 
-    Registers :func:`make_env_creator` of ``env_factory`` with Ray Tune's env registry as the
+    Registers [`make_env_creator`][syllabus.integrations.rllib.make_env_creator] of ``env_factory`` with Ray Tune's env registry as the
     config's env, adds the settings to the training
-    and evaluation ``env_config`` (keeping what is there), and adds :class:`CurriculumCallback`.
+    and evaluation ``env_config`` (keeping what is there), and adds [`CurriculumCallback`][syllabus.integrations.rllib.CurriculumCallback].
     Later ``config.evaluation(...)`` calls keep the settings (RLlib merges overrides); dropping
     them (``evaluation_config=None``) or switching to async vectorization afterwards is refused
     when the algorithm is built.
@@ -198,7 +198,7 @@ def configure_curriculum(
         curriculum: The wrapper from ``make_ray_curriculum``, or the actor's name.
         namespace: The actor's Ray namespace, when ``curriculum`` is a name.
         evaluation_tasks: Tasks evaluation envs cycle through; ``None``: each env's default task.
-        feed_plr: Feed the curriculum's ``custom_update`` with each training batch (:class:`PLRFeeder`).
+        feed_plr: Feed the curriculum's ``custom_update`` with each training batch ([`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder]).
         timeout: Seconds an env reset or a learner-side call may wait for the curriculum.
         env_name: Name the env creator is registered under; ``"syllabus-<actor name>"`` by default.
 
@@ -270,7 +270,13 @@ class EvaluationTasks(gym.Wrapper):
         self._next = offset % len(self.tasks)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None):
-        """Resets into the next task of the list, or into ``new_task`` when given."""
+        """Resets into the next task of the list, or into ``new_task`` when given.
+
+        Args:
+            seed: Seed for the env's random generator, as in ``gymnasium.Env.reset``.
+            options: Extra reset options, as in ``gymnasium.Env.reset``.
+            new_task: Must be ``None``: the next task comes from the fixed list.
+        """
         if new_task is None:
             new_task = self.tasks[self._next]
             self._next = (self._next + 1) % len(self.tasks)
@@ -335,15 +341,15 @@ def make_env_creator(env_factory: Callable[[EnvContext], gym.Env]) -> Callable[[
     Register it (``ray.tune.registry.register_env(name, creator)``) and pass the name to
     ``config.environment(env=name)``.
 
-    The settings come from ``env_config["syllabus"]`` (:func:`curriculum_env_config`; absent: the
+    The settings come from ``env_config["syllabus"]`` ([`curriculum_env_config`][syllabus.integrations.rllib.curriculum_env_config]; absent: the
     actor named ``"curriculum"`` in the job's namespace). On training env runners each env is
-    wrapped in :class:`~syllabus.core.RaySyncWrapper`; the actor is looked up when the env is
+    wrapped in [`RaySyncWrapper`][syllabus.core.ray_sync.RaySyncWrapper]; the actor is looked up when the env is
     built, so a missing actor fails the env runner (and the algorithm's build). On evaluation env
     runners (settings with ``evaluation=True``) the env never contacts the curriculum: it cycles
-    through ``evaluation_tasks`` (:class:`EvaluationTasks`), or keeps its own default task.
+    through ``evaluation_tasks`` ([`EvaluationTasks`][syllabus.integrations.rllib.EvaluationTasks]), or keeps its own default task.
 
     In a process forked from a Ray worker (``gym_env_vectorize_mode="async"``) the training env
-    raises :class:`~syllabus.core.errors.CurriculumConnectionError` at its first reset, with the fix.
+    raises [`CurriculumConnectionError`][syllabus.core.errors.CurriculumConnectionError] at its first reset, with the fix.
 
     Args:
         env_factory: Builds one task env from RLlib's ``EnvContext``.
@@ -356,13 +362,13 @@ def make_env_creator(env_factory: Callable[[EnvContext], gym.Env]) -> Callable[[
 
 # --------------------------------------------------------------------------- callback
 class CurriculumCallback(RLlibCallback):
-    """Connects an RLlib algorithm to its curriculum; added by :func:`configure_curriculum`.
+    """Connects an RLlib algorithm to its curriculum; added by [`configure_curriculum`][syllabus.integrations.rllib.configure_curriculum].
 
     * When the algorithm is built (``on_algorithm_init``): attaches to the curriculum actor
-      (:func:`~syllabus.core.attach_ray_curriculum`, a handle that never kills it), so a missing
+      ([`attach_ray_curriculum`][syllabus.core.ray_sync.attach_ray_curriculum], a handle that never kills it), so a missing
       or misnamed actor fails the build; refuses ``gym_env_vectorize_mode="async"``, evaluation
       env runners without the evaluation settings, and the PLR feeder with more than one learner;
-      installs the :class:`PLRFeeder` on the learner when ``feed_plr`` is set.
+      installs the [`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder] on the learner when ``feed_plr`` is set.
     * After every ``train()`` (``on_train_result``): puts the curriculum's metrics in
       ``result["curriculum"]``; if the curriculum failed while serving envs, ``train()`` raises
       its error.
@@ -375,7 +381,13 @@ class CurriculumCallback(RLlibCallback):
         self.curriculum: RayCurriculumWrapper | None = None
 
     def on_algorithm_init(self, *, algorithm: Algorithm, metrics_logger: Any = None, **kwargs: Any) -> None:
-        """Attaches to the curriculum, checks the configuration and installs the PLR feeder."""
+        """Attaches to the curriculum, checks the configuration and installs the PLR feeder.
+
+        Args:
+            algorithm: The RLlib algorithm being built.
+            metrics_logger: RLlib's metrics logger (unused).
+            kwargs: Keyword arguments, passed on unchanged.
+        """
         config, learner_group = algorithm.config, algorithm.learner_group
         if config is None or learner_group is None:
             raise CurriculumError("CurriculumCallback needs RLlib's new API stack (EnvRunners and Learners)")
@@ -399,14 +411,29 @@ class CurriculumCallback(RLlibCallback):
     def on_train_result(
         self, *, algorithm: Algorithm, metrics_logger: Any = None, result: dict, **kwargs: Any
     ) -> None:
-        """Adds the curriculum's metrics to ``result["curriculum"]``; raises the curriculum's error if it failed."""
+        """Adds the curriculum's metrics to ``result["curriculum"]``; raises the curriculum's error if it failed.
+
+        Args:
+            algorithm: The RLlib algorithm.
+            metrics_logger: RLlib's metrics logger (unused).
+            result: The training iteration's result dict, extended in place.
+            kwargs: Keyword arguments, passed on unchanged.
+        """
         if self.curriculum is not None:
             result["curriculum"] = self.curriculum.log_metrics()
 
     def on_environment_created(
         self, *, env_runner: Any, metrics_logger: Any = None, env: Any, env_context: Any, **kwargs: Any
     ) -> None:
-        """Refuses a curriculum-synced env in an evaluation env runner."""
+        """Refuses a curriculum-synced env in an evaluation env runner.
+
+        Args:
+            env_runner: The env runner that built the env.
+            metrics_logger: RLlib's metrics logger (unused).
+            env: The env (vector env) just created.
+            env_context: RLlib's env context of that env.
+            kwargs: Keyword arguments, passed on unchanged.
+        """
         if env_runner.config.in_evaluation:
             _check_evaluation_settings(env_context)
 
@@ -446,11 +473,20 @@ class _FeederInstaller:
 class EpisodeChunk:
     """One training episode chunk as the PLR feeder sees it.
 
+    Args:
+        episode_id: RLlib's episode id; the chunks of one episode share it.
+        first: Whether the chunk starts its episode.
+        task: Task index the episode runs.
+        rewards: Rewards of the chunk's steps.
+        values: Value predictions of the chunk's observations (one more than rewards when truncated).
+        terminated: Whether the episode ended in a terminal state at the chunk's end.
+        truncated: Whether the episode was cut off at the chunk's end.
+
     Attributes:
         episode_id: RLlib's episode id; the chunks of one episode share it.
         first: Whether the chunk starts the episode.
         task: Encoded task: from the reset info for a first chunk; for a later chunk ``-1`` until
-            the :class:`RolloutPacker` fills in its episode's task.
+            the [`RolloutPacker`][syllabus.integrations.rllib.RolloutPacker] fills in its episode's task.
         rewards: Rewards of the chunk's ``n`` steps.
         values: ``V(s_0) .. V(s_n)``: the value estimates of the chunk's observations, the last
             one of the observation after its last step (the bootstrap).
@@ -544,7 +580,7 @@ class RolloutPacker:
 
     * a chunk continuing an episode goes to the lane of that episode, right after its earlier steps;
     * an episode's first chunk goes to a lane with no running episode, the one holding fewest steps;
-    * each :meth:`pop` returns the first ``L`` steps of every lane, ``L`` the fewest any lane
+    * each [`pop`][syllabus.integrations.rllib.RolloutPacker.pop] returns the first ``L`` steps of every lane, ``L`` the fewest any lane
       holds; the rest waits for the next rollout, so every step is sent exactly once, in order.
 
     Within a lane, ``dones`` mark episode ends; a time-limit truncation is a done whose reward
@@ -568,11 +604,14 @@ class RolloutPacker:
 
     @property
     def held_steps(self) -> int:
-        """Steps received and not yet returned by :meth:`pop`."""
+        """Steps received and not yet returned by [`pop`][syllabus.integrations.rllib.RolloutPacker.pop]."""
         return sum(lane.length for lane in self.lanes)
 
     def add(self, chunks: Sequence[EpisodeChunk]) -> None:
         """Adds one training batch's chunks (any order; the chunks of one episode in time order).
+
+        Args:
+            chunks: The episode chunks of one training batch.
 
         Raises:
             CurriculumError: More episodes run at once than there are lanes.
@@ -662,17 +701,17 @@ class PLRFeeder(ConnectorV2):
     It runs last in PPO's learner connector pipeline, after the generalized advantage estimation,
     and computes the value estimates ``V(s_t)`` (and the bootstrap ``V`` after each chunk) with
     the learner's module on the very batch PPO's advantage estimation used, before the update:
-    the same values PPO computed. Its :attr:`recorder` runs first in the pipeline and notes each
+    the same values PPO computed. Its `recorder` runs first in the pipeline and notes each
     chunk's id, task (from the reset ``info["task"]``), rewards, and whether it terminated or was
     truncated, before PPO appends its bootstrap step. The chunks are laid out by a
-    :class:`RolloutPacker` and each rollout goes to ``custom_update(tasks, rewards, dones, values,
+    [`RolloutPacker`][syllabus.integrations.rllib.RolloutPacker] and each rollout goes to ``custom_update(tasks, rewards, dones, values,
     next_values)``. The chunks sent are left in ``shared_data["syllabus_chunks"]``.
 
-    Installed by :class:`CurriculumCallback` when the settings say ``feed_plr=True``; single-agent,
+    Installed by [`CurriculumCallback`][syllabus.integrations.rllib.CurriculumCallback] when the settings say ``feed_plr=True``; single-agent,
     one learner, value-based PLR strategies.
 
     Args:
-        curriculum: A handle on the curriculum (e.g. :func:`~syllabus.core.attach_ray_curriculum`).
+        curriculum: A handle on the curriculum (e.g. [`attach_ray_curriculum`][syllabus.core.ray_sync.attach_ray_curriculum]).
         num_lanes: Columns of each rollout; at least the number of envs sampling at once.
     """
 

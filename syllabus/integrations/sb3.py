@@ -25,7 +25,7 @@ class PLRCallback(BaseCallback):
     include SB3's time-limit bootstrap and any ``VecNormalize`` reward scaling.
 
     Args:
-        curriculum: A :class:`~syllabus.curricula.plr.PrioritizedLevelReplay`, or any object that
+        curriculum: A [`PrioritizedLevelReplay`][syllabus.curricula.plr.plr.PrioritizedLevelReplay], or any object that
             forwards ``custom_update`` and ``task_space`` to one (e.g. the multiprocessing wrapper).
         verbose: SB3 verbosity level.
     """
@@ -47,7 +47,7 @@ class PLRCallback(BaseCallback):
 
     @property
     def _algorithm(self) -> OnPolicyAlgorithm:
-        """The model, checked to be on-policy in :meth:`_init_callback`."""
+        """The model, checked to be on-policy in `_init_callback`."""
         assert isinstance(self.model, OnPolicyAlgorithm)
         return self.model
 

@@ -6,8 +6,8 @@ each a 3x3 convolution (stride 1, same padding), a 3x3 max pool with stride 2 (p
 residual blocks ``x + conv(relu(conv(relu(x))))``; then ReLU, flatten, a linear layer to 256 units and
 ReLU. A 64x64 Procgen frame comes out of the stacks as 32 x 8 x 8 = 2048 features.
 
-Use it with SB3's ``CnnPolicy`` through :func:`impala_policy_kwargs` (linear policy and value heads on
-the 256 features, as in the papers), or by the runner's policy name ``"impala"`` (:func:`sb3_policy`).
+Use it with SB3's ``CnnPolicy`` through [`impala_policy_kwargs`][syllabus.integrations.sb3_impala.impala_policy_kwargs] (linear policy and value heads on
+the 256 features, as in the papers), or by the runner's policy name ``"impala"`` ([`sb3_policy`][syllabus.integrations.sb3_impala.sb3_policy]).
 
 Importing this module imports Stable-Baselines3 and torch.
 """
@@ -45,7 +45,11 @@ class ResidualBlock(nn.Module):
         self.skip_after_relu = skip_after_relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Applies the block to a ``(batch, channels, height, width)`` tensor."""
+        """Applies the block to a ``(batch, channels, height, width)`` tensor.
+
+        Args:
+            x: A ``(batch, channels, height, width)`` feature map.
+        """
         activated = F.relu(x)
         out = self.conv1(F.relu(self.conv0(activated)))
         return out + (activated if self.skip_after_relu else x)
@@ -59,7 +63,7 @@ class ConvStack(nn.Sequential):
     Args:
         in_channels: Input channels.
         out_channels: Channels of the convolution and the residual blocks.
-        skip_after_relu: See :class:`ResidualBlock`.
+        skip_after_relu: See [`ResidualBlock`][syllabus.integrations.sb3_impala.ResidualBlock].
     """
 
     def __init__(self, in_channels: int, out_channels: int, *, skip_after_relu: bool = False) -> None:
@@ -76,7 +80,7 @@ class ImpalaCNN(BaseFeaturesExtractor):
 
     Takes image observation spaces channels-first (``C x H x W``, what SB3 feeds policies after its
     automatic ``VecTransposeImage``) or channels-last (``H x W x C``, e.g. a Procgen frame when the
-    transpose is skipped); channels-last inputs are permuted in :meth:`forward`. SB3 scales uint8
+    transpose is skipped); channels-last inputs are permuted in [`forward`][syllabus.integrations.sb3_impala.ImpalaCNN.forward]. SB3 scales uint8
     images to [0, 1] before the extractor (``normalize_images=True``).
 
     SB3's ``ortho_init`` (on by default) re-initializes every layer orthogonally with gain sqrt(2);
@@ -86,7 +90,7 @@ class ImpalaCNN(BaseFeaturesExtractor):
         observation_space: A 3-dimensional image ``Box``.
         features_dim: Units of the final linear layer (256 in the papers).
         channels: Output channels of each stack (16, 32, 32 in the papers).
-        skip_after_relu: See :class:`ResidualBlock`.
+        skip_after_relu: See [`ResidualBlock`][syllabus.integrations.sb3_impala.ResidualBlock].
     """
 
     def __init__(
@@ -115,7 +119,11 @@ class ImpalaCNN(BaseFeaturesExtractor):
         self.linear = nn.Linear(flat, features_dim)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        """Encodes a batch of images (already scaled by SB3) into ``(batch, features_dim)`` features."""
+        """Encodes a batch of images (already scaled by SB3) into ``(batch, features_dim)`` features.
+
+        Args:
+            observations: A batch of image observations, channels first, already scaled by SB3.
+        """
         if self.channels_last:
             observations = observations.permute(0, 3, 1, 2)
         x = self.stacks(observations)
@@ -123,8 +131,12 @@ class ImpalaCNN(BaseFeaturesExtractor):
 
 
 def impala_policy_kwargs(**overrides: Any) -> dict[str, Any]:
-    """``policy_kwargs`` of SB3's ``CnnPolicy`` for the papers' agent: :class:`ImpalaCNN` features
-    shared by linear policy and value heads (``net_arch=[]``); ``overrides`` replace entries."""
+    """``policy_kwargs`` of SB3's ``CnnPolicy`` for the papers' agent: [`ImpalaCNN`][syllabus.integrations.sb3_impala.ImpalaCNN] features
+    shared by linear policy and value heads (``net_arch=[]``); ``overrides`` replace entries.
+
+    Args:
+        overrides: Entries that replace the defaults (e.g. ``features_extractor_kwargs``).
+    """
     return {
         "features_extractor_class": ImpalaCNN,
         "features_extractor_kwargs": {"features_dim": 256, "channels": (16, 32, 32)},
@@ -137,7 +149,12 @@ def sb3_policy(
     policy: str, policy_kwargs: Mapping[str, Any] | None = None
 ) -> tuple[str, dict[str, Any] | None]:
     """The SB3 policy and ``policy_kwargs`` of a policy name: ``"impala"`` is ``CnnPolicy`` with
-    :func:`impala_policy_kwargs` (updated by ``policy_kwargs``); other names are passed through."""
+    [`impala_policy_kwargs`][syllabus.integrations.sb3_impala.impala_policy_kwargs] (updated by ``policy_kwargs``); other names are passed through.
+
+    Args:
+        policy: A policy name: ``impala``, or any SB3 policy name or class.
+        policy_kwargs: The user's ``policy_kwargs``, applied over the defaults.
+    """
     if policy == IMPALA_POLICY:
         return "CnnPolicy", impala_policy_kwargs(**(policy_kwargs or {}))
     return policy, dict(policy_kwargs) if policy_kwargs else None

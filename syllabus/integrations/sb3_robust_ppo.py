@@ -2,20 +2,20 @@
 
 Robust PLR (Jiang et al., "Replay-Guided Adversarial Environment Design", NeurIPS 2021) trains the
 agent only on replayed levels; episodes of new levels are played only to score them. The curriculum
-(:class:`~syllabus.curricula.plr.PrioritizedLevelReplay` with ``robust=True``) marks each sampled
+([`PrioritizedLevelReplay`][syllabus.curricula.plr.plr.PrioritizedLevelReplay] with ``robust=True``) marks each sampled
 task with ``{"train": False}`` for a new level, and the sync wrappers put that metadata in the
-episode's reset ``info["task_metadata"]``. :class:`RobustPPO` reads it:
+episode's reset ``info["task_metadata"]``. [`RobustPPO`][syllabus.integrations.sb3_robust_ppo.RobustPPO] reads it:
 
-* :class:`ReplayMaskVecEnv` (wrapped around the training env by :class:`RobustPPO`) tracks, per env,
+* [`ReplayMaskVecEnv`][syllabus.integrations.sb3_robust_ppo.ReplayMaskVecEnv] (wrapped around the training env by [`RobustPPO`][syllabus.integrations.sb3_robust_ppo.RobustPPO]) tracks, per env,
   whether its current episode is trained on, and the mask of the step just taken;
-* :class:`ReplayMaskRolloutBuffer` stores that mask for every step and yields minibatches of the
+* [`ReplayMaskRolloutBuffer`][syllabus.integrations.sb3_robust_ppo.ReplayMaskRolloutBuffer] stores that mask for every step and yields minibatches of the
   masked-in steps only, so the policy loss, value loss, entropy term and advantage normalization of
-  :meth:`stable_baselines3.PPO.train` see only those steps;
-* :meth:`RobustPPO.train` skips the update entirely (parameters and optimizer state untouched)
+  `stable_baselines3.PPO.train` see only those steps;
+* [`RobustPPO.train`][syllabus.integrations.sb3_robust_ppo.RobustPPO.train] skips the update entirely (parameters and optimizer state untouched)
   when a rollout has no masked-in step.
 
 The masked-out steps still reach the curriculum (e.g. through
-:class:`~syllabus.integrations.sb3.PLRCallback`): Robust PLR scores new levels from them.
+[`PLRCallback`][syllabus.integrations.sb3.PLRCallback]): Robust PLR scores new levels from them.
 
 Importing this module imports Stable-Baselines3 and torch.
 """
@@ -44,14 +44,17 @@ _SAMPLED_ARRAYS = ("observations", "actions", "values", "log_probs", "advantages
 class ReplayMaskVecEnv(VecEnvWrapper):
     """Tracks which envs' current episodes are trained on, from their reset ``info["task_metadata"]``.
 
-    The mask of an episode is read once, when the episode starts (at :meth:`reset` for every env, after
-    a step for the envs that just reset), with :func:`~syllabus.curricula.plr.replay_mask`: episodes
+    The mask of an episode is read once, when the episode starts (at [`reset`][syllabus.integrations.sb3_robust_ppo.ReplayMaskVecEnv.reset] for every env, after
+    a step for the envs that just reset), with [`replay_mask`][syllabus.curricula.plr.plr.replay_mask]: episodes
     without metadata are trained on. Reset infos are read from the innermost vector env
-    (``venv.unwrapped.reset_infos``), where SB3 vector envs and :class:`RayVecEnv` keep them.
+    (``venv.unwrapped.reset_infos``), where SB3 vector envs and [`RayVecEnv`][syllabus.integrations.ray_vec_env.RayVecEnv] keep them.
+
+    Args:
+        venv: The SB3 vector env of the training envs (its reset infos carry ``task_metadata``).
 
     Attributes:
         episode_masks: Per env, whether its current episode is trained on.
-        step_masks: Per env, whether the step just taken (the last :meth:`step_wait`) is trained on.
+        step_masks: Per env, whether the step just taken (the last [`step_wait`][syllabus.integrations.sb3_robust_ppo.ReplayMaskVecEnv.step_wait]) is trained on.
     """
 
     def __init__(self, venv: VecEnv) -> None:
@@ -80,29 +83,34 @@ class ReplayMaskVecEnv(VecEnvWrapper):
 
 
 class ReplayMaskRolloutBuffer(RolloutBuffer):
-    """A :class:`RolloutBuffer` whose minibatches hold only the steps the learner trains on.
+    """A `RolloutBuffer` whose minibatches hold only the steps the learner trains on.
 
-    :attr:`train_masks` records, at every :meth:`add`, the masks given by :attr:`step_masks` (all
-    steps are kept while it is ``None``). :meth:`get` shuffles the kept steps and splits them into
+    `train_masks` records, at every [`add`][syllabus.integrations.sb3_robust_ppo.ReplayMaskRolloutBuffer.add], the masks given by `step_masks` (all
+    steps are kept while it is ``None``). [`get`][syllabus.integrations.sb3_robust_ppo.ReplayMaskRolloutBuffer.get] shuffles the kept steps and splits them into
     ``ceil(n_kept / batch_size)`` minibatches of near-equal size (none larger than ``batch_size``, none
     left with a single step as SB3's fixed-size split can); it yields nothing when no step is kept.
 
     Attributes:
         train_masks: ``(buffer_size, n_envs)`` booleans, true for the steps trained on.
-        step_masks: Returns, at each :meth:`add`, the masks of the step being added (one per env);
-            set by :class:`RobustPPO`.
+        step_masks: Returns, at each [`add`][syllabus.integrations.sb3_robust_ppo.ReplayMaskRolloutBuffer.add], the masks of the step being added (one per env);
+            set by [`RobustPPO`][syllabus.integrations.sb3_robust_ppo.RobustPPO].
     """
 
     train_masks: np.ndarray
     step_masks: Callable[[], np.ndarray] | None = None
 
     def reset(self) -> None:
-        """Empties the buffer; every step is kept until :meth:`add` says otherwise."""
+        """Empties the buffer; every step is kept until [`add`][syllabus.integrations.sb3_robust_ppo.ReplayMaskRolloutBuffer.add] says otherwise."""
         super().reset()
         self.train_masks = np.ones((self.buffer_size, self.n_envs), dtype=bool)
 
     def add(self, *args: Any, **kwargs: Any) -> None:
-        """Adds one step of every env (as :meth:`RolloutBuffer.add`) with its replay masks."""
+        """Adds one step of every env (as `RolloutBuffer.add`) with its replay masks.
+
+        Args:
+            args: The arguments of SB3's ``RolloutBuffer.add``.
+            kwargs: The keyword arguments of SB3's ``RolloutBuffer.add``.
+        """
         if self.step_masks is not None:
             self.train_masks[self.pos] = self.step_masks()
         super().add(*args, **kwargs)
@@ -113,7 +121,11 @@ class ReplayMaskRolloutBuffer(RolloutBuffer):
         return float(self.train_masks.mean())
 
     def get(self, batch_size: int | None = None) -> Generator[RolloutBufferSamples, None, None]:
-        """Yields shuffled minibatches of the kept steps (all kept steps in one when ``batch_size`` is None)."""
+        """Yields shuffled minibatches of the kept steps (all kept steps in one when ``batch_size`` is None).
+
+        Args:
+            batch_size: Minibatch size; all kept steps in one batch when ``None``.
+        """
         assert self.full, "the rollout buffer is read before it is full"
         if not self.generator_ready:
             for name in _SAMPLED_ARRAYS:
@@ -132,8 +144,8 @@ class RobustPPO(PPO):
     """PPO for Robust PLR: policy loss, value loss, entropy and advantage normalization use only the
     steps of episodes whose reset ``info["task_metadata"]`` says ``"train": True`` (or has none).
 
-    Takes the arguments of :class:`stable_baselines3.PPO`. The training env is wrapped in a
-    :class:`ReplayMaskVecEnv` and the rollouts go to a :class:`ReplayMaskRolloutBuffer`. Each epoch
+    Takes the arguments of `stable_baselines3.PPO`. The training env is wrapped in a
+    [`ReplayMaskVecEnv`][syllabus.integrations.sb3_robust_ppo.ReplayMaskVecEnv] and the rollouts go to a [`ReplayMaskRolloutBuffer`][syllabus.integrations.sb3_robust_ppo.ReplayMaskRolloutBuffer]. Each epoch
     makes ``ceil(n_kept / batch_size)`` gradient steps over the kept steps; a rollout without kept
     steps makes none and leaves the optimizer untouched. Without task metadata every step is kept and
     the updates are PPO's (identical when ``n_steps * n_envs`` is a multiple of ``batch_size``).
@@ -141,6 +153,12 @@ class RobustPPO(PPO):
     are not supported.
 
     Load a saved model with ``RobustPPO.load`` (``PPO.load`` gives a plain PPO).
+
+    Args:
+        policy: The SB3 policy (name or class), as for ``PPO``.
+        env: The training vector env; it is wrapped in a replay-mask vector env.
+        rollout_buffer_class: Must be ``None`` or the replay-mask rollout buffer: only it drops the masked steps.
+        kwargs: Every other ``PPO`` argument.
     """
 
     rollout_buffer: ReplayMaskRolloutBuffer
@@ -163,7 +181,7 @@ class RobustPPO(PPO):
 
     @staticmethod
     def _wrap_env(env: GymEnv, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:
-        """PPO's env wrapping, plus a :class:`ReplayMaskVecEnv` on top."""
+        """PPO's env wrapping, plus a [`ReplayMaskVecEnv`][syllabus.integrations.sb3_robust_ppo.ReplayMaskVecEnv] on top."""
         venv = PPO._wrap_env(env, verbose, monitor_wrapper)
         return venv if isinstance(venv, ReplayMaskVecEnv) else ReplayMaskVecEnv(venv)
 

@@ -15,7 +15,12 @@ class TaskSpaceError(ValueError):
 
 
 def is_index(value: Any, n: int) -> bool:
-    """Whether ``value`` is an integer (Python or numpy, not bool) in ``range(n)``."""
+    """Whether ``value`` is an integer (Python or numpy, not bool) in ``range(n)``.
+
+    Args:
+        value: The value to check.
+        n: Number of valid indices.
+    """
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(0 <= value < n)
 
 
@@ -26,7 +31,7 @@ class TaskSpace(abc.ABC):
     ``range(num_tasks)``, so curricula can index arrays by task. Their tasks must be hashable
     values (ints, strings, tuples), except that a ``DictTaskSpace`` task is a dict.
 
-    Each space owns a random generator for :meth:`sample`; global numpy random state is never used.
+    Each space owns a random generator for [`sample`][syllabus.task_space.base.TaskSpace.sample]; global numpy random state is never used.
     Spaces compare structurally with ``==`` and can be pickled.
     """
 
@@ -34,11 +39,19 @@ class TaskSpace(abc.ABC):
         self._rng = np.random.default_rng()
 
     def seed(self, seed: int | None) -> None:
-        """Reseeds the space's own random generator."""
+        """Reseeds the space's own random generator.
+
+        Args:
+            seed: Seed of the space's own random generator; ``None`` for fresh entropy.
+        """
         self._rng = np.random.default_rng(seed)
 
     def sample(self, rng: np.random.Generator | None = None) -> Any:
-        """Samples one task uniformly, from ``rng`` if given, else from the space's own generator."""
+        """Samples one task uniformly, from ``rng`` if given, else from the space's own generator.
+
+        Args:
+            rng: Random generator to draw from; the space's own (see ``seed``) when ``None``.
+        """
         return self._sample(self._rng if rng is None else rng)
 
     @abc.abstractmethod
@@ -47,7 +60,11 @@ class TaskSpace(abc.ABC):
 
     @abc.abstractmethod
     def contains(self, task: Any) -> bool:
-        """Whether ``task`` is a task of this space."""
+        """Whether ``task`` is a task of this space.
+
+        Args:
+            task: A candidate task.
+        """
 
     def __contains__(self, task: Any) -> bool:
         return self.contains(task)
@@ -56,6 +73,9 @@ class TaskSpace(abc.ABC):
     def encode(self, task: Any) -> Any:
         """Encodes a task.
 
+        Args:
+            task: A task of this space.
+
         Raises:
             TaskSpaceError: If ``task`` is not in the space.
         """
@@ -63,6 +83,9 @@ class TaskSpace(abc.ABC):
     @abc.abstractmethod
     def decode(self, encoding: Any) -> Any:
         """Decodes an encoding back to its task.
+
+        Args:
+            encoding: A task's encoding (for enumerable spaces, its index in ``range(num_tasks)``).
 
         Raises:
             TaskSpaceError: If ``encoding`` is not a valid encoding.
@@ -74,7 +97,10 @@ class TaskSpace(abc.ABC):
         """The number of tasks, or None if the space is not enumerable."""
 
     def require_num_tasks(self, user: str) -> int:
-        """Returns :attr:`num_tasks` of an enumerable space.
+        """Returns [`num_tasks`][syllabus.task_space.base.TaskSpace.num_tasks] of an enumerable space.
+
+        Args:
+            user: Name of what needs an enumerable space, for the error message.
 
         Raises:
             ValueError: The space is not enumerable; the message names ``user``, which needs it to be.

@@ -80,18 +80,30 @@ class BoxTaskSpace(TaskSpace):
         return task
 
     def contains(self, task: Any) -> bool:
-        """Whether ``task`` is numeric, has the space's shape and lies within the bounds."""
+        """Whether ``task`` is numeric, has the space's shape and lies within the bounds.
+
+        Args:
+            task: A candidate task.
+        """
         return self._canonical(task) is not None
 
     def encode(self, task: Any) -> float | np.ndarray:
-        """Returns ``task`` as a new array of the space's dtype (a float for shape ``()``)."""
+        """Returns ``task`` as a new array of the space's dtype (a float for shape ``()``).
+
+        Args:
+            task: A task of this space.
+        """
         encoding = self._canonical(task)
         if encoding is None:
             raise self._task_error(task)
         return encoding
 
     def decode(self, encoding: Any) -> float | np.ndarray:
-        """Returns ``encoding`` as a new array of the space's dtype (a float for shape ``()``)."""
+        """Returns ``encoding`` as a new array of the space's dtype (a float for shape ``()``).
+
+        Args:
+            encoding: A task's encoding (for enumerable spaces, its index in ``range(num_tasks)``).
+        """
         task = self._canonical(encoding)
         if task is None:
             raise self._encoding_error(encoding)

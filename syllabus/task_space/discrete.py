@@ -73,18 +73,30 @@ class DiscreteTaskSpace(TaskSpace):
         return self.decode(int(rng.integers(self._n)))
 
     def contains(self, task: Any) -> bool:
-        """Whether ``task`` is one of the tasks."""
+        """Whether ``task`` is one of the tasks.
+
+        Args:
+            task: A candidate task.
+        """
         return self._lookup(task) is not None
 
     def encode(self, task: Any) -> int:
-        """Returns the position of ``task``."""
+        """Returns the position of ``task``.
+
+        Args:
+            task: A task of this space.
+        """
         index = self._lookup(task)
         if index is None:
             raise self._task_error(task)
         return index
 
     def decode(self, encoding: Any) -> Hashable:
-        """Returns the task at position ``encoding`` (a Python or numpy integer)."""
+        """Returns the task at position ``encoding`` (a Python or numpy integer).
+
+        Args:
+            encoding: A task's encoding (for enumerable spaces, its index in ``range(num_tasks)``).
+        """
         index = self._check_index(encoding)
         return index if self._tasks is None else self._tasks[index]
 

@@ -38,7 +38,7 @@ MODES = ("corrected", "reference")
 class PrioritizedLevelReplay(Curriculum):
     """Replays tasks with high learning potential, scored from the learner's rollouts.
 
-    The learner calls :meth:`custom_update` after each rollout. Each episode segment gets a score
+    The learner calls [`custom_update`][syllabus.curricula.plr.plr.PrioritizedLevelReplay.custom_update] after each rollout. Each episode segment gets a score
     (see ``strategy``), and tasks are replayed from the mixture
     ``(1 - staleness_coef) * P_S + staleness_coef * P_C`` of a score distribution and a staleness
     distribution, or a new (unseen) task is drawn uniformly, as decided by ``replay_schedule``.
@@ -46,8 +46,8 @@ class PrioritizedLevelReplay(Curriculum):
     Two modes: ``mode="corrected"`` (the default) is described below; ``mode="reference"``
     reproduces the reference implementation (facebookresearch/level-replay, its ``LevelSampler``
     and ``RolloutStorage`` as its ``train.py`` drives them) to float64 round-off: scores,
-    :meth:`sample_weights`, the replay decision and the next-sample distribution. Reference mode
-    raises :class:`~syllabus.curricula.plr.reference.ReferenceModeError` (a ``ValueError``)
+    [`sample_weights`][syllabus.curricula.plr.plr.PrioritizedLevelReplay.sample_weights], the replay decision and the next-sample distribution. Reference mode
+    raises [`ReferenceModeError`][syllabus.curricula.plr.reference.ReferenceModeError] (a ``ValueError``)
     where the reference fails or yields NaN or negative probabilities. The mode is a named
     choice rather than a flag so that configs and logs say which behaviour a run used. The PLR
     docs page lists every difference between the modes and why the corrected mode differs.
@@ -62,7 +62,7 @@ class PrioritizedLevelReplay(Curriculum):
     * ``dones[t]`` ends the episode after step ``t`` with a bootstrap value of 0. For a time-limit
       truncation either pass ``done`` (treated as termination) or, like Stable-Baselines3, add
       ``gamma * V(final_obs)`` to the last reward.
-    * At the end of every :meth:`custom_update`, the score of a task is updated with each of its
+    * At the end of every [`custom_update`][syllabus.curricula.plr.plr.PrioritizedLevelReplay.custom_update], the score of a task is updated with each of its
       segments in env order then time order: a finished episode gives its mean score over the
       whole episode (steps of earlier rollouts included); an episode still running gives its mean
       so far, and its running sum and step count carry over to the env's next rollout. With the
@@ -80,7 +80,7 @@ class PrioritizedLevelReplay(Curriculum):
             tasks; updates are checked and ignored). Reference mode has all but
             ``positive_value_loss`` and ``max_mc``.
         score_transform: ``rank``, ``power``, ``softmax``, ``eps_greedy``, ``constant`` or ``max``
-            (see :func:`~syllabus.curricula.plr.sampling.transform`; under ``rank``, among equal
+            (see `transform`; under ``rank``, among equal
             scores the task that reached its score first ranks higher).
         temperature: Temperature of ``score_transform``.
         staleness_coef: Weight of the staleness distribution in the replay mixture.
@@ -96,7 +96,7 @@ class PrioritizedLevelReplay(Curriculum):
             (default 0.5, as the reference's ``nu=0.5``).
         gamma: Discount factor of the scores' GAE.
         gae_lambda: Lambda of the scores' GAE.
-        robust: Robust PLR: the learner trains only on replayed tasks (see :func:`replay_mask`).
+        robust: Robust PLR: the learner trains only on replayed tasks (see [`replay_mask`][syllabus.curricula.plr.plr.replay_mask]).
         eps: Exploration weight of the ``eps_greedy`` transform.
         mode: ``corrected`` (default) or ``reference`` (see above).
         random_seed: Seed of the curriculum's random generator.
@@ -198,7 +198,11 @@ class PrioritizedLevelReplay(Curriculum):
 
     # ----------------------------------------------------------------- sampling
     def sample(self, k: int = 1) -> list[Task]:
-        """Samples ``k`` tasks, one at a time (each sample updates staleness)."""
+        """Samples ``k`` tasks, one at a time (each sample updates staleness).
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
+        """
         return [self.task_space.decode(self._sample_index()[0]) for _ in range(k)]
 
     def sample_with_metadata(self, k: int = 1) -> list[tuple[Task, dict[str, Any] | None]]:
@@ -206,7 +210,10 @@ class PrioritizedLevelReplay(Curriculum):
 
         ``replay`` tells whether the task was replayed from the seen tasks rather than drawn new
         (for ``strategy="random"``: whether it was seen before). ``train`` is ``replay`` for a
-        robust PLR and always true otherwise; :func:`replay_mask` reads it.
+        robust PLR and always true otherwise; [`replay_mask`][syllabus.curricula.plr.plr.replay_mask] reads it.
+
+        Args:
+            k: Number of tasks to return; 0 gives an empty list.
         """
         out: list[tuple[Task, dict[str, Any] | None]] = []
         for _ in range(k):
@@ -292,7 +299,7 @@ class PrioritizedLevelReplay(Curriculum):
 
         For ``strategy="random"``, the uniform distribution. In reference mode, the weights the
         reference's ``sample_weights()`` returns; when they are all zero, a replay is uniform over
-        all tasks (see :meth:`task_distribution`).
+        all tasks (see [`task_distribution`][syllabus.curricula.plr.plr.PrioritizedLevelReplay.task_distribution]).
 
         Raises:
             ReferenceModeError: In reference mode, if the reference could not sample from the weights.
@@ -333,8 +340,8 @@ class PrioritizedLevelReplay(Curriculum):
         """Reference mode: a function that draws one replay, after checking the reference could.
 
         With the default staleness (``power``, temperature 1) or none, and valid score weights,
-        it draws a mixture component, then a task from it in O(log n), as :meth:`_sample_replay`
-        does; otherwise it samples the full distribution of :meth:`_reference_distribution`.
+        it draws a mixture component, then a task from it in O(log n), as `_sample_replay`
+        does; otherwise it samples the full distribution of `_reference_distribution`.
         """
         rng = self.rng
         self._reference_score_weights()
@@ -373,7 +380,7 @@ class PrioritizedLevelReplay(Curriculum):
         return self._reference_scores
 
     def _reference_distribution(self) -> tuple[np.ndarray, np.ndarray]:
-        """Reference mode: ``(sample_weights, replay distribution)`` (see :func:`reference.replay_distribution`)."""
+        """Reference mode: ``(sample_weights, replay distribution)`` (see `reference.replay_distribution`)."""
         staleness = None
         if self.staleness_coef > 0:
             values = (self._count - self._last_sampled).astype(np.float64)
@@ -627,7 +634,10 @@ class PrioritizedLevelReplay(Curriculum):
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores a state from :meth:`state_dict`; later samples match the saved curriculum's.
+        """Restores a state from [`state_dict`][syllabus.curricula.plr.plr.PrioritizedLevelReplay.state_dict]; later samples match the saved curriculum's.
+
+        Args:
+            state: A dict returned by ``state_dict()`` of the same kind of object.
 
         Raises:
             ValueError: If the state is of a task space with another number of tasks, or of

@@ -5,7 +5,7 @@ The functions here reproduce the scores and replay weights of the reference impl
 ``update_with_rollouts`` and one ``after_update`` per rollout, and the level weights logged after
 every update). They are written from that behaviour; no code is taken from the reference. Where
 the reference would fail (an exception in ``np.random.choice``) or produce NaN or negative
-probabilities, they raise :class:`ReferenceModeError` instead. ``docs/plr.md`` lists every
+probabilities, they raise [`ReferenceModeError`][syllabus.curricula.plr.reference.ReferenceModeError] instead. ``docs/plr.md`` lists every
 difference with the default (corrected) mode.
 """
 
@@ -45,6 +45,12 @@ class EpisodeScores:
     ``finished_*`` are the episodes that ended in the rollout (env order, then time order);
     ``open_*`` the last, unfinished episode of each env (env order), which the reference commits
     at the end of the update unless its score is exactly 0.
+
+    Args:
+        finished_tasks: Task indices of the episodes that ended in the rollout.
+        finished: Scores of those episodes, in the same order.
+        open_tasks: Task index of each env's unfinished last episode, in env order.
+        open_: Scores of those unfinished episodes, in the same order.
     """
 
     def __init__(
@@ -169,6 +175,14 @@ def weights(
     * ``max``: the largest value among seen tasks; the reference breaks ties (``np.isclose``)
       at random, so the weight is split equally among them (the distribution of its draw).
 
+    Args:
+        name: The transform's name (one of ``TRANSFORMS``).
+        values: Scores or staleness of every task.
+        seen: Which tasks have been scored; unseen tasks get weight 0.
+        temperature: Temperature of the transform.
+        eps: Exploration mass of the ``eps_greedy`` transform.
+        staleness_coef: Weight of staleness against scores in the mixture.
+
     Raises:
         ReferenceModeError: For ``max`` when the tie is at ``-inf`` between seen and unseen
             tasks, where the reference's random draw may leave the component without mass.
@@ -283,7 +297,7 @@ def replay_distribution(
     """The reference's replay weights and the distribution its sampler draws from.
 
     Args:
-        score_weights: The score component (see :func:`weights`).
+        score_weights: The score component (see `weights`).
         staleness_weights: The staleness component (``None`` when ``staleness_coef`` is 0).
         staleness_coef: Weight of the staleness component.
         names: ``(score_transform, staleness_transform)`` for error messages.

@@ -16,6 +16,12 @@ def transform(name: str, values: np.ndarray, temperature: float, eps: float) -> 
     * ``eps_greedy``: ``1 - eps`` on the (first) largest value plus ``eps`` spread uniformly;
     * ``constant``: uniform;
     * ``max``: uniform over the largest values (1 on each, 0 elsewhere).
+
+    Args:
+        name: The transform's name (one of ``TRANSFORMS``).
+        values: Scores or staleness of the candidate tasks.
+        temperature: Temperature of the transform (higher is flatter).
+        eps: Exploration mass of the ``eps_greedy`` transform.
     """
     if len(values) == 0:
         return np.zeros(0)
@@ -42,7 +48,7 @@ class CdfSampler:
     """Samples indices with probability proportional to fixed nonnegative weights, in O(log n).
 
     Args:
-        weights: One weight per index; may all be zero (then :attr:`total` is 0 and nothing is sampled).
+        weights: One weight per index; may all be zero (then `total` is 0 and nothing is sampled).
     """
 
     def __init__(self, weights: np.ndarray) -> None:
@@ -52,7 +58,11 @@ class CdfSampler:
         self._last = int(self._cdf.searchsorted(self.total))  # the last index with positive weight
 
     def sample(self, u: float) -> int:
-        """The index whose cumulative-weight interval holds ``u * total`` (``0 <= u < 1``)."""
+        """The index whose cumulative-weight interval holds ``u * total`` (``0 <= u < 1``).
+
+        Args:
+            u: A uniform random number in ``[0, 1)`` chosen by the caller (so sampling stays reproducible).
+        """
         return min(int(self._cdf.searchsorted(u * self.total, side="right")), self._last)
 
 
@@ -65,7 +75,7 @@ class RankedTasks:
     Args:
         num_tasks: Number of task indices.
         temperature: Temperature of the rank transform.
-        order: A saved :attr:`order` to start from.
+        order: A saved `order` to start from.
     """
 
     def __init__(self, num_tasks: int, temperature: float, order: np.ndarray | None = None) -> None:
@@ -73,7 +83,12 @@ class RankedTasks:
         self.order = np.zeros(0, dtype=np.int64) if order is None else np.asarray(order, dtype=np.int64)
 
     def update(self, scores: np.ndarray, changed: np.ndarray) -> None:
-        """Moves the tasks ``changed`` (distinct indices, new or re-scored) to their place by ``scores``."""
+        """Moves the tasks ``changed`` (distinct indices, new or re-scored) to their place by ``scores``.
+
+        Args:
+            scores: Current score of every task index.
+            changed: Indices of the tasks that are new or were re-scored.
+        """
         moved = np.zeros(len(scores), dtype=bool)
         moved[changed] = True
         kept = self.order[~moved[self.order]]
@@ -116,23 +131,42 @@ class StalenessTree:
             j += j & -j
 
     def insert(self, index: int, last_sampled: int) -> None:
-        """Adds a newly seen task."""
+        """Adds a newly seen task.
+
+        Args:
+            index: Index of the newly seen task.
+            last_sampled: Sample count at which the task was last sampled.
+        """
         self._add(self._seen, index, 1)
         self._add(self._last, index, last_sampled)
         self.num_seen += 1
         self.last_sum += last_sampled
 
     def shift(self, index: int, delta: int) -> None:
-        """Adds ``delta`` to the ``last_sampled`` of a seen task."""
+        """Adds ``delta`` to the ``last_sampled`` of a seen task.
+
+        Args:
+            index: Index of a seen task.
+            delta: Amount added to its ``last_sampled``.
+        """
         self._add(self._last, index, delta)
         self.last_sum += delta
 
     def total(self, count: int) -> int:
-        """Total staleness of the seen tasks."""
+        """Total staleness of the seen tasks.
+
+        Args:
+            count: Current sample count (staleness is measured from it).
+        """
         return count * self.num_seen - self.last_sum
 
     def sample(self, u: float, count: int) -> int:
-        """The seen task whose staleness interval holds ``floor(u * total)`` (needs ``total > 0``)."""
+        """The seen task whose staleness interval holds ``floor(u * total)`` (needs ``total > 0``).
+
+        Args:
+            u: A uniform random number in ``[0, 1)`` chosen by the caller (so sampling stays reproducible).
+            count: Current sample count (staleness is measured from it).
+        """
         total = self.total(count)
         target = min(int(u * total), total - 1)
         seen, last, n = self._seen, self._last, self._n
@@ -176,11 +210,19 @@ class IndexPool:
         return self._pos[index] >= 0
 
     def pick(self, u: float) -> int:
-        """The item at position ``floor(u * len)`` (``0 <= u < 1``; the pool must not be empty)."""
+        """The item at position ``floor(u * len)`` (``0 <= u < 1``; the pool must not be empty).
+
+        Args:
+            u: A uniform random number in ``[0, 1)`` chosen by the caller (so sampling stays reproducible).
+        """
         return self.items[min(int(u * len(self.items)), len(self.items) - 1)]
 
     def remove(self, index: int) -> None:
-        """Removes ``index`` (which must be in the pool)."""
+        """Removes ``index`` (which must be in the pool).
+
+        Args:
+            index: The index to remove.
+        """
         position = self._pos[index]
         moved = self.items[-1]
         self.items[position] = moved

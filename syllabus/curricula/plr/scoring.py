@@ -64,11 +64,19 @@ class Segments(NamedTuple):
     last: np.ndarray
 
     def sums(self, per_step: np.ndarray) -> np.ndarray:
-        """Sum of a ``(num_steps, num_envs)`` array over each segment."""
+        """Sum of a ``(num_steps, num_envs)`` array over each segment.
+
+        Args:
+            per_step: A ``(num_steps, num_envs)`` array of per-step values.
+        """
         return np.add.reduceat(per_step.T.ravel(), self.starts)
 
     def maxima(self, per_step: np.ndarray) -> np.ndarray:
-        """Maximum of a ``(num_steps, num_envs)`` array over each segment."""
+        """Maximum of a ``(num_steps, num_envs)`` array over each segment.
+
+        Args:
+            per_step: A ``(num_steps, num_envs)`` array of per-step values.
+        """
         return np.maximum.reduceat(per_step.T.ravel(), self.starts)
 
 
@@ -77,6 +85,10 @@ def split_segments(tasks: np.ndarray, dones: np.ndarray) -> Segments:
 
     ``first``/``last`` give, per env, the index of its first and last segment; ``finished`` marks
     segments that end with a done (the last segment of an env is unfinished otherwise).
+
+    Args:
+        tasks: ``(num_steps, num_envs)`` task index of every step.
+        dones: ``(num_steps, num_envs)`` episode-end flag of every step.
     """
     num_steps, num_envs = dones.shape
     env_major = dones.T
@@ -106,6 +118,12 @@ def step_scores(
 
     Policy strategies use ``action_log_dist`` (log-probabilities, last axis over actions):
     ``policy_entropy`` is the entropy divided by its maximum ``log(num_actions)``.
+
+    Args:
+        strategy: The scoring strategy (one of ``STRATEGIES``).
+        advantages: ``(num_steps, num_envs)`` GAE advantages of the rollout.
+        td_errors: ``(num_steps, num_envs)`` one-step TD errors of the rollout.
+        action_log_dist: ``(num_steps, num_envs, num_actions)`` log action probabilities; needed by the policy-entropy strategies only.
     """
     if strategy == "value_l1":
         return np.abs(advantages)
@@ -138,6 +156,9 @@ class PartialEpisodes:
     The first segment of an env in the next rollout continues its carried episode when it runs
     the same task; its sum and step count then include the carried part, so the episode is
     scored as a whole (step-weighted mean) when it ends.
+
+    Args:
+        num_envs: Number of envs whose unfinished episodes are carried.
     """
 
     def __init__(self, num_envs: int = 0) -> None:
@@ -149,6 +170,11 @@ class PartialEpisodes:
         """Adds carried parts into ``sums``/``counts`` (in place) and carries the new unfinished ones.
 
         A carry made with another number of envs is dropped.
+
+        Args:
+            segments: The rollout's episode segments.
+            sums: Per-segment score sums, updated in place.
+            counts: Per-segment step counts, updated in place.
         """
         num_envs = len(segments.first)
         if len(self.task) == num_envs:
@@ -167,7 +193,11 @@ class PartialEpisodes:
         return {"task": self.task.copy(), "sum": self.sum.copy(), "count": self.count.copy()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restores parts saved by :meth:`state_dict`."""
+        """Restores parts saved by `state_dict`.
+
+        Args:
+            state: A dict returned by ``state_dict()`` of the same kind of object.
+        """
         self.task = np.asarray(state["task"], dtype=np.int64).copy()
         self.sum = np.asarray(state["sum"], dtype=np.float64).copy()
         self.count = np.asarray(state["count"], dtype=np.int64).copy()
@@ -180,6 +210,13 @@ def smooth_scores(
 
     A task's first score (``scored`` false) is taken as is. Tasks may repeat; the result equals
     applying the updates one by one, computed in closed form.
+
+    Args:
+        scores: Current score of every task.
+        scored: Which tasks already have a score.
+        tasks: Task index of each new score, in update order.
+        new: The new scores.
+        alpha: Weight of a new score in the moving average.
 
     Returns:
         ``(unique_tasks, new_scores)``.
