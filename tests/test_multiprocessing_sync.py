@@ -175,7 +175,7 @@ def test_handles_must_come_from_make_multiprocessing_curriculum():
 def test_curriculum_never_started_times_out_with_advice():
     curriculum, task_queue, update_queue = make_multiprocessing_curriculum(RecordingCurriculum(), start=False)
     with curriculum:
-        env = MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue, timeout=scaled(0.3))
+        env = MultiProcessingSyncWrapper(CountingEnv(), task_queue, update_queue, timeout=0.3)
         with pytest.raises(CurriculumTimeoutError, match=r"did not answer.*start\(\)"):
             env.reset()
         env.close()

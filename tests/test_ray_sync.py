@@ -218,7 +218,7 @@ def test_id_of_an_env_whose_actor_died_is_free_again():
 
 def test_stalled_learner_call_times_out():
     signal = Signal.remote()
-    with make_ray_curriculum(StallingCurriculum(), timeout=scaled(0.5)) as curriculum:
+    with make_ray_curriculum(StallingCurriculum(), timeout=0.5) as curriculum:
         with pytest.raises(CurriculumTimeoutError, match="'curriculum' did not answer within 0.5 s"):
             curriculum.stall(signal)  # the actor stays blocked after the learner gives up
         ray.get(signal.release.remote(), timeout=scaled(10))
@@ -314,7 +314,7 @@ def test_resets_use_prefetched_tasks_while_the_actor_is_blocked():
     """With batch_size <= prefetch no reset waits on a request still held in the env's batch."""
     with make_ray_curriculum(RecordingCurriculum(), name="prefetching") as curriculum:
         env = RaySyncWrapper(
-            CountingEnv(), actor=curriculum.actor, prefetch=8, batch_size=4, timeout=scaled(0.5)
+            CountingEnv(), actor=curriculum.actor, prefetch=8, batch_size=4, timeout=0.5
         )
         env.reset()  # receives 1 + 8 tasks
         signal = Signal.remote()

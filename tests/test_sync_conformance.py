@@ -357,7 +357,7 @@ def test_blocked_curriculum_times_out_after_the_configured_wait(backend):
     if not backend.has_peer:
         pytest.skip("in-process: the curriculum answers every request as it is made")
     with served(backend, RecordingCurriculum()) as handle:
-        env = backend.env(handle, timeout=scaled(0.5))
+        env = backend.env(handle, timeout=0.5)
         with (
             backend.blocked(handle),
             takes_about(0.5),
