@@ -125,7 +125,7 @@ class ReinitTaskWrapper(TaskWrapper[ObsType, ActType]):
         self.env = new_env
 
 
-def check_task_interface(env: gym.Env) -> None:
+def check_task_interface(env: Any) -> None:
     """Raises :class:`TaskInterfaceError` unless ``env.reset`` accepts ``new_task``.
 
     A wrapper stacked above a :class:`TaskWrapper` (e.g. ``RecordEpisodeStatistics``) hides its
