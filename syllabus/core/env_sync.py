@@ -113,6 +113,8 @@ class EnvSession:
         if new_task is not None:
             self._wait_until(lambda: self._welcomed)
             return new_task, None
+        if not self._tasks_held():  # a second reset since the last episode end, with prefetch=0
+            self._request(1)
         self._wait_until(lambda: self._ready)
         task, metadata = self._ready.popleft()
         if self._tasks_held() < self._prefetch:  # resets without episode ends in between
