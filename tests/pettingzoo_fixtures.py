@@ -34,12 +34,14 @@ class CountingParallelEnv(PettingZooTaskEnv):
         self.agents: list[str] = []
         self._lives: dict[str, int] = {}
         self._t = 0
+        self._obs_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self._action_space = gym.spaces.Discrete(2)
 
     def observation_space(self, agent: str) -> gym.spaces.Space:
-        return gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+        return self._obs_space
 
     def action_space(self, agent: str) -> gym.spaces.Space:
-        return gym.spaces.Discrete(2)
+        return self._action_space
 
     def lifetime(self, agent: str) -> int:
         return 2 + (int(self.task or 0) + self.possible_agents.index(agent)) % 4
