@@ -122,9 +122,11 @@ def test_independent_step_updates_go_only_to_curricula_that_need_them():
 
 
 def test_independent_state_round_trips_and_refuses_shared_objects():
-    make = lambda seed: {
-        a: DomainRandomization(DiscreteTaskSpace(9), random_seed=seed + i) for i, a in enumerate(AGENTS)
-    }  # noqa: E731
+    def make(seed):
+        return {
+            a: DomainRandomization(DiscreteTaskSpace(9), random_seed=seed + i) for i, a in enumerate(AGENTS)
+        }
+
     one = MultiagentIndependentCurriculumWrapper(make(0))
     two = MultiagentIndependentCurriculumWrapper(make(100))
     two.load_state_dict(one.state_dict())
