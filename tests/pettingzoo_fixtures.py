@@ -134,3 +134,22 @@ def pettingzoo_process_worker(task_queue, update_queue, env_id: int, episodes: i
     finally:
         env.close()
     results.put((env_id, {agent: eps for (_, agent), eps in rollouts.episodes.items()}, rollouts.delivered))
+
+
+def run_ray_pettingzoo_env(env_id: int, episodes: int, **kwargs: Any) -> tuple[int, dict, list[int]]:
+    """Body of a Ray task: runs ``episodes`` episodes of a RayPettingZooSyncWrapper env, reports what it saw."""
+    from syllabus.core import RayPettingZooSyncWrapper
+
+    env = RayPettingZooSyncWrapper(CountingParallelEnv(), env_id=env_id, **kwargs)
+    try:
+        rollouts = run_parallel([env], episodes)
+    finally:
+        env.close()  # sends what the env still holds and waits until the curriculum applied it
+    return env_id, {agent: eps for (_, agent), eps in rollouts.episodes.items()}, rollouts.delivered
+
+
+def make_stacked_counting_env(task_queue, update_queue) -> Any:
+    """Env factory of SB3 vector envs: a synced CountingParallelEnv with its agents stacked."""
+    from syllabus.integrations.sb3_pettingzoo import StackedAgentsEnv
+
+    return StackedAgentsEnv(PettingZooSyncWrapper(CountingParallelEnv(), task_queue, update_queue))
