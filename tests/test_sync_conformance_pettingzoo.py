@@ -188,3 +188,14 @@ def test_resets_without_an_episode_end_get_fresh_tasks(backend, prefetch):
         state = inner(backend.state(handle))
     assert len(set(tasks)) == 4
     assert not state.episodes
+
+
+def test_single_agent_resets_without_an_episode_end_get_fresh_tasks_too(backend):
+    """The same session code serves gymnasium envs: with prefetch=0 a second reset asks for a task."""
+    recording = RecordingCurriculum()
+    with served(backend, recording) as handle:
+        env = backend.env(handle, prefetch=0, timeout=scaled(10))
+        tasks = [env.reset()[1]["task"] for _ in range(3)]
+        env.close()
+        backend.state(handle)
+    assert len(set(tasks)) == 3
