@@ -16,17 +16,18 @@ from syllabus.cli.schema import (
     CartPoleEnvConfig,
     ConfigError,
     MiniGridEnvConfig,
+    MpeEnvConfig,
     ProcgenEnvConfig,
     RunConfig,
 )
 
-from syllabus.core import Curriculum
+from syllabus.core import Curriculum, MultiagentSharedCurriculumWrapper
 from syllabus.task_space import DiscreteTaskSpace, TaskSpace
 
 if TYPE_CHECKING:
     pass
 
-EXTRAS = {"procgen": "procgen", "minigrid": "minigrid"}
+EXTRAS = {"procgen": "procgen", "minigrid": "minigrid", "mpe": "mpe"}
 
 
 class MissingDependencyError(RuntimeError):
@@ -48,6 +49,9 @@ def task_space_of(env_cfg: Any, *, evaluation: bool = False) -> TaskSpace:
         if evaluation and env_cfg.eval_tasks:
             return DiscreteTaskSpace(list(env_cfg.eval_tasks))
         return DiscreteTaskSpace(list(env_cfg.env_ids if env_cfg.env_ids else env_cfg.seeds))
+    if isinstance(env_cfg, MpeEnvConfig):
+        tasks = env_cfg.eval_tasks if evaluation and env_cfg.eval_tasks else env_cfg.tasks
+        return DiscreteTaskSpace([float(t) for t in tasks])
     raise ConfigError(f"no task space for env config {env_cfg!r}")
 
 
@@ -79,7 +83,41 @@ def make_task_env(env_cfg: Any, *, evaluation: bool = False) -> gym.Env:
                 return make_minigrid(env_ids=list(env_cfg.eval_tasks))
             return make_minigrid(env_id=env_cfg.env_id, seeds=list(env_cfg.eval_tasks))
         return make_minigrid(env_ids=env_cfg.env_ids, env_id=env_cfg.env_id, seeds=env_cfg.seeds)
+    if is_multiagent(env_cfg):
+        from syllabus.integrations.sb3_pettingzoo import StackedAgentsEnv
+
+        return StackedAgentsEnv(make_parallel_task_env(env_cfg, evaluation=evaluation))
     raise ConfigError(f"cannot build an env from {env_cfg!r}")
+
+
+# ------------------------------------------------------------ multi-agent envs
+
+
+def is_multiagent(env_cfg: Any) -> bool:
+    """Whether the env is a PettingZoo parallel env (trained with one policy shared by its agents)."""
+    return isinstance(env_cfg, MpeEnvConfig)
+
+
+def make_parallel_task_env(env_cfg: Any, *, evaluation: bool = False) -> Any:
+    """Builds the PettingZoo parallel task env of a multi-agent ``env_cfg``."""
+    if isinstance(env_cfg, MpeEnvConfig):
+        make_mpe = _import_env("mpe", "make_mpe")
+        return make_mpe(
+            task_space_of(env_cfg, evaluation=evaluation),
+            n_agents=env_cfg.n_agents,
+            max_cycles=env_cfg.max_cycles,
+            local_ratio=env_cfg.local_ratio,
+        )
+    raise ConfigError(f"{env_cfg!r} is not a multi-agent env")
+
+
+def possible_agents(env_cfg: Any) -> list[Any]:
+    """The agents of a multi-agent env, in its order."""
+    env = make_parallel_task_env(env_cfg)
+    try:
+        return list(env.possible_agents)
+    finally:
+        env.close()
 
 
 def _import_env(name: str, attribute: str) -> Any:
@@ -128,6 +166,14 @@ def check_env_config(env_cfg: Any) -> None:
 
 def make_curriculum(run: RunConfig, task_space: TaskSpace) -> Curriculum | None:
     """Builds the curriculum of ``run`` (``None`` for ``curriculum=none``), seeded with ``run.seed``."""
+    curriculum = _make_curriculum(run, task_space)
+    if curriculum is not None and is_multiagent(run.env):
+        # PettingZoo envs report every agent's return: one curriculum learns from all agents.
+        return MultiagentSharedCurriculumWrapper(curriculum, possible_agents(run.env))
+    return curriculum
+
+
+def _make_curriculum(run: RunConfig, task_space: TaskSpace) -> Curriculum | None:
     from syllabus.curricula import (
         Constant,
         DomainRandomization,

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 import gymnasium as gym
-from syllabus.cli.builders import MissingDependencyError, make_task_env
+from syllabus.cli.builders import MissingDependencyError, is_multiagent, make_parallel_task_env, make_task_env
 from syllabus.cli.ray_cluster import check_cluster, connect_ray, curriculum_actor_name, start_curriculum_actor
 from syllabus.cli.schema import ConfigError, RaySyncConfig, RunConfig
 from syllabus.cli.vec_env_faults import GuardedSubprocVecEnv, guard_env_fns
@@ -43,8 +43,26 @@ class TaskInfoWrapper(gym.Wrapper):
         return obs, info
 
 
+def _multiagent_env(env_cfg: Any, sync: Callable[[Any], Any] | None) -> gym.Env:
+    """A PettingZoo env synced by ``sync`` (the backend's PettingZoo wrapper; ``None``: no curriculum),
+    its agents stacked for parameter sharing ([`syllabus.integrations.sb3_pettingzoo`][syllabus.integrations.sb3_pettingzoo])."""
+    from syllabus.integrations.sb3_pettingzoo import StackedAgentsEnv
+
+    env = make_parallel_task_env(env_cfg)
+    return StackedAgentsEnv(env if sync is None else sync(env))
+
+
 def _worker_env(env_cfg: Any, task_queue: Any, update_queue: Any) -> gym.Env:
     """Env factory run in each SubprocVecEnv worker (which ignores Ctrl-C: the learner closes workers)."""
+    if is_multiagent(env_cfg):
+        from syllabus.core import PettingZooSyncWrapper
+
+        sync = (
+            None
+            if task_queue is None
+            else partial(PettingZooSyncWrapper, task_queue=task_queue, update_queue=update_queue)
+        )
+        return _multiagent_env(env_cfg, sync)
     env = make_task_env(env_cfg)
     if task_queue is None:
         return TaskInfoWrapper(env)
@@ -53,6 +71,13 @@ def _worker_env(env_cfg: Any, task_queue: Any, update_queue: Any) -> gym.Env:
 
 def _direct_env(env_cfg: Any, curriculum: Curriculum | None) -> gym.Env:
     """Env factory of ``sync=none``: the curriculum is called in this process."""
+    if is_multiagent(env_cfg):
+        from syllabus.core import DirectPettingZooSyncWrapper
+
+        return _multiagent_env(
+            env_cfg,
+            None if curriculum is None else partial(DirectPettingZooSyncWrapper, curriculum=curriculum),
+        )
     env = make_task_env(env_cfg)
     return TaskInfoWrapper(env) if curriculum is None else DirectSyncWrapper(env, curriculum)
 
@@ -61,6 +86,17 @@ def _ray_env(
     env_cfg: Any, actor: Any, curriculum_name: str, namespace: str | None, timeout: float
 ) -> gym.Env:
     """Env factory of ``sync=ray``, run in each RayVecEnv actor; ``actor`` is the curriculum's (or None)."""
+    if is_multiagent(env_cfg):
+        from syllabus.core import RayPettingZooSyncWrapper
+
+        sync = partial(
+            RayPettingZooSyncWrapper,
+            curriculum_name=curriculum_name,
+            namespace=namespace,
+            actor=actor,
+            timeout=timeout,
+        )
+        return _multiagent_env(env_cfg, None if actor is None else sync)
     env = make_task_env(env_cfg)
     if actor is None:
         return TaskInfoWrapper(env)
@@ -184,6 +220,12 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
         else:
             raise ConfigError(f"sync.name: no builder for sync backend {run.sync.name!r}")
         envs._closers.append(venv.close)
+        if is_multiagent(run.env):  # one vector entry per agent, for one shared policy
+            from syllabus.integrations.sb3_pettingzoo import agents_vec_env
+
+            probe = make_task_env(run.env)  # for the agents' spaces
+            probe.close()
+            venv = agents_vec_env(venv, probe)
         envs.venv = VecMonitor(venv)
     except BaseException:
         envs.close()

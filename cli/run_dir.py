@@ -37,6 +37,8 @@ PACKAGES = (
     "omegaconf",
     "procgen-mirror",
     "minigrid",
+    "pettingzoo",
+    "mpe2",
     "ray",
 )
 FINAL = "final"

@@ -56,6 +56,18 @@ class MiniGridEnvConfig:
     success_threshold: float | None = None
 
 
+@dataclass
+class MpeEnvConfig:
+    """MPE2 ``simple_spread`` (cooperative); a task is the half-width of the square agents and landmarks start in."""
+
+    name: str = "mpe"
+    tasks: list[float] = field(default_factory=lambda: [0.5, 1.0, 1.5, 2.0])
+    eval_tasks: list[float] | None = None
+    n_agents: int = 3
+    max_cycles: int = 25
+    local_ratio: float = 0.5
+
+
 # --------------------------------------------------------------------- curriculum
 
 
@@ -244,7 +256,12 @@ class RunConfig:
 
 
 GROUP_SCHEMAS: dict[str, dict[str, type]] = {
-    "env": {"cartpole": CartPoleEnvConfig, "procgen": ProcgenEnvConfig, "minigrid": MiniGridEnvConfig},
+    "env": {
+        "cartpole": CartPoleEnvConfig,
+        "procgen": ProcgenEnvConfig,
+        "minigrid": MiniGridEnvConfig,
+        "mpe": MpeEnvConfig,
+    },
     "curriculum": {
         "none": NoCurriculumConfig,
         "constant": ConstantConfig,
@@ -271,8 +288,15 @@ _CHOICES = {
     "sync.curriculum_node": ("driver", "any"),
 }
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are unsigned 32-bit
-# The optional package each env or sync backend needs, and the extra that installs it.
-_OPTIONAL = {("env", "procgen"): "procgen", ("env", "minigrid"): "minigrid", ("sync", "ray"): "ray"}
+# The optional package (module) each env or sync backend needs; the extra that installs it has its name
+# unless _EXTRA_OF says otherwise.
+_OPTIONAL = {
+    ("env", "procgen"): "procgen",
+    ("env", "minigrid"): "minigrid",
+    ("env", "mpe"): "mpe2",
+    ("sync", "ray"): "ray",
+}
+_EXTRA_OF = {"mpe2": "mpe"}  # the extra that installs a module, where their names differ
 # `auto`, `HOST:PORT` (a cluster's GCS) or `ray://HOST[:PORT]` (Ray Client).
 _RAY_ADDRESS = re.compile(r"auto|ray://[^\s:/]+(:\d+)?|[^\s:/]+:\d+")
 
@@ -348,6 +372,11 @@ def _check_values(run: RunConfig) -> None:
                 f"learner.n_minibatches={run.learner.n_minibatches} must divide learner.n_steps * num_envs "
                 f"= {run.learner.n_steps} * {run.num_envs} = {rollout}"
             )
+    if isinstance(run.env, MpeEnvConfig) and not isinstance(run.learner, SB3PPOConfig):
+        raise ConfigError(
+            f"env=mpe trains with learner=sb3_ppo (one policy shared by the agents), got learner={run.learner.name}; "
+            "for RLlib multi-agent training see examples/rllib_multiagent.py"
+        )
     if isinstance(run.learner, RLlibPPOConfig):
         if not isinstance(run.sync, RaySyncConfig):
             raise ConfigError(
@@ -423,6 +452,24 @@ def _check_env(env: Any) -> None:
         bad_seeds = [s for s in env.seeds or [] if s < 0]
         if bad_seeds:
             raise ConfigError(f"env.seeds must be >= 0, got {bad_seeds[0]} in {env.seeds!r}")
+    elif isinstance(env, MpeEnvConfig):
+        _check_mpe(env)
+
+
+def _check_mpe(env: MpeEnvConfig) -> None:
+    if not env.tasks:
+        raise ConfigError("env.tasks must list at least one world half-width, got []")
+    for key, tasks in (("env.tasks", env.tasks), ("env.eval_tasks", env.eval_tasks or [])):
+        bad = [t for t in tasks if not t > 0]
+        if bad:
+            raise ConfigError(
+                f"{key}: an MPE task is the half-width of the start square and must be > 0, got {bad[0]!r} in {list(tasks)!r}"
+            )
+    for key in ("n_agents", "max_cycles"):
+        if getattr(env, key) < 1:
+            raise ConfigError(f"env.{key} must be >= 1, got {getattr(env, key)}")
+    if not 0.0 <= env.local_ratio <= 1.0:
+        raise ConfigError(f"env.local_ratio must be in [0, 1], got {env.local_ratio}")
 
 
 def check_installed(run: RunConfig) -> None:
@@ -431,10 +478,11 @@ def check_installed(run: RunConfig) -> None:
     Raises:
         ConfigError: Naming the extra to install.
     """
-    for (group, name), extra in _OPTIONAL.items():
-        if getattr(run, group).name == name and importlib.util.find_spec(extra) is None:
+    for (group, name), module in _OPTIONAL.items():
+        if getattr(run, group).name == name and importlib.util.find_spec(module) is None:
+            extra = _EXTRA_OF.get(module, module)
             raise ConfigError(
-                f"{group}={name} needs an optional dependency that is not installed ({extra}); install it with: "
+                f"{group}={name} needs an optional dependency that is not installed ({module}); install it with: "
                 f'pip install "syllabus-curriculum[{extra}]"'
             )
 

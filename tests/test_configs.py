@@ -119,7 +119,7 @@ def test_plr_takes_the_learners_discount():
         ({"extra": 1}, "unknown top-level key 'extra'"),
         (
             {"env": {"name": "atari"}},
-            "env.name: unknown env 'atari'; valid choices: cartpole, procgen, minigrid",
+            "env.name: unknown env 'atari'; valid choices: cartpole, procgen, minigrid, mpe",
         ),
         (
             {"logger": {"progress": "fancy"}},

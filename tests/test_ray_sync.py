@@ -313,9 +313,7 @@ def test_close_sends_the_updates_still_in_the_batch():
 def test_resets_use_prefetched_tasks_while_the_actor_is_blocked():
     """With batch_size <= prefetch no reset waits on a request still held in the env's batch."""
     with make_ray_curriculum(RecordingCurriculum(), name="prefetching") as curriculum:
-        env = RaySyncWrapper(
-            CountingEnv(), actor=curriculum.actor, prefetch=8, batch_size=4, timeout=0.5
-        )
+        env = RaySyncWrapper(CountingEnv(), actor=curriculum.actor, prefetch=8, batch_size=4, timeout=0.5)
         env.reset()  # receives 1 + 8 tasks
         signal = Signal.remote()
         curriculum.actor.__ray_call__.remote(lambda _: ray.get(signal.wait.remote(), timeout=scaled(30)))

@@ -331,7 +331,13 @@ def check_episode(episode_return: Any, length: Any) -> None:
     if isinstance(episode_return, bool) or not isinstance(
         episode_return, (int, float, np.integer, np.floating)
     ):
-        raise ValueError(f"episode_return must be a number, got {episode_return!r}")
+        hint = (
+            " (per-agent returns from a PettingZoo sync wrapper: wrap the curriculum in "
+            "MultiagentSharedCurriculumWrapper or MultiagentIndependentCurriculumWrapper)"
+            if isinstance(episode_return, MutableMapping)
+            else ""
+        )
+        raise ValueError(f"episode_return must be a number, got {episode_return!r}{hint}")
     if not math.isfinite(episode_return):
         raise ValueError(f"episode_return must be finite, got {episode_return!r}")
     if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -48,6 +49,19 @@ class _DirectTransport:
         self._dispatcher.end(self)  # no-op after Goodbye
 
 
+def direct_connector(curriculum: Curriculum, caller: str) -> Callable[[], _DirectTransport]:
+    """Checks ``curriculum`` and returns how an env of ``caller`` connects to it in this thread.
+
+    Raises:
+        TypeError: ``curriculum`` is not a plain ``Curriculum``.
+    """
+    check_curriculum(curriculum, caller)
+    dispatcher = _dispatchers.get(curriculum)
+    if dispatcher is None:
+        dispatcher = _dispatchers[curriculum] = CurriculumDispatcher(curriculum, threading.RLock())
+    return lambda: _DirectTransport(dispatcher)
+
+
 class DirectSyncWrapper(SyncWrapper):
     """Connects an environment to a curriculum in the same process and thread, without any IPC.
 
@@ -73,13 +87,9 @@ class DirectSyncWrapper(SyncWrapper):
         prefetch: int = 1,
         step_batch_size: int = 64,
     ) -> None:
-        check_curriculum(curriculum, "DirectSyncWrapper")
-        dispatcher = _dispatchers.get(curriculum)
-        if dispatcher is None:
-            dispatcher = _dispatchers[curriculum] = CurriculumDispatcher(curriculum, threading.RLock())
         super().__init__(
             env,
-            lambda: _DirectTransport(dispatcher),
+            direct_connector(curriculum, "DirectSyncWrapper"),
             env_id=env_id,
             prefetch=prefetch,
             step_batch_size=step_batch_size,

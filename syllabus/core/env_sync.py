@@ -65,27 +65,22 @@ class _NotConnected:
 _NOT_CONNECTED = _NotConnected()
 
 
-class SyncWrapper(gym.Wrapper):
-    """Base of the environment sync wrappers: hands the env its tasks and reports its episodes.
+class EnvSession:
+    """The environment's side of the protocol, shared by every sync wrapper (single- and multi-agent).
 
-    On every ``reset()`` the env gets the next task, sampled ahead of time, and the task is put in
-    ``info["task"]`` (its metadata, if any, in ``info["task_metadata"]``). Each episode end sends
-    one episode update that also asks for the task after the prefetched ones. Curricula with
-    ``requires_step_updates`` also get step results, sent in batches of ``step_batch_size``.
+    Connects at the first ``next_task``, keeps ``1 + prefetch`` tasks received or asked for,
+    batches step records, and sends one episode update per ``end_episode``.
 
     Args:
-        env: A task env (``reset(new_task=...)``), or wrapped in a TaskWrapper directly beneath.
-        connect: Opens the backend's channel to the curriculum. Called at the first reset, so an
-            env that is built but never reset (like gymnasium's AsyncVectorEnv probe) never connects.
+        connect: Opens the backend's channel to the curriculum; called at the first task request.
         env_id: Identifier reported with updates; assigned by the curriculum side when ``None``.
-        timeout: Seconds a reset may wait for a task before raising.
+        timeout: Seconds a task request may wait before raising.
         prefetch: Tasks kept ready beyond the one the next reset takes.
         step_batch_size: Steps per step-update message.
     """
 
     def __init__(
         self,
-        env: gym.Env,
         connect: Callable[[], Transport],
         *,
         env_id: int | None = None,
@@ -93,13 +88,11 @@ class SyncWrapper(gym.Wrapper):
         prefetch: int = 1,
         step_batch_size: int = 64,
     ) -> None:
-        check_task_interface(env)
         prefetch = check_count("prefetch", prefetch, 0)
         step_batch_size = check_count("step_batch_size", step_batch_size, 1)
         timeout = check_seconds("timeout", timeout)
         if env_id is not None:
             env_id = check_count("env_id", env_id, 0)
-        super().__init__(env)
         self.env_id = env_id
         self.timeout = timeout
         self._step_batch_size = step_batch_size
@@ -109,80 +102,48 @@ class SyncWrapper(gym.Wrapper):
         self._steps: list[tuple] = []
         self._prefetch = prefetch
         self._in_flight = 0
-        self._task: Any = None
-        self._episode_return = 0.0
-        self._episode_length = 0
         self._closed = False
         self._connect = connect
         self._transport: Transport = _NOT_CONNECTED
 
     @property
-    def task(self) -> Any:
-        """The task of the current episode."""
-        return self._task
+    def sends_steps(self) -> bool:
+        """Whether the curriculum asked for step updates (known after the first task)."""
+        return self._send_steps
 
-    @property
-    def task_space(self) -> Any:
-        """The wrapped environment's task space."""
-        return self.env.get_wrapper_attr("task_space")
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None):
-        """Resets into the next task from the curriculum, or into ``new_task`` when given.
-
-        Args:
-            seed: Seed for the env's random generator, as in ``gymnasium.Env.reset``.
-            options: Extra reset options, as in ``gymnasium.Env.reset``.
-            new_task: Task to switch to before resetting; ``None`` keeps the current one.
-        """
+    def next_task(self, new_task: Any = None) -> tuple[Any, dict[str, Any] | None]:
+        """The task of the next episode and its metadata: the next prefetched one, or ``new_task`` when given."""
         if self._transport is _NOT_CONNECTED:
             self._transport = self._connect()
             self._transport.send(Hello(self.env_id, os.getpid()))
             self._request(1 + self._prefetch)
         self._flush_steps()
-        metadata = None
-        if new_task is None:
-            self._wait_until(lambda: self._ready)
-            new_task, metadata = self._ready.popleft()
-            if self._tasks_held() < self._prefetch:  # resets without episode ends in between
-                self._request(self._prefetch - self._tasks_held())
-        else:
+        if new_task is not None:
             self._wait_until(lambda: self._welcomed)
-        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)  # type: ignore[call-arg]
-        self._task = new_task
-        self._episode_return = 0.0
-        self._episode_length = 0
-        info["task"] = new_task
-        if metadata is not None:
-            info["task_metadata"] = metadata
-        return obs, info
+            return new_task, None
+        if not self._tasks_held():  # a second reset since the last episode end, with prefetch=0
+            self._request(1)
+        self._wait_until(lambda: self._ready)
+        task, metadata = self._ready.popleft()
+        if self._tasks_held() < self._prefetch:  # resets without episode ends in between
+            self._request(self._prefetch - self._tasks_held())
+        return task, metadata
 
-    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
-        """Steps the env; at the episode end sends the episode update (and pending step updates).
-
-        Args:
-            action: Action to apply, from the env's action space.
-        """
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        self._episode_return += float(reward)
-        self._episode_length += 1
-        if self._send_steps:
-            self._steps.append(
-                (self._task, obs, reward, terminated, truncated, info, info.get("task_completion"))
-            )
-            if len(self._steps) >= self._step_batch_size:
-                self._flush_steps()
-        if terminated or truncated:
+    def add_step(self, step: tuple) -> None:
+        """Keeps one step record (the fields of a ``StepBatch``); sends a batch when it is full."""
+        self._steps.append(step)
+        if len(self._steps) >= self._step_batch_size:
             self._flush_steps()
-            request = self._tasks_held() <= self._prefetch
-            progress = info.get("task_completion")
-            self._transport.send(
-                EpisodeUpdate(self._task, self._episode_return, self._episode_length, progress, request)
-            )
-            self._in_flight += request
-        return obs, reward, terminated, truncated, info
+
+    def end_episode(self, task: Any, episode_return: Any, length: int, progress: Any) -> None:
+        """Sends the pending steps and the episode update, which also asks for the next task."""
+        self._flush_steps()
+        request = self._tasks_held() <= self._prefetch
+        self._transport.send(EpisodeUpdate(task, episode_return, length, progress, request))
+        self._in_flight += request
 
     def close(self) -> None:
-        """Sends pending updates, says goodbye to the curriculum and closes the env."""
+        """Sends pending updates and says goodbye to the curriculum; idempotent."""
         if not self._closed and self._transport is not _NOT_CONNECTED:
             self._closed = True
             try:
@@ -192,7 +153,6 @@ class SyncWrapper(gym.Wrapper):
                 pass  # the curriculum side is already gone: nothing left to tell it
             finally:
                 self._transport.close()
-        super().close()
 
     def _tasks_held(self) -> int:
         """Tasks received or asked for and not yet used; never more than ``1 + prefetch``."""
@@ -241,3 +201,94 @@ class SyncWrapper(gym.Wrapper):
             f"env {self.env_id} waited {self.timeout:g} s for a task: the curriculum is blocked or very slow "
             "(a long custom_update holding it?). Raise `timeout` if this is expected."
         )
+
+
+class SyncWrapper(gym.Wrapper):
+    """Base of the environment sync wrappers: hands the env its tasks and reports its episodes.
+
+    On every ``reset()`` the env gets the next task, sampled ahead of time, and the task is put in
+    ``info["task"]`` (its metadata, if any, in ``info["task_metadata"]``). Each episode end sends
+    one episode update that also asks for the task after the prefetched ones. Curricula with
+    ``requires_step_updates`` also get step results, sent in batches of ``step_batch_size``.
+
+    Args:
+        env: A task env (``reset(new_task=...)``), or wrapped in a TaskWrapper directly beneath.
+        connect: Opens the backend's channel to the curriculum. Called at the first reset, so an
+            env that is built but never reset (like gymnasium's AsyncVectorEnv probe) never connects.
+        env_id: Identifier reported with updates; assigned by the curriculum side when ``None``.
+        timeout: Seconds a reset may wait for a task before raising.
+        prefetch: Tasks kept ready beyond the one the next reset takes.
+        step_batch_size: Steps per step-update message.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        connect: Callable[[], Transport],
+        *,
+        env_id: int | None = None,
+        timeout: float = 60.0,
+        prefetch: int = 1,
+        step_batch_size: int = 64,
+    ) -> None:
+        check_task_interface(env)
+        session = EnvSession(
+            connect, env_id=env_id, timeout=timeout, prefetch=prefetch, step_batch_size=step_batch_size
+        )
+        super().__init__(env)
+        self._session = session
+        self._task: Any = None
+        self._episode_return = 0.0
+        self._episode_length = 0
+
+    @property
+    def env_id(self) -> int | None:
+        """Identifier reported with updates (assigned at the first reset when not given)."""
+        return self._session.env_id
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a reset may wait for a task before raising."""
+        return self._session.timeout
+
+    @property
+    def task(self) -> Any:
+        """The task of the current episode."""
+        return self._task
+
+    @property
+    def task_space(self) -> Any:
+        """The wrapped environment's task space."""
+        return self.env.get_wrapper_attr("task_space")
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None):
+        """Resets into the next task from the curriculum, or into ``new_task`` when given."""
+        new_task, metadata = self._session.next_task(new_task)
+        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)  # type: ignore[call-arg]
+        self._task = new_task
+        self._episode_return = 0.0
+        self._episode_length = 0
+        info["task"] = new_task
+        if metadata is not None:
+            info["task_metadata"] = metadata
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Steps the env; at the episode end sends the episode update (and pending step updates)."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._episode_return += float(reward)
+        self._episode_length += 1
+        if self._session.sends_steps:
+            self._session.add_step(
+                (self._task, obs, reward, terminated, truncated, info, info.get("task_completion"))
+            )
+        if terminated or truncated:
+            self._session.end_episode(
+                self._task, self._episode_return, self._episode_length, info.get("task_completion")
+            )
+        return obs, reward, terminated, truncated, info
+
+    def close(self) -> None:
+        """Sends pending updates, says goodbye to the curriculum and closes the env."""
+        self._session.close()
+        super().close()

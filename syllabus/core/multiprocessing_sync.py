@@ -25,6 +25,7 @@ import socket
 import tempfile
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing.connection import Client, Connection
@@ -278,6 +279,28 @@ def make_multiprocessing_curriculum(
     return wrapper, wrapper.task_queue, wrapper.update_queue
 
 
+def socket_connector(task_queue: TaskQueue, update_queue: UpdateQueue) -> Callable[[], _SocketTransport]:
+    """Checks the handles of a ``make_multiprocessing_curriculum`` call and returns how to connect to it.
+
+    Raises:
+        TypeError: A handle is not the one returned by ``make_multiprocessing_curriculum``.
+        ValueError: The two handles come from different calls.
+    """
+    for name, handle, kind in (
+        ("task_queue", task_queue, TaskQueue),
+        ("update_queue", update_queue, UpdateQueue),
+    ):
+        if not isinstance(handle, kind):
+            raise TypeError(
+                f"{name} must be the {kind.__name__} returned by make_multiprocessing_curriculum, got {handle!r}"
+            )
+    if task_queue.address != update_queue.address:
+        raise ValueError(
+            "task_queue and update_queue come from different make_multiprocessing_curriculum calls"
+        )
+    return partial(_SocketTransport, task_queue.address)
+
+
 class MultiProcessingSyncWrapper(SyncWrapper):
     """Connects an environment to a curriculum served by [`make_multiprocessing_curriculum`][syllabus.core.multiprocessing_sync.make_multiprocessing_curriculum].
 
@@ -305,21 +328,9 @@ class MultiProcessingSyncWrapper(SyncWrapper):
         prefetch: int = 1,
         step_batch_size: int = 64,
     ) -> None:
-        for name, handle, kind in (
-            ("task_queue", task_queue, TaskQueue),
-            ("update_queue", update_queue, UpdateQueue),
-        ):
-            if not isinstance(handle, kind):
-                raise TypeError(
-                    f"{name} must be the {kind.__name__} returned by make_multiprocessing_curriculum, got {handle!r}"
-                )
-        if task_queue.address != update_queue.address:
-            raise ValueError(
-                "task_queue and update_queue come from different make_multiprocessing_curriculum calls"
-            )
         super().__init__(
             env,
-            partial(_SocketTransport, task_queue.address),
+            socket_connector(task_queue, update_queue),
             env_id=env_id,
             timeout=task_queue.timeout if timeout is None else timeout,
             prefetch=prefetch,

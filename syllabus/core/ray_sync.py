@@ -618,6 +618,34 @@ def _connector(
     return connect
 
 
+def ray_connector(
+    curriculum_name: str,
+    namespace: str | None,
+    actor: ActorHandle | None,
+    timeout: float,
+    prefetch: int,
+    max_in_flight: int,
+    batch_size: int | None,
+) -> tuple[Callable[[], _RayTransport], int]:
+    """Checks the arguments of a Ray sync wrapper; returns how to connect and the batch size it uses.
+
+    Raises:
+        TypeError: ``actor`` is not an actor handle.
+        ValueError: A count is out of range.
+    """
+    if actor is not None and not isinstance(actor, _ray().actor.ActorHandle):
+        raise TypeError(
+            f"actor must be the curriculum actor's handle (the `actor` attribute of what "
+            f"make_ray_curriculum returned), got {actor!r}"
+        )
+    max_in_flight = check_count("max_in_flight", max_in_flight, 1)
+    prefetch = check_count("prefetch", prefetch, 0)
+    if batch_size is None:
+        batch_size = max(1, min(prefetch, DEFAULT_BATCH_SIZE))
+    batch_size = check_count("batch_size", batch_size, 1)
+    return _connector(curriculum_name, namespace, actor, timeout, max_in_flight, batch_size), batch_size
+
+
 class RaySyncWrapper(SyncWrapper):
     """Connects an environment to a curriculum served by [`make_ray_curriculum`][syllabus.core.ray_sync.make_ray_curriculum].
 
@@ -662,19 +690,12 @@ class RaySyncWrapper(SyncWrapper):
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         batch_size: int | None = None,
     ) -> None:
-        if actor is not None and not isinstance(actor, _ray().actor.ActorHandle):
-            raise TypeError(
-                f"actor must be the curriculum actor's handle (the `actor` attribute of what "
-                f"make_ray_curriculum returned), got {actor!r}"
-            )
-        max_in_flight = check_count("max_in_flight", max_in_flight, 1)
-        prefetch = check_count("prefetch", prefetch, 0)
-        if batch_size is None:
-            batch_size = max(1, min(prefetch, DEFAULT_BATCH_SIZE))
-        batch_size = check_count("batch_size", batch_size, 1)
+        connect, batch_size = ray_connector(
+            curriculum_name, namespace, actor, timeout, prefetch, max_in_flight, batch_size
+        )
         super().__init__(
             env,
-            _connector(curriculum_name, namespace, actor, timeout, max_in_flight, batch_size),
+            connect,
             env_id=env_id,
             timeout=timeout,
             prefetch=prefetch,

@@ -140,7 +140,7 @@ class ReinitTaskWrapper(TaskWrapper[ObsType, ActType]):
         self.env = new_env
 
 
-def check_task_interface(env: gym.Env) -> None:
+def check_task_interface(env: Any) -> None:
     """Raises [`TaskInterfaceError`][syllabus.core.errors.TaskInterfaceError] unless ``env.reset`` accepts ``new_task``.
 
     A wrapper stacked above a [`TaskWrapper`][syllabus.core.task_interface.TaskWrapper] (e.g. ``RecordEpisodeStatistics``) hides its
