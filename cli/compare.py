@@ -16,6 +16,8 @@ from __future__ import annotations
 import csv
 import json
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,6 +249,18 @@ def metrics_of(runs: list[Run]) -> list[Metric]:
     return [metric for metric in out if metric.scores]
 
 
+@contextmanager
+def seeded(seed: int) -> Iterator[np.random.RandomState]:
+    """A ``RandomState`` for rliable's ``random_state``, with numpy's global generator seeded alike for the
+    block (rliable's stratified bootstrap draws its indices from the global one) and restored after it."""
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield np.random.RandomState(seed)
+    finally:
+        np.random.set_state(saved)
+
+
 def _rliable() -> tuple[Any, Any]:
     """rliable's ``library`` and ``metrics`` modules; its bootstrap passes a ``random_state`` that arch
     deprecates (same numbers), so that warning is not shown."""
@@ -267,13 +281,14 @@ def estimate(scores: np.ndarray, *, reps: int, seed: int) -> tuple[tuple[float, 
     def func(x: np.ndarray) -> np.ndarray:
         return np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x)])
 
-    points, intervals = library.get_interval_estimates(
-        {"g": scores},
-        func,
-        reps=reps,
-        confidence_interval_size=CONFIDENCE,
-        random_state=np.random.RandomState(seed),
-    )
+    with seeded(seed) as random_state:
+        points, intervals = library.get_interval_estimates(
+            {"g": scores},
+            func,
+            reps=reps,
+            confidence_interval_size=CONFIDENCE,
+            random_state=random_state,
+        )
     point, (low, high) = points["g"], intervals["g"]
     return (
         (float(point[0]), float(low[0]), float(high[0])),
@@ -287,13 +302,14 @@ def probability_of_improvement(
     """P(a run of X scores higher than a run of Y), averaged over tasks, with its 95% CI (rliable)."""
     library, metrics = _rliable()
 
-    points, intervals = library.get_interval_estimates(
-        {"xy": (x, y)},
-        lambda a, b: np.array([metrics.probability_of_improvement(a, b)]),
-        reps=reps,
-        confidence_interval_size=CONFIDENCE,
-        random_state=np.random.RandomState(seed),
-    )
+    with seeded(seed) as random_state:
+        points, intervals = library.get_interval_estimates(
+            {"xy": (x, y)},
+            lambda a, b: np.array([metrics.probability_of_improvement(a, b)]),
+            reps=reps,
+            confidence_interval_size=CONFIDENCE,
+            random_state=random_state,
+        )
     return float(points["xy"][0]), float(intervals["xy"][0][0]), float(intervals["xy"][1][0])
 
 
@@ -432,9 +448,10 @@ def plot_learning_curves(groups: dict[str, list[Run]], path: Path, *, reps: int,
         def iqm_per_point(x: np.ndarray) -> np.ndarray:
             return trim_mean(x[:, 0, :], proportiontocut=0.25, axis=0)  # rliable's aggregate_iqm, per point
 
-        points, intervals = library.get_interval_estimates(
-            {"g": scores}, iqm_per_point, reps=reps, random_state=np.random.RandomState(seed)
-        )
+        with seeded(seed) as random_state:
+            points, intervals = library.get_interval_estimates(
+                {"g": scores}, iqm_per_point, reps=reps, random_state=random_state
+            )
         ax.plot(grid[valid], points["g"], color=color, label=f"{label} ({len(curves)} runs)")
         ax.fill_between(
             grid[valid], intervals["g"][0], intervals["g"][1], color=color, alpha=0.2, linewidth=0
