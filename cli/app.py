@@ -146,7 +146,7 @@ def evaluate(
         except user_error_types() as exc:
             if len(runs) == 1:
                 raise
-            report("syllabus eval", f"skipped {run_dir}: {exc}")
+            typer.echo(f"syllabus eval: skipped {run_dir}: {exc}", err=True)
             continue
         rows.append((run_dir, {result["mode"]: result for _, result in written}))
         for path, _ in written:

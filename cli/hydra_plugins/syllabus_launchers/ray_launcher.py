@@ -180,11 +180,19 @@ class RayLauncher(Launcher):
         log.info(f"job #{idx} ran on node {node[:12]}")
         if result.status == JobStatus.FAILED:
             log.error(f"job #{idx} ({' '.join(overrides)}) failed: {result._return_value!r}")
-            _record_failure(state_dir, str(result.working_dir or f"job#{idx}"))
+            _record_failure(state_dir, _run_dir(result, idx))
             result.status, result.return_value = JobStatus.COMPLETED, "failed"
         elif result.return_value == "failed":
-            _record_failure(state_dir, str(result.working_dir))
+            _record_failure(state_dir, _run_dir(result, idx))
         return result
+
+
+def _run_dir(result: JobReturn, idx: int) -> str:
+    """The job's output directory (its run directory), as the job saw it."""
+    try:
+        return str(result.hydra_cfg.hydra.runtime.output_dir)  # type: ignore[union-attr]
+    except AttributeError:
+        return f"job#{idx}"
 
 
 def _record_failure(state_dir: Path | None, what: str) -> None:
