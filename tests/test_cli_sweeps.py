@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -168,3 +170,40 @@ def test_ray_launcher_places_jobs_on_both_nodes_and_reports_the_failing_one(tmp_
         assert_one_failed_one_completed(result, sweep)
         assert len(nodes) == 2  # 1 CPU per node and per job: Ray placed one job on each node
     assert not marked_processes(marker)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_ctrl_c_of_a_ray_launcher_sweep_checkpoints_every_running_job(tmp_path):
+    """Ctrl-C in the terminal (SIGINT to the process group): both jobs, Ray tasks on a private local Ray,
+    save a checkpoint; the sweep exits with 130 and leaves no process of its Ray behind."""
+    sweep = tmp_path / "sweep"
+    marker = uuid.uuid4().hex
+    proc = subprocess.Popen(
+        [*SYLLABUS, "train", "-m", "seed=0,1", "sync=none", "num_envs=2", "total_timesteps=100000",
+         "learner.n_steps=64", "logger.log_interval=128", "hydra/launcher=ray", f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, env={**cli_env(), MARKER: marker}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    lines = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # bounded by the test's timeout
+            lines.append(line)
+            if all((sweep / str(i) / "logs" / "progress.csv").is_file() for i in range(2)):
+                break
+        else:
+            pytest.fail("the sweep ended before both jobs trained:\n" + "".join(lines))
+        os.killpg(proc.pid, signal.SIGINT)
+        rest, _ = proc.communicate(timeout=scaled(150))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(scaled(10))
+    assert proc.returncode == 130, "".join(lines) + rest
+    for job in range(2):
+        meta = json.loads((sweep / str(job) / "meta.json").read_text())
+        assert meta["status"] == "interrupted", "".join(lines) + rest
+        assert (sweep / str(job) / "checkpoints" / f"step_{meta['steps']}").is_dir()
+    _, alive = psutil.wait_procs(marked_processes(marker), timeout=scaled(15))
+    assert not alive, f"processes outlived the sweep: {alive}"
