@@ -158,8 +158,8 @@ def evaluate(
 
 def _print_evaluations(rows: list[tuple[Path, dict[str, dict]]], modes: tuple[str, ...]) -> None:
     """A table of each run's evaluation: one return and one success column per mode."""
-    from rich.console import Console
     from rich.table import Table
+    from syllabus.cli.compare import table_console
 
     def number(value: float | None, fmt: str) -> str:
         return "-" if value is None else format(value, fmt)
@@ -181,7 +181,7 @@ def _print_evaluations(rows: list[tuple[Path, dict[str, dict]]], modes: tuple[st
         for m in modes:
             cells += [number(results[m]["mean_return"], ".2f"), number(results[m]["success_rate"], ".0%")]
         table.add_row(*cells)
-    Console(width=max(100, Console().width)).print(table)
+    table_console().print(table)
 
 
 def _common_parts(paths: list[Path]) -> tuple[str, ...]:

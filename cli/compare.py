@@ -500,12 +500,19 @@ def _colors(n: int) -> list[Any]:
     return [colormaps["tab10"](i % 10) for i in range(n)]
 
 
+def table_console() -> Any:
+    """A rich console for wide tables: the terminal's width, or 160 columns when output is not a terminal."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
 def print_table(comparison: Comparison) -> None:
     """The estimates (and probabilities of improvement) as rich tables on the terminal."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=max(110, Console().width))
+    console = table_console()
     table = Table(title=f"IQM and mean over runs, {CONFIDENCE:.0%} stratified-bootstrap CIs (rliable)")
     for column, justify in (
         ("metric", "left"),
