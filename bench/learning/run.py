@@ -108,13 +108,18 @@ def write_page(args: argparse.Namespace) -> None:
         "mean over seeds with 95% stratified-bootstrap confidence intervals, from",
         "[rliable](https://github.com/google-research/rliable). The results are reported as they came out.",
         "",
+        "Only the `eval` rows measure every curriculum on the same task (the target). The `train` rows are",
+        "each run's own training episodes: `none` trains on the target alone, the others mostly on easier",
+        "tasks, so their training returns are not comparable with each other as a measure of the target.",
+        "",
     ]
     if args.reduced:
         lines += [
             '!!! warning "Reduced run"',
             f"    These numbers come from the **reduced** benchmark (`{' '.join(args.command)}`): {args.seeds} seeds and",
             f"    {', '.join(f'{f.reduced_steps:,} steps ({f.name})' for f in FAMILIES)} per run, far from the",
-            "    training budget a curriculum needs to show anything. They show the pipeline, not an answer:",
+            "    training budget a curriculum needs to show anything, and a bootstrap over 2 runs per group",
+            "    gives intervals that mean little. They show the pipeline, not an answer:",
             "    run `make bench-learning` (hours on 2 cores) for the full benchmark.",
             "",
         ]
@@ -188,7 +193,7 @@ def main() -> None:
     parser.add_argument("--page-only", action="store_true", help="only rewrite docs/results.md")
     args = parser.parse_args()
     args.seeds = args.seeds or (2 if args.reduced else 5)
-    args.command = ["python", "bench/learning/run.py", *sys.argv[1:]]
+    args.command = ["python", "bench/learning/run.py", *(a for a in sys.argv[1:] if a != "--page-only")]
     chosen = set(args.families.split(","))
     unknown = chosen - {f.name for f in FAMILIES}
     if unknown:
