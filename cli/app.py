@@ -126,12 +126,12 @@ def evaluate(
 ) -> None:
     """Evaluate runs' final checkpoints on held-out tasks (Procgen: levels outside the training set), greedy
     and sampled side by side; each evaluation goes to RUN_DIR/eval/<checkpoint>-<mode>-seed<seed>.json."""
-    from syllabus.cli.evaluate import MODES, evaluate_run
-    from syllabus.cli.runs import find_runs
+    from syllabus.cli.evaluate import evaluate_run
+    from syllabus.cli.runs import EVAL_MODES, find_runs
 
-    if mode not in (*MODES, "both"):
+    if mode not in (*EVAL_MODES, "both"):
         raise UserError(f"--mode {mode!r} is not a mode; valid choices: greedy, sampled, both")
-    modes = MODES if mode == "both" else (mode,)
+    modes = EVAL_MODES if mode == "both" else (mode,)
     runs = find_runs(paths)
     rows: list[tuple[Path, dict[str, dict]]] = []
     for run_dir in runs:
@@ -165,8 +165,9 @@ def _print_evaluations(rows: list[tuple[Path, dict[str, dict]]], modes: tuple[st
         return "-" if value is None else format(value, fmt)
 
     first = next(iter(rows[0][1].values()))
+    episodes, tasks = first["episodes_per_task"], len(first["tasks"])
     table = Table(
-        title=f"{first['episodes_per_task']} episodes on each of {len(first['tasks'])} {first['task_set']} tasks"
+        title=f"{episodes} episode{'s' * (episodes != 1)} on each of {tasks} {first['task_set']} task{'s' * (tasks != 1)}"
     )
     table.add_column("run")
     table.add_column("checkpoint")

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 from syllabus.cli.errors import UserError
+from syllabus.cli.runs import EVAL_MODES, eval_files
 
 SEED_KEY = "seed"
-EVAL_MODES = ("greedy", "sampled")
 FINAL_FRACTION = 0.1  # the training return of a run: the mean over its last tenth of episodes
 CURVE_POINTS = 40
 CURVE_WINDOW = 0.1  # a curve point: the mean return of episodes in the last tenth of the steps
@@ -109,7 +109,7 @@ def load_run(path: Path) -> Run:
     overrides_file = path / ".hydra" / "overrides.yaml"
     overrides = [str(o) for o in OmegaConf.load(overrides_file)] if overrides_file.is_file() else []
     steps, returns = _read_episodes(path / "logs" / "episodes.csv")
-    return Run(path, _flatten(config), overrides, steps, returns, _read_evals(path / "eval"))
+    return Run(path, _flatten(config), overrides, steps, returns, _read_evals(path))
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -132,15 +132,19 @@ def _read_episodes(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return steps[order], returns[order]
 
 
-def _read_evals(eval_dir: Path) -> dict[str, dict[str, Any]]:
-    """Per mode, the evaluations of the checkpoint with the most steps, averaged over evaluation seeds."""
+def _read_evals(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Per mode, the evaluations of the checkpoint with the most steps, averaged over evaluation seeds (those
+    on the largest task set, when some evaluations played fewer tasks)."""
     evals: dict[str, dict[str, Any]] = {}
     for mode in EVAL_MODES:
-        results = [json.loads(p.read_text()) for p in sorted(eval_dir.glob(f"*-{mode}-seed*.json"))]
+        results = [json.loads(p.read_text()) for p in eval_files(run_dir, mode)]
         if not results:
             continue
         step = max(r["step"] for r in results)
-        latest = [r for r in results if r["step"] == step]
+        latest = sorted((r for r in results if r["step"] == step), key=lambda r: -len(r["tasks"]))
+        latest = [
+            r for r in latest if set(r["tasks"]) == set(latest[0]["tasks"])
+        ]  # e.g. a --max-tasks eval left out
         tasks = {
             task: {
                 key: _mean([r["tasks"][task][key] for r in latest]) for key in ("mean_return", "success_rate")

@@ -19,15 +19,8 @@ from omegaconf import OmegaConf
 from syllabus.cli.builders import check_env_config, make_task_env, task_space_of
 from syllabus.cli.learners import Policy, learner_class
 from syllabus.cli.run_dir import eval_checkpoint, now, verify_checkpoint, write_json
+from syllabus.cli.runs import EVAL_MODES, eval_path
 from syllabus.cli.schema import validate
-
-MODES = ("greedy", "sampled")
-EVAL_DIR = "eval"
-
-
-def eval_path(run_dir: Path, checkpoint: str, mode: str, seed: int) -> Path:
-    """Where the evaluation of ``checkpoint`` (e.g. ``final``, ``step_512``) with ``mode`` and ``seed`` goes."""
-    return run_dir / EVAL_DIR / f"{checkpoint}-{mode}-seed{seed}.json"
 
 
 def _held_out(env_cfg: Any) -> bool:
@@ -39,7 +32,7 @@ def _held_out(env_cfg: Any) -> bool:
 def evaluate_run(
     run_dir: Path,
     *,
-    modes: tuple[str, ...] = MODES,
+    modes: tuple[str, ...] = EVAL_MODES,
     episodes_per_task: int = 3,
     max_tasks: int | None = None,
     seed: int = 12345,

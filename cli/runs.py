@@ -1,4 +1,5 @@
-"""Finding run directories: a run directory itself, or a sweep (or any directory) holding runs."""
+"""Run directories: finding them (a run, or a sweep or any directory holding runs), and where their
+evaluations go (``RUN_DIR/eval/<checkpoint>-<mode>-seed<seed>.json``, written by ``syllabus eval``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,18 @@ from pathlib import Path
 from syllabus.cli.errors import UserError
 
 CONFIG = Path(".hydra") / "config.yaml"
+EVAL_DIR = "eval"
+EVAL_MODES = ("greedy", "sampled")
+
+
+def eval_path(run_dir: Path, checkpoint: str, mode: str, seed: int) -> Path:
+    """Where the evaluation of ``checkpoint`` (e.g. ``final``, ``step_512``) with ``mode`` and ``seed`` goes."""
+    return run_dir / EVAL_DIR / f"{checkpoint}-{mode}-seed{seed}.json"
+
+
+def eval_files(run_dir: Path, mode: str) -> list[Path]:
+    """The run's evaluation files of ``mode`` (every checkpoint and seed), sorted by name."""
+    return sorted((run_dir / EVAL_DIR).glob(f"*-{mode}-seed*.json"))
 
 
 def is_run_dir(path: Path) -> bool:
