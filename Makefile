@@ -8,7 +8,7 @@ STAMP := $(VENV)/.install-stamp
 SYLLABUS_TEST_TIMEOUT_SCALE ?= 1
 export SYLLABUS_TEST_TIMEOUT_SCALE
 
-.PHONY: install train test test-fast bench lint typecheck docs docs-figures smoke
+.PHONY: install train test test-fast bench bench-learning lint typecheck docs docs-figures smoke
 
 install: $(STAMP)
 
@@ -35,6 +35,11 @@ bench: install
 	$(PY) bench/procgen_reset.py
 	$(PY) bench/train_throughput.py
 	$(PY) bench/rllib_throughput.py
+
+# Do curricula help? 5 curricula x 5 seeds on CartPole and MiniGrid, eval and compare, then docs/results.md
+# (hours on 2 cores; `$(PY) bench/learning/run.py --reduced` takes minutes).
+bench-learning: install
+	$(PY) bench/learning/run.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -2,7 +2,7 @@
 # Wheel smoke test: what a new user gets from `pip install "syllabus-curriculum[runner]"`.
 # Builds the wheel, installs it with the runner extra (and the tested torch/numpy from
 # constraints.txt) into a fresh virtualenv in a temporary directory outside the checkout, then runs
-# `syllabus configs`, a tiny `syllabus train`, `syllabus eval` and `syllabus plot` from there.
+# `syllabus configs`, a tiny `syllabus train`, `syllabus eval`, `compare` and `plot` from there.
 # Usage: .ci/wheel_smoke.sh [PYTHON]   (default: python3; `make smoke` passes the project's venv)
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,8 +30,12 @@ tops = sorted({n.split("/")[0] for n in files if ".dist-info/" not in n})
 configs = [n for n in files if n.startswith("syllabus/configs/") and n.endswith(".yaml")]
 print(f"{len(files)} files; top-level: {', '.join(tops)}; {len(configs)} config files under syllabus/configs/")
 problems = []
-if tops != ["syllabus"]:
-    problems.append(f"top-level entries other than syllabus/: {tops}")
+if tops != ["hydra_plugins", "syllabus"]:
+    problems.append(f"top-level entries other than syllabus/ and hydra_plugins/: {tops}")
+if any(n.startswith("hydra_plugins/") and n.endswith("/__init__.py") and n.count("/") == 1 for n in files):
+    problems.append("hydra_plugins/__init__.py ships: Hydra's plugin namespace must stay a namespace package")
+if "hydra_plugins/syllabus_launchers/ray_launcher.py" not in files:
+    problems.append("the Ray launcher plugin (hydra_plugins/syllabus_launchers/ray_launcher.py) is missing")
 if "syllabus/configs/train.yaml" not in configs:
     problems.append("syllabus/configs/train.yaml is missing")
 for required in ("syllabus/py.typed", "syllabus/cli/app.py", "syllabus/cli/entry.py"):
@@ -58,7 +62,13 @@ step "syllabus train experiment=quick"
 test -f run/checkpoints/final/model.zip || { echo "wheel smoke: no final checkpoint in $WORK/run" >&2; exit 1; }
 step "syllabus eval run -n 1"
 "$SYLLABUS" eval run -n 1
-test -f run/eval.json
+test -f run/eval/final-greedy-seed12345.json && test -f run/eval/final-sampled-seed12345.json
+step "syllabus compare run"
+"$SYLLABUS" compare run --reps 200
+test -f run/compare/compare.md && test -f run/compare/intervals.png
+step "Hydra finds the Ray launcher plugin in the wheel"
+"$SYLLABUS" train --info plugins | grep -q "hydra_plugins.syllabus_launchers.ray_launcher.RayLauncher" \
+  || { echo "wheel smoke: Hydra does not list the Ray launcher plugin" >&2; exit 1; }
 step "syllabus plot run"
 "$SYLLABUS" plot run
 test -f run/plots/learning_curves.png && test -f run/plots/task_distribution.png

@@ -1,4 +1,4 @@
-"""The ``syllabus`` command: train, eval, plot, configs."""
+"""The ``syllabus`` command: train, eval, compare, plot, configs."""
 
 from __future__ import annotations
 
@@ -108,28 +108,92 @@ def train(
 
 @app.command("eval")
 def evaluate(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory with a checkpoint.", file_okay=False)],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run directories, or sweep directories whose runs are all evaluated.", file_okay=False
+        ),
+    ],
     episodes_per_task: Annotated[
         int, typer.Option("--episodes-per-task", "-n", min=1, help="Episodes on each task.")
     ] = 3,
     max_tasks: Annotated[int, typer.Option(min=0, help="Evaluate at most this many tasks (0: all).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the evaluation episodes.")] = 12345,
-    stochastic: Annotated[bool, typer.Option(help="Sample actions instead of the greedy action.")] = False,
+    mode: Annotated[
+        str,
+        typer.Option(help="greedy (most likely action), sampled (actions drawn from the policy) or both."),
+    ] = "both",
 ) -> None:
-    """Evaluate a run's final checkpoint on held-out tasks (Procgen: levels outside the training set)."""
+    """Evaluate runs' final checkpoints on held-out tasks (Procgen: levels outside the training set), greedy
+    and sampled side by side; each evaluation goes to RUN_DIR/eval/<checkpoint>-<mode>-seed<seed>.json."""
     from syllabus.cli.evaluate import evaluate_run
+    from syllabus.cli.runs import EVAL_MODES, find_runs
 
-    result = evaluate_run(
-        _check_run_dir(run_dir),
-        episodes_per_task=episodes_per_task,
-        max_tasks=max_tasks or None,
-        seed=seed,
-        deterministic=not stochastic,
+    if mode not in (*EVAL_MODES, "both"):
+        raise UserError(f"--mode {mode!r} is not a mode; valid choices: greedy, sampled, both")
+    modes = EVAL_MODES if mode == "both" else (mode,)
+    runs = find_runs(paths)
+    rows: list[tuple[Path, dict[str, dict]]] = []
+    for run_dir in runs:
+        try:
+            written = evaluate_run(
+                run_dir,
+                modes=modes,
+                episodes_per_task=episodes_per_task,
+                max_tasks=max_tasks or None,
+                seed=seed,
+            )
+        except user_error_types() as exc:
+            if len(runs) == 1:
+                raise
+            typer.echo(f"syllabus eval: skipped {run_dir}: {exc}", err=True)
+            continue
+        rows.append((run_dir, {result["mode"]: result for _, result in written}))
+        for path, _ in written:
+            typer.echo(f"wrote {path}", err=True)
+    if not rows:
+        raise UserError(f"no run in {', '.join(map(str, paths))} has a checkpoint to evaluate")
+    _print_evaluations(rows, modes)
+
+
+def _print_evaluations(rows: list[tuple[Path, dict[str, dict]]], modes: tuple[str, ...]) -> None:
+    """A table of each run's evaluation: one return and one success column per mode."""
+    from rich.table import Table
+    from syllabus.cli.compare import table_console
+
+    def number(value: float | None, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    first = next(iter(rows[0][1].values()))
+    episodes, tasks = first["episodes_per_task"], len(first["tasks"])
+    table = Table(
+        title=f"{episodes} episode{'s' * (episodes != 1)} on each of {tasks} {first['task_set']} task{'s' * (tasks != 1)}"
     )
-    typer.echo(
-        f"{result['episodes']} episodes on {len(result['tasks'])} {result['task_set']} tasks: "
-        f"return {result['return_mean']:.2f} +- {result['return_std']:.2f}; wrote {run_dir / 'eval.json'}"
-    )
+    table.add_column("run")
+    table.add_column("checkpoint")
+    for m in modes:
+        table.add_column(f"{m} return", justify="right")
+        table.add_column(f"{m} success", justify="right")
+    common = Path(*_common_parts([run for run, _ in rows]))
+    for run_dir, results in rows:
+        any_result = next(iter(results.values()))
+        cells = [str(run_dir.relative_to(common)) if run_dir != common else run_dir.name]
+        cells.append(f"{any_result['checkpoint']} ({any_result['step']} steps)")
+        for m in modes:
+            cells += [number(results[m]["mean_return"], ".2f"), number(results[m]["success_rate"], ".0%")]
+        table.add_row(*cells)
+    table_console().print(table)
+
+
+def _common_parts(paths: list[Path]) -> tuple[str, ...]:
+    """The longest common leading parts of ``paths``."""
+    parts = paths[0].parts
+    for path in paths[1:]:
+        n = 0
+        while n < min(len(parts), len(path.parts)) and parts[n] == path.parts[n]:
+            n += 1
+        parts = parts[:n]
+    return parts
 
 
 @app.command()
@@ -158,6 +222,50 @@ def plot(
             f'plotting needs matplotlib: pip install "syllabus-curriculum[runner]" ({exc})'
         ) from None
     for path in plot_runs([_check_run_dir(d) for d in run_dirs], out):
+        typer.echo(str(path))
+
+
+@app.command()
+def compare(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Run directories or sweep directories (searched for runs).", file_okay=False),
+    ],
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Group by these config keys (comma-separated, e.g. curriculum.name) instead of by "
+            "every config value that differs between runs."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory of the table and plots (default: PATH/compare for one PATH, else ./compare).",
+        ),
+    ] = None,
+    reps: Annotated[int, typer.Option(min=100, help="Bootstrap replications.")] = 2000,
+) -> None:
+    """Compare runs over seeds: IQM and mean with 95% stratified-bootstrap CIs, probability of improvement,
+    learning curves (rliable); writes compare.csv, compare.md and PNGs."""
+    from syllabus.cli.runs import find_runs
+
+    if out is not None and out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a directory for the table and plots")
+    runs = find_runs(paths)
+    try:
+        from syllabus.cli import compare as comparing
+    except ImportError as exc:
+        raise UserError(
+            f'compare needs rliable and matplotlib: pip install "syllabus-curriculum[runner]" ({exc})'
+        ) from None
+    target = out if out is not None else (paths[0] / "compare" if len(paths) == 1 else Path("compare"))
+    keys = [key.strip() for key in by.split(",") if key.strip()] if by else None
+    result = comparing.compare([comparing.load_run(run) for run in runs], target, by=keys, reps=reps)
+    comparing.print_table(result)
+    for path in result.files:
         typer.echo(str(path))
 
 

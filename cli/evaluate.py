@@ -1,8 +1,11 @@
-"""``syllabus eval``: play a run's final checkpoint on held-out tasks and write ``eval.json``.
+"""``syllabus eval``: play a run's checkpoint on held-out tasks, greedy and sampled, one file per evaluation.
 
 Held-out tasks come from the run's saved config: Procgen plays the ``eval_num_levels`` levels that
 follow the training levels; CartPole and MiniGrid play ``env.eval_tasks``, or their training tasks
 when none are configured.
+
+Each evaluation is written to ``RUN_DIR/eval/<checkpoint>-<mode>-seed<seed>.json`` (e.g.
+``final-greedy-seed12345.json``), so evaluations of other checkpoints, modes or seeds are kept.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from omegaconf import OmegaConf
 from syllabus.cli.builders import check_env_config, make_task_env, task_space_of
 from syllabus.cli.learners import Policy, learner_class
 from syllabus.cli.run_dir import eval_checkpoint, now, verify_checkpoint, write_json
+from syllabus.cli.runs import EVAL_MODES, eval_path
 from syllabus.cli.schema import validate
 
 
@@ -28,69 +32,95 @@ def _held_out(env_cfg: Any) -> bool:
 def evaluate_run(
     run_dir: Path,
     *,
+    modes: tuple[str, ...] = EVAL_MODES,
     episodes_per_task: int = 3,
     max_tasks: int | None = None,
     seed: int = 12345,
-    deterministic: bool = True,
-) -> dict[str, Any]:
-    """Plays ``episodes_per_task`` episodes on each evaluation task and writes ``run_dir/eval.json``.
+) -> list[tuple[Path, dict[str, Any]]]:
+    """Plays ``episodes_per_task`` episodes on each evaluation task in each mode and writes one file per mode.
 
     Args:
         run_dir: A finished (or interrupted) run.
+        modes: ``greedy`` (the most likely action) and/or ``sampled`` (actions drawn from the policy).
         episodes_per_task: Episodes on each task.
         max_tasks: Only the first ``max_tasks`` evaluation tasks (all when ``None``).
-        seed: Seed of the first episode's env reset; episode ``k`` uses ``seed + k``.
-        deterministic: Greedy actions instead of sampled ones.
+        seed: Seed of the first episode's env reset; episode ``k`` uses ``seed + k``, in every mode.
 
     Returns:
-        What was written to ``eval.json``.
+        For each mode, the file written and its contents.
     """
     run = validate(OmegaConf.load(run_dir / ".hydra" / "config.yaml"))
     check_env_config(run.env)
     checkpoint = eval_checkpoint(run_dir)
-    verify_checkpoint(checkpoint, curriculum=False, learner=run.learner.name)  # a damaged file is named
+    state = verify_checkpoint(
+        checkpoint, curriculum=False, learner=run.learner.name
+    )  # a damaged file is named
     policy = learner_class(run.learner.name).load_policy(run, checkpoint)
     tasks = task_space_of(run.env, evaluation=True).tasks[:max_tasks]
+    threshold = getattr(run.env, "success_threshold", None)
     env = make_task_env(run.env, evaluation=True)
-    per_task: dict[str, dict[str, Any]] = {}
-    returns: list[float] = []
-    lengths: list[int] = []
-    episode = 0
+    written = []
     try:
-        for task in tasks:
-            task_returns, task_lengths, completions = [], [], []
-            for _ in range(episodes_per_task):
-                episode_return, length, completion = _play(env, policy, task, seed + episode, deterministic)
-                episode += 1
-                task_returns.append(episode_return)
-                task_lengths.append(length)
-                if completion is not None:
-                    completions.append(completion)
-            per_task[str(task)] = {
-                "episodes": len(task_returns),
-                "return_mean": float(np.mean(task_returns)),
-                "return_std": float(np.std(task_returns)),
-                "length_mean": float(np.mean(task_lengths)),
-                "completion_mean": float(np.mean(completions)) if completions else None,
+        for mode in modes:
+            per_task = {
+                str(task): _play_task(env, policy, task, seed, episodes_per_task, mode == "greedy", threshold)
+                for task in tasks
             }
-            returns += task_returns
-            lengths += task_lengths
+            result = {
+                "checkpoint": checkpoint.name,
+                "step": state.num_timesteps,
+                "mode": mode,
+                "seed": seed,
+                "episodes_per_task": episodes_per_task,
+                "task_set": "held-out" if _held_out(run.env) else "training",
+                "episodes": episodes_per_task * len(per_task),
+                "mean_return": float(np.mean([t["mean_return"] for t in per_task.values()])),
+                "success_rate": _mean_or_none([t["success_rate"] for t in per_task.values()]),
+                "tasks": per_task,
+                "time": now(),
+            }
+            path = eval_path(run_dir, checkpoint.name, mode, seed)
+            path.parent.mkdir(exist_ok=True)
+            write_json(path, result)
+            written.append((path, result))
     finally:
         env.close()
-    result = {
-        "checkpoint": str(checkpoint.relative_to(run_dir)),
-        "task_set": "held-out" if _held_out(run.env) else "training",
-        "deterministic": deterministic,
-        "seed": seed,
-        "episodes": len(returns),
-        "return_mean": float(np.mean(returns)),
+    return written
+
+
+def _play_task(
+    env: Any,
+    policy: Policy,
+    task: Any,
+    seed: int,
+    episodes: int,
+    deterministic: bool,
+    threshold: float | None,
+) -> dict[str, Any]:
+    """Statistics of ``episodes`` episodes of ``task``, seeded ``seed``, ``seed + 1``, ..."""
+    returns, lengths, successes = [], [], []
+    for k in range(episodes):
+        episode_return, length, completion = _play(env, policy, task, seed + k, deterministic)
+        returns.append(episode_return)
+        lengths.append(length)
+        if completion is not None:
+            successes.append(completion)
+        elif threshold is not None:
+            successes.append(float(episode_return >= threshold))
+    return {
+        "episodes": episodes,
+        "mean_return": float(np.mean(returns)),
         "return_std": float(np.std(returns)),
+        "success_rate": _mean_or_none(successes),
         "length_mean": float(np.mean(lengths)),
-        "tasks": per_task,
-        "time": now(),
     }
-    write_json(run_dir / "eval.json", result)
-    return result
+
+
+def _mean_or_none(values: list[float | None]) -> float | None:
+    """The mean of ``values``, or ``None`` when there are none or one is missing (no success measure)."""
+    if not values or any(v is None for v in values):
+        return None
+    return float(np.mean(values))  # type: ignore[arg-type]
 
 
 def _play(

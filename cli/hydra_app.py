@@ -56,6 +56,8 @@ def train_job(cfg: DictConfig) -> str:
     staged = run_dir / subdir if subdir and subdir.startswith(STAGED_PREFIX) else None
     resume = bool(options.get("resume"))
     state_dir = Path(options["state_dir"]) if options.get("state_dir") else None
+    if state_dir is not None and not state_dir.is_dir():
+        state_dir = None  # a job on another machine (e.g. SLURM): its driver's state is not here
     if state_dir is not None:
         if (state_dir / _STOP_FILE).exists():
             _remove_unstarted(run_dir, staged)  # Ctrl-C before this job started: it does not
@@ -155,6 +157,7 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
     if not resume and not any(a.startswith(("hydra.output_subdir=", "++hydra.output_subdir=")) for a in args):
         args = with_override(args, f"hydra.output_subdir={_staged_name()}")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors: reported below as one line
+    expose_launcher_plugins()
     main = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")(train_job)
     saved_argv = sys.argv
     sys.argv = ["syllabus-train", *args]
@@ -179,6 +182,22 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
     finally:
         sys.argv = saved_argv
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def expose_launcher_plugins() -> None:
+    """Lets Hydra's plugin scan find ``hydra/launcher=ray`` (``hydra_plugins.syllabus_launchers``).
+
+    An installed wheel puts it in the ``hydra_plugins`` namespace folder already; an editable install maps
+    it with an import hook that ``pkgutil`` (Hydra's scan) cannot list, so its folder is added to the
+    namespace's path.
+    """
+    import pkgutil
+
+    import hydra_plugins
+    import hydra_plugins.syllabus_launchers as ours
+
+    if not any(m.name == "syllabus_launchers" for m in pkgutil.iter_modules(hydra_plugins.__path__)):
+        hydra_plugins.__path__.append(str(Path(ours.__file__).parent.parent))
 
 
 def condense_hydra_error(exc: BaseException) -> str:

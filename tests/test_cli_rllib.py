@@ -110,10 +110,21 @@ def test_rllib_run_trains_resumes_evaluates_and_plots(tmp_path):
         progress[-1]["episodes"]
     )
 
-    result = ok(train(tmp_path, "eval", str(run_dir), "--episodes-per-task", "1", timeout=scaled(180)))
-    report = json.loads((run_dir / "eval.json").read_text())
-    assert report["checkpoint"] == "checkpoints/final" and report["episodes"] == len(CARTPOLE_TASKS)
-    assert report["return_mean"] > 0, result
+    result = ok(
+        train(
+            tmp_path,
+            "eval",
+            str(run_dir),
+            "--episodes-per-task",
+            "1",
+            "--mode",
+            "greedy",
+            timeout=scaled(180),
+        )
+    )
+    report = json.loads((run_dir / "eval" / "final-greedy-seed12345.json").read_text())
+    assert report["checkpoint"] == "final" and report["episodes"] == len(CARTPOLE_TASKS)
+    assert report["mean_return"] > 0, result
 
     ok(train(tmp_path, "plot", str(run_dir), timeout=scaled(120)))
     assert list((run_dir / "plots").glob("*.png"))

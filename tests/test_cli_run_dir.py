@@ -90,11 +90,22 @@ def test_resume_continues_model_curriculum_and_logs(finished_run, tmp_path):
 @pytest.mark.timeout(150)
 def test_eval_writes_results_into_the_run(finished_run, tmp_path):
     out = syllabus("eval", str(finished_run), "-n", "1", cwd=tmp_path).stdout
-    assert "5 training tasks" in out
-    result = json.loads((finished_run / "eval.json").read_text())
-    assert result["checkpoint"] == "checkpoints/final" and result["deterministic"] is True
-    assert set(result["tasks"]) == {"0.02", "0.05", "0.1", "0.15", "0.2"}
-    assert result["episodes"] == 5 and result["return_mean"] > 0
+    assert "5 training tasks" in out and "greedy return" in out and "sampled return" in out
+    greedy, sampled = (
+        json.loads((finished_run / "eval" / f"final-{mode}-seed12345.json").read_text())
+        for mode in ("greedy", "sampled")
+    )
+    assert (greedy["checkpoint"], greedy["mode"], sampled["mode"]) == ("final", "greedy", "sampled")
+    assert greedy["step"] >= 512 and greedy["seed"] == 12345 and greedy["episodes_per_task"] == 1
+    assert set(greedy["tasks"]) == {"0.02", "0.05", "0.1", "0.15", "0.2"}
+    assert greedy["episodes"] == 5 and greedy["mean_return"] > 0 and 0 <= greedy["success_rate"] <= 1
+    # Another seed is another file: the first evaluation stays.
+    syllabus("eval", str(finished_run), "-n", "1", "--seed", "7", "--mode", "sampled", cwd=tmp_path)
+    assert sorted(p.name for p in (finished_run / "eval").iterdir()) == [
+        "final-greedy-seed12345.json",
+        "final-sampled-seed12345.json",
+        "final-sampled-seed7.json",
+    ]
 
 
 @pytest.mark.timeout(150)

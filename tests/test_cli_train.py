@@ -104,9 +104,18 @@ def test_procgen_plr_run_and_held_out_eval(tmp_path):
     assert int(progress[-1]["step"]) >= 256
     metrics = {row["metric"] for row in read_csv(run_dir / "logs" / "curriculum.csv")}
     assert "curriculum/task_entropy" in metrics
-    out = syllabus("eval", str(run_dir), "--episodes-per-task", "1", cwd=tmp_path, timeout=scaled(140)).stdout
+    out = syllabus(
+        "eval",
+        str(run_dir),
+        "--episodes-per-task",
+        "1",
+        "--mode",
+        "greedy",
+        cwd=tmp_path,
+        timeout=scaled(140),
+    ).stdout
     assert "held-out" in out
-    result = json.loads((run_dir / "eval.json").read_text())
+    result = json.loads((run_dir / "eval" / "final-greedy-seed12345.json").read_text())
     assert set(result["tasks"]) == {"20", "21"}  # the two levels after the 20 training levels
     assert result["episodes"] == 2
 

@@ -128,7 +128,7 @@ def test_block_parser_finds_indented_includes_and_line_numbers(tmp_path):
     assert second.includes[0]["section"] == "s"
 
 
-COMMANDS = {"train", "eval", "plot", "configs"}
+COMMANDS = {"train", "eval", "compare", "plot", "configs"}
 
 
 def shell_commands() -> list:

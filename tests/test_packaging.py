@@ -26,7 +26,8 @@ SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
 def installed_name(folder: Path) -> str:
     """The dotted name a repository folder installs as, following pyproject's package-dir mapping."""
     relative = folder.relative_to(ROOT).parts
-    for package, directory in SETUPTOOLS.get("package-dir", {}).items():
+    mappings = sorted(SETUPTOOLS.get("package-dir", {}).items(), key=lambda item: -len(Path(item[1]).parts))
+    for package, directory in mappings:  # the most specific mapping first
         mapped = Path(directory).parts
         if relative[: len(mapped)] == mapped:
             return ".".join([package, *relative[len(mapped) :]])
@@ -47,7 +48,7 @@ def test_every_package_folder_is_in_the_explicit_packages_list():
 
 def test_nothing_installs_as_a_top_level_cli_or_configs():
     tops = {package.split(".")[0] for package in SETUPTOOLS["packages"]}
-    assert tops == {"syllabus"}
+    assert tops == {"syllabus", "hydra_plugins"}  # hydra_plugins: Hydra's namespace for launcher plugins
 
 
 def test_every_config_file_is_package_data():
