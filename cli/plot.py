@@ -37,6 +37,7 @@ import numpy as np
 import yaml
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter
+from syllabus.cli.runs import EVAL_DIR
 
 EPISODES_FILE = Path("logs/episodes.csv")
 CURRICULUM_FILE = Path("logs/curriculum.csv")
@@ -45,7 +46,6 @@ CONFIG_FILE = Path(".hydra/config.yaml")
 OVERRIDES_FILE = Path(".hydra/overrides.yaml")
 CHECKPOINTS_DIR = Path("checkpoints")
 CURRICULUM_STATE = "curriculum.pkl"
-EVAL_DIR = Path("eval")
 LEGACY_EVAL_FILE = Path("eval.json")
 EPISODES_COLUMNS = ("step", "task", "episode_return")
 CURRICULUM_COLUMNS = ("step", "metric", "value")
@@ -200,7 +200,7 @@ def load_evals(run_dir: Path | str, last_step: float = 0.0) -> list[EvalResult]:
         ValueError: A result file is not valid JSON or lacks a needed key; the message names it.
     """
     run_dir = Path(run_dir)
-    paths = sorted((run_dir / EVAL_DIR).glob("*.json")) if (run_dir / EVAL_DIR).is_dir() else []
+    paths = sorted((run_dir / EVAL_DIR).glob("*.json"))
     results = []
     for path in paths:
         data = _read_json(path)
