@@ -17,7 +17,6 @@ import gymnasium as gym
 from syllabus.cli.builders import MissingDependencyError, make_task_env
 from syllabus.cli.ray_cluster import check_cluster, connect_ray, curriculum_actor_name, start_curriculum_actor
 from syllabus.cli.schema import ConfigError, RaySyncConfig, RunConfig
-from syllabus.cli.vec_env_faults import GuardedSubprocVecEnv, guard_env_fns
 
 from syllabus.core import (
     Curriculum,
@@ -26,6 +25,7 @@ from syllabus.core import (
     make_multiprocessing_curriculum,
 )
 from syllabus.core.direct_sync import DirectSyncWrapper
+from syllabus.integrations.sb3_vec_env import GuardedSubprocVecEnv, guard_env_fns, worker_signals_blocked
 
 # Seconds the learner waits for an env beyond sync.timeout, so that the env's own error (e.g. its
 # wait for a task timed out) arrives before the learner gives up on it.
@@ -123,11 +123,12 @@ def start_worker_server(run: RunConfig) -> None:
             [
                 "syllabus.cli",
                 "stable_baselines3.common.vec_env.subproc_vec_env",
-                "syllabus.cli.vec_env_faults",
+                "syllabus.integrations.sb3_vec_env",
                 __name__,
             ]
         )
-        forkserver.ensure_running()
+        with worker_signals_blocked():  # the server, like its workers, leaves SIGTERM to the learner
+            forkserver.ensure_running()
 
 
 def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environments:
@@ -139,8 +140,8 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
     envs (deterministic). The vector env is wrapped in ``VecMonitor`` for episode statistics.
 
     A failing env (its worker died, it raised, or it was silent for longer than ``sync.timeout``)
-    raises :class:`~syllabus.cli.vec_env_faults.EnvWorkerError` naming its index and the cause
-    (see :mod:`syllabus.cli.vec_env_faults`).
+    raises [`EnvWorkerError`][syllabus.core.errors.EnvWorkerError] naming its index and the cause
+    (see [`syllabus.integrations.sb3_vec_env`][syllabus.integrations.sb3_vec_env]).
     """
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 

@@ -67,13 +67,12 @@ class RunFailure(RuntimeError):
 def describe_failure(exc: BaseException) -> str:
     """The message of a failed run: the error's own message when it explains itself (an env or the
     curriculum failed), else its type, message and traceback (an unexpected error, i.e. a bug)."""
-    from syllabus.core.errors import CurriculumError
+    from syllabus.core.errors import CurriculumError, EnvWorkerError
 
     cause = getattr(exc, "cause", None)  # Ray's RayTaskError carries the actor's exception
-    if isinstance(cause, BaseException) and "EnvWorkerError" in {cls.__name__ for cls in type(cause).__mro__}:
+    if isinstance(cause, EnvWorkerError):
         return str(cause)
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    if isinstance(exc, RunFailure) or "EnvWorkerError" in names:
+    if isinstance(exc, (RunFailure, EnvWorkerError)):
         return str(exc)
     if isinstance(exc, CurriculumError):
         return f"the curriculum failed: {exc}"

@@ -198,7 +198,7 @@ def connect_ray(sync: RaySyncConfig) -> Callable[[], None] | None:
     if sync.address is None:
         return _start_private_ray(sync)
     try:
-        with _deadline(sync.join_timeout):
+        with _deadline(sync.join_timeout), _keeping_signal_handlers():
             ray.init(address=sync.address, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
         ray.shutdown()  # whatever the failed attempt connected
@@ -231,6 +231,29 @@ def _deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextlib.contextmanager
+def _keeping_signal_handlers() -> Iterator[None]:
+    """Around ``ray.init``: the run keeps its SIGINT/SIGTERM handlers, and Ray's processes leave SIGTERM to it.
+
+    ``ray.init`` replaces the SIGTERM handler with one that exits at once (no checkpoint); the
+    handlers are put back after it. SIGINT and SIGTERM are blocked meanwhile, and the processes Ray
+    starts inherit the block (Ray blocks SIGINT in them itself), so a scheduler's SIGTERM to the whole
+    process group does not stop the local Ray (its GCS, raylet, env and curriculum actors) before the
+    run has saved its checkpoint. A signal that arrives meanwhile reaches the run's handler after it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(handlers))
+    try:
+        yield
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def _start_private_ray(sync: RaySyncConfig) -> Callable[[], None]:
     """``ray.init`` of a new local Ray that nothing else on the machine finds or joins."""
     import ray
@@ -257,13 +280,14 @@ def _start_private_ray(sync: RaySyncConfig) -> Callable[[], None]:
             shutil.rmtree(temp_dir, ignore_errors=True)
 
     try:
-        ray.init(
-            address="local",
-            num_cpus=sync.num_cpus,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            _temp_dir=temp_dir,
-        )
+        with _keeping_signal_handlers():
+            ray.init(
+                address="local",
+                num_cpus=sync.num_cpus,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                _temp_dir=temp_dir,
+            )
     except BaseException:
         stop()
         raise

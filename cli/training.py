@@ -1,7 +1,8 @@
 """One training run: build everything from a validated config, train, log, checkpoint, shut down.
 
-Ctrl-C (or SIGTERM) stops training after the current env step; the run still saves a checkpoint
-and closes its envs and curriculum. A second Ctrl-C aborts without a checkpoint.
+Ctrl-C or SIGTERM stops training after the current env step; the run still saves a checkpoint
+and closes its envs and curriculum. A second Ctrl-C aborts without a checkpoint (a second SIGTERM
+does not: a scheduler's SIGKILL ends the run when its grace period is over).
 """
 
 from __future__ import annotations
@@ -41,18 +42,21 @@ class ResumeError(RunDirError):
 
 @contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """While active, the first SIGINT/SIGTERM sets ``stop``; a second raises KeyboardInterrupt.
+    """While active, SIGINT and SIGTERM set ``stop``; a second SIGINT raises KeyboardInterrupt.
 
-    Only the main thread can install signal handlers; elsewhere (e.g. a launcher's worker thread)
-    the default handling stays.
+    SIGTERM never aborts: schedulers (``timeout``, systemd, SLURM) send it to every process of the job,
+    some more than once, and follow with SIGKILL after their grace period. Only the main thread can
+    install signal handlers; elsewhere (e.g. a launcher's worker thread) the default handling stays.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: object) -> None:
-        if stop.is_set():
+        if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        if not stop.is_set():
+            logger.warning("%s received: stopping after the current step", signal.Signals(signum).name)
         stop.set()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -8,6 +8,7 @@ from syllabus.core.errors import (
     CurriculumConnectionError,
     CurriculumError,
     CurriculumTimeoutError,
+    EnvWorkerError,
     TaskInterfaceError,
 )
 from syllabus.core.multiprocessing_sync import (
@@ -33,6 +34,7 @@ __all__ = [
     "CurriculumTimeoutError",
     "CurriculumWrapper",
     "DirectSyncWrapper",
+    "EnvWorkerError",
     "MultiProcessingCurriculumWrapper",
     "MultiProcessingSyncWrapper",
     "RayCurriculumWrapper",
