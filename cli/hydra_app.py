@@ -242,8 +242,8 @@ def _resume_group_change(args: list[str], message: str) -> str:
     list) as what it is: ``--resume`` cannot change that group."""
     for arg in args:
         group, _, choice = arg.lstrip("+~").partition("=")
-        if choice and group.isidentifier() and (f"'{group}'" in message or f"'{arg}'" in message):
-            return f"--resume cannot change the {group} (given: {group}={choice}); start a new run for another {group}"
+        if (choice or arg.startswith("~")) and group.isidentifier() and f"'{group}'" in message:
+            return f"--resume cannot change the {group} (given: {arg}); start a new run for another {group}"
     return message
 
 
