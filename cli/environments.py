@@ -25,7 +25,12 @@ from syllabus.core import (
     make_multiprocessing_curriculum,
 )
 from syllabus.core.direct_sync import DirectSyncWrapper
-from syllabus.integrations.sb3_vec_env import GuardedSubprocVecEnv, guard_env_fns, worker_signals_blocked
+from syllabus.integrations.sb3_vec_env import (
+    FiniteRewardCheck,
+    GuardedSubprocVecEnv,
+    guard_env_fns,
+    worker_signals_blocked,
+)
 
 # Seconds the learner waits for an env beyond sync.timeout, so that the env's own error (e.g. its
 # wait for a task timed out) arrives before the learner gives up on it.
@@ -134,14 +139,15 @@ def start_worker_server(run: RunConfig) -> None:
 def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environments:
     """Builds the vector env for ``run.sync`` with every env synced to ``curriculum``.
 
-    ``sync=multiprocessing``: SB3 ``SubprocVecEnv`` with :class:`MultiProcessingSyncWrapper` envs;
-    ``sync=ray``: :class:`RayVecEnv` of :class:`RaySyncWrapper` envs, the curriculum a Ray actor
-    (:func:`connect_ray` first); ``sync=none``: SB3 ``DummyVecEnv`` with :class:`DirectSyncWrapper`
-    envs (deterministic). The vector env is wrapped in ``VecMonitor`` for episode statistics.
+        ``sync=multiprocessing``: SB3 ``SubprocVecEnv`` with :class:`MultiProcessingSyncWrapper` envs;
+        ``sync=ray``: :class:`RayVecEnv` of :class:`RaySyncWrapper` envs, the curriculum a Ray actor
+        (:func:`connect_ray` first); ``sync=none``: SB3 ``DummyVecEnv`` with :class:`DirectSyncWrapper`
+        envs (deterministic). The vector env is wrapped in ``VecMonitor`` for episode statistics, over a
+    check that names an env returning a non-finite reward.
 
-    A failing env (its worker died, it raised, or it was silent for longer than ``sync.timeout``)
-    raises [`EnvWorkerError`][syllabus.core.errors.EnvWorkerError] naming its index and the cause
-    (see [`syllabus.integrations.sb3_vec_env`][syllabus.integrations.sb3_vec_env]).
+        A failing env (its worker died, it raised, or it was silent for longer than ``sync.timeout``)
+        raises [`EnvWorkerError`][syllabus.core.errors.EnvWorkerError] naming its index and the cause
+        (see [`syllabus.integrations.sb3_vec_env`][syllabus.integrations.sb3_vec_env]).
     """
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
@@ -185,7 +191,7 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
         else:
             raise ConfigError(f"sync.name: no builder for sync backend {run.sync.name!r}")
         envs._closers.append(venv.close)
-        envs.venv = VecMonitor(venv)
+        envs.venv = VecMonitor(FiniteRewardCheck(venv))
     except BaseException:
         envs.close()
         raise

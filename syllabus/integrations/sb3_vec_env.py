@@ -29,7 +29,8 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 import gymnasium as gym
-from stable_baselines3.common.vec_env import SubprocVecEnv
+import numpy as np
+from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import CloudpickleWrapper, VecEnv
 from stable_baselines3.common.vec_env.subproc_vec_env import _worker
 
@@ -262,6 +263,29 @@ class GuardedSubprocVecEnv(SubprocVecEnv):
             process.join(CLOSE_TIMEOUT)
         for remote in remotes:
             remote.close()
+
+
+class FiniteRewardCheck(VecEnvWrapper):
+    """Raises [`EnvWorkerError`][syllabus.core.errors.EnvWorkerError] naming the env whose step returned
+    a NaN or infinite reward, before the learner trains on it (and fails later in torch, naming no env).
+
+    Raises:
+        EnvWorkerError: From ``step_wait``, naming the first env with a non-finite reward and the value.
+    """
+
+    def reset(self) -> Any:
+        return self.venv.reset()
+
+    def step_wait(self) -> Any:
+        obs, rewards, dones, infos = self.venv.step_wait()
+        bad = np.flatnonzero(~np.isfinite(np.asarray(rewards, dtype=np.float64)))
+        if bad.size:
+            index = int(bad[0])
+            raise EnvWorkerError(
+                f"env {index} returned a non-finite reward ({float(rewards[index])!r}); check the env's reward",
+                index,
+            )
+        return obs, rewards, dones, infos
 
 
 # ----------------------------------------------------------- in-process and Ray envs
