@@ -48,28 +48,32 @@ class TaskInfoWrapper(gym.Wrapper):
         return obs, info
 
 
-def _worker_env(env_cfg: Any, task_queue: Any, update_queue: Any) -> gym.Env:
+# Each env factory gets the env's index in the vector env, its env_id for the curriculum: the
+# curriculum's messages ("env 2 disconnected") and the runner's ("env 2 died") number envs alike.
+
+
+def _worker_env(env_cfg: Any, task_queue: Any, update_queue: Any, index: int) -> gym.Env:
     """Env factory run in each SubprocVecEnv worker (which ignores Ctrl-C: the learner closes workers)."""
     env = make_task_env(env_cfg)
     if task_queue is None:
         return TaskInfoWrapper(env)
-    return MultiProcessingSyncWrapper(env, task_queue, update_queue)
+    return MultiProcessingSyncWrapper(env, task_queue, update_queue, env_id=index)
 
 
-def _direct_env(env_cfg: Any, curriculum: Curriculum | None) -> gym.Env:
+def _direct_env(env_cfg: Any, curriculum: Curriculum | None, index: int) -> gym.Env:
     """Env factory of ``sync=none``: the curriculum is called in this process."""
     env = make_task_env(env_cfg)
-    return TaskInfoWrapper(env) if curriculum is None else DirectSyncWrapper(env, curriculum)
+    return TaskInfoWrapper(env) if curriculum is None else DirectSyncWrapper(env, curriculum, env_id=index)
 
 
 def _ray_env(
-    env_cfg: Any, actor: Any, curriculum_name: str, namespace: str | None, timeout: float
+    env_cfg: Any, actor: Any, curriculum_name: str, namespace: str | None, timeout: float, index: int
 ) -> gym.Env:
     """Env factory of ``sync=ray``, run in each RayVecEnv actor; ``actor`` is the curriculum's (or None)."""
     env = make_task_env(env_cfg)
     if actor is None:
         return TaskInfoWrapper(env)
-    return RaySyncWrapper(env, curriculum_name, namespace, actor=actor, timeout=timeout)
+    return RaySyncWrapper(env, curriculum_name, namespace, actor=actor, timeout=timeout, env_id=index)
 
 
 def check_sync_config(sync: Any) -> None:
@@ -162,9 +166,8 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
                 )
                 envs.curriculum = wrapper
                 envs._closers.append(wrapper.close)
-            factory = partial(_worker_env, run.env, task_queue, update_queue)
             venv = GuardedSubprocVecEnv(
-                [factory] * run.num_envs,
+                [partial(_worker_env, run.env, task_queue, update_queue, i) for i in range(run.num_envs)],
                 start_method=run.sync.start_method,
                 timeout=run.sync.timeout + WORKER_GRACE,
             )
@@ -182,12 +185,14 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
                 envs._closers.append(wrapper.close)
             factory = partial(_ray_env, run.env, actor, name, run.sync.namespace, run.sync.timeout)
             venv = RayVecEnv(
-                guard_env_fns([factory] * run.num_envs),
+                guard_env_fns([partial(factory, index=i) for i in range(run.num_envs)]),
                 num_cpus=run.sync.env_num_cpus,
                 timeout=run.sync.timeout + WORKER_GRACE,
             )
         elif run.sync.name == "none":
-            venv = DummyVecEnv(guard_env_fns([partial(_direct_env, run.env, curriculum)] * run.num_envs))
+            venv = DummyVecEnv(
+                guard_env_fns([partial(_direct_env, run.env, curriculum, i) for i in range(run.num_envs)])
+            )
         else:
             raise ConfigError(f"sync.name: no builder for sync backend {run.sync.name!r}")
         envs._closers.append(venv.close)

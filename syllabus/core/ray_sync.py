@@ -335,7 +335,9 @@ def make_ray_curriculum(
         timeout: Seconds a learner-side call may wait for the actor.
         start_timeout: Seconds to wait for the actor to start (a new Ray worker process, or a node).
         actor_options: Extra Ray actor options (e.g. ``num_cpus``, ``scheduling_strategy``). By
-            default the actor reserves no CPU and is placed on the driver's node if possible.
+            default the actor reserves no CPU and is placed on the driver's node, always (hard node
+            affinity), so losing a worker node never takes the curriculum with it; pass a
+            ``scheduling_strategy`` to place it elsewhere.
 
     Returns:
         The learner's handle on the curriculum, used like the curriculum itself.
@@ -373,7 +375,7 @@ def make_ray_curriculum(
     options = {
         "num_cpus": 0,
         "scheduling_strategy": NodeAffinitySchedulingStrategy(
-            ray.get_runtime_context().get_node_id(), soft=True
+            ray.get_runtime_context().get_node_id(), soft=False
         ),
         **(actor_options or {}),
         "name": name,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from syllabus.core.curriculum import Curriculum, Task
+from syllabus.core.curriculum import Curriculum, Task, check_sample_count
 from syllabus.core.errors import CurriculumError
 from syllabus.curricula.success import check_number, check_progress
 from syllabus.task_space import BoxTaskSpace, TaskSpace
@@ -78,6 +78,7 @@ class SimulatedAnnealing(Curriculum):
 
     def sample(self, k: int = 1) -> list[Task]:
         """Returns ``k`` copies of the current task."""
+        k = check_sample_count(k)
         task = self.start + self.fraction * (self.end - self.start)
         return [self.task_space.decode(task) for _ in range(k)]
 
@@ -157,6 +158,7 @@ class ExpandingBox(Curriculum):
 
     def sample(self, k: int = 1) -> list[Task]:
         """Samples ``k`` tasks uniformly from the current sub-box."""
+        k = check_sample_count(k)
         return [self.task_space.decode(self.rng.uniform(self.low, self.high)) for _ in range(k)]
 
     def update_on_episode(

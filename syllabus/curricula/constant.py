@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from syllabus.core.curriculum import Curriculum, Task
+from syllabus.core.curriculum import Curriculum, Task, check_sample_count
 from syllabus.task_space import TaskSpace, TaskSpaceError
 
 
@@ -39,6 +39,7 @@ class Constant(Curriculum):
 
     def sample(self, k: int = 1) -> list[Task]:
         """Returns ``k`` copies of :attr:`task`."""
+        k = check_sample_count(k)
         return [copy.deepcopy(self.task) for _ in range(k)]
 
     def __repr__(self) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from syllabus.core.curriculum import Curriculum, Task
+from syllabus.core.curriculum import Curriculum, Task, check_sample_count
 from syllabus.task_space import TaskSpace
 
 
@@ -30,6 +30,7 @@ class DomainRandomization(Curriculum):
 
     def sample(self, k: int = 1) -> list[Task]:
         """Samples ``k`` tasks uniformly and independently."""
+        k = check_sample_count(k)
         n = self.num_tasks
         if n is None:
             return [self.task_space.sample(rng=self.rng) for _ in range(k)]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from syllabus.core.curriculum import Curriculum, Task
+from syllabus.core.curriculum import Curriculum, Task, check_sample_count
 from syllabus.core.errors import CurriculumError
 from syllabus.task_space import TaskSpace
 
@@ -159,6 +159,7 @@ class SuccessCurriculum(Curriculum):
 
     def sample(self, k: int = 1) -> list[Task]:
         """Samples ``k`` tasks independently from :meth:`task_distribution`; never blocks."""
+        k = check_sample_count(k)
         if self._dist is None:
             self._refresh()
         draws = self.rng.random(k) * self._cdf[-1]
