@@ -80,6 +80,7 @@ def train_job(cfg: DictConfig) -> str:
             run_dir,
             resume=resume,
             checkpoint=checkpoint,
+            stop_requested=None if state_dir is None else (state_dir / _STOP_FILE).exists,
             command=options.get("command", " ".join(sys.argv)),
             quiet=bool(options.get("quiet")),
             multirun=hydra_cfg.mode == RunMode.MULTIRUN,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -77,9 +77,12 @@ def train(
     command: str,
     quiet: bool,
     multirun: bool,
+    stop_requested: Callable[[], bool] | None = None,
 ) -> str:
     """Trains ``run`` in ``run_dir``; with ``resume``, continues from ``checkpoint``, or starts afresh when the
     run has none yet (a job preempted before its first checkpoint resumes with the same command).
+    ``stop_requested`` tells whether a Ctrl-C or SIGTERM arrived before this run installed its own
+    handlers (e.g. while the config was composed): the run then stops at once, with a checkpoint.
 
     Returns:
         The final status: ``completed`` or ``interrupted``.
@@ -132,6 +135,8 @@ def train(
     learner: Learner | None = None
     try:
         with stop_on_signals(stop):
+            if stop_requested is not None and stop_requested():
+                stop.set()
             learner = learner_type.open(run, curriculum, checkpoint, state)
             with learner:
                 status = _learn(

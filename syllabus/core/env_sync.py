@@ -217,7 +217,9 @@ class SyncWrapper(gym.Wrapper):
         """Why the wait for the curriculum ended; ``waited`` is the real time it took (longer than the
         timeout when this process was stopped or starved meanwhile)."""
         env = f"env {self.env_id}" if self.env_id is not None else f"the env in process {os.getpid()}"
-        within = f"{waited:.0f} s (timeout {self.timeout:g} s)"
+        within = f"{self.timeout:g} s"
+        if waited > 1.5 * self.timeout + 1.0:  # e.g. SIGSTOP: the timeout alone would understate the wait
+            within += f" ({waited:.0f} s passed: was this process stopped or starved of CPU?)"
         if not self._welcomed:
             return (
                 f"the curriculum did not answer {env} within {within}. Is it running? "

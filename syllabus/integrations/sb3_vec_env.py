@@ -130,9 +130,11 @@ class _GuardedRemote:
         started = time.monotonic()
         ready = wait([self.conn, self.process.sentinel], limit)
         if not ready:
+            waited = time.monotonic() - started
+            passed = f" ({waited:.0f} s passed: was a process stopped?)" if waited > 1.5 * limit + 1.0 else ""
             raise EnvWorkerError(
-                f"env {self.index} (worker process {self.process.pid}) did not answer within "
-                f"{time.monotonic() - started:.0f} s (limit {limit:g} s); raise the timeout if the env is only slow",
+                f"env {self.index} (worker process {self.process.pid}) did not answer within {limit:g} s{passed}; "
+                "raise the timeout (sync.timeout) if the env is only slow",
                 self.index,
             )
         if self.conn not in ready and not self.conn.poll():
