@@ -166,6 +166,7 @@ def test_nan_reward_names_its_env_under_domain_randomization(tmp_path, sync):
     )
     assert_failed_cleanly(result, stop_time, run_dir, f"env {index} returned a non-finite reward (nan)")
     assert "tensor(" not in result.stderr and "Traceback" not in result.stderr
+    print(f"\nNaN reward, sync={sync}: exit {result.returncode} {stop_time:.1f} s after the fault")
 
 
 @pytest.mark.slow
