@@ -397,6 +397,13 @@ def make_ray_curriculum(
             f"the curriculum actor {_label(name, namespace)} did not start within {start_timeout:g} s: the "
             "cluster may lack the resources in actor_options; raise `start_timeout` if it is only slow"
         ) from None
+    except ray.exceptions.ActorUnschedulableError as exc:
+        _kill(actor)
+        raise CurriculumConnectionError(
+            f"the curriculum actor {_label(name, namespace)} cannot be placed: {exc} (by default it goes on the "
+            "driver's node, which must have the resources in actor_options; pass a scheduling_strategy to place it "
+            "elsewhere)"
+        ) from None
     except ray.exceptions.RayActorError as exc:
         _kill(actor)
         raise CurriculumConnectionError(
