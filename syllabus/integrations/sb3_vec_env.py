@@ -206,6 +206,8 @@ class GuardedSubprocVecEnv(SubprocVecEnv):
     ) -> None:
         self.waiting = False
         self.closed = False
+        if start_method is None:  # SB3's default
+            start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         ctx = mp.get_context(start_method)
         pipes = [ctx.Pipe() for _ in env_fns]
         self.processes = []
