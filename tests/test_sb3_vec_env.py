@@ -1,4 +1,5 @@
-"""The README's own integration pattern keeps the library's promise: a failing curriculum never hangs.
+"""The README's own integration pattern, and gymnasium's vector env, keep the library's promise: a
+failing curriculum never hangs the learner.
 
 With SB3's plain ``SubprocVecEnv``, a curriculum that raises leaves the learner blocked (in
 ``step_wait`` under fork, in ``close`` under forkserver). The README's pattern uses
@@ -73,3 +74,29 @@ def test_readme_pattern_with_a_raising_curriculum_fails_within_the_timeout(start
     _, alive = psutil.wait_procs(workers, timeout=scaled(15))
     assert not alive
     print(f"\n{start_method}: EnvWorkerError after {elapsed:.1f} s, close {close_time:.1f} s")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+def test_gymnasium_async_vector_env_with_a_raising_curriculum_fails_within_the_timeout(start_method):
+    """gymnasium's ``AsyncVectorEnv`` forwards a worker's exception itself: the curriculum's error arrives."""
+    import gymnasium as gym
+
+    curriculum = RaisingCurriculum(BoxTaskSpace(0.01, 0.2, shape=()), fail_at=12)
+    timeout = scaled(20)
+    curriculum, task_queue, update_queue = make_multiprocessing_curriculum(curriculum, timeout=timeout)
+    with curriculum:
+        venv = gym.vector.AsyncVectorEnv(
+            [lambda: make_env(task_queue, update_queue)] * NUM_ENVS, context=start_method
+        )
+        try:
+            venv.reset()
+            started = time.monotonic()
+            with pytest.raises(Exception, match="injected curriculum fault"):
+                for _ in range(10_000):
+                    venv.step(np.array([venv.single_action_space.sample() for _ in range(NUM_ENVS)]))
+            elapsed = time.monotonic() - started
+        finally:
+            venv.close(terminate=True)
+    assert elapsed < timeout, f"the error came {elapsed:.1f} s after the first step"
