@@ -50,6 +50,7 @@ CASES = {
     "multiprocessing": [*SB3, "sync=multiprocessing"],  # forkserver: its server is in the group too
     "ray": [*SB3, "sync=ray", "sync.num_cpus=2"],  # Ray's GCS, raylet and actors are in the group too
     "rllib": RLLIB,
+    "ray-learner-only": [*SB3, "sync=ray", "sync.num_cpus=2"],  # `kill PID`: our handler survived ray.init
 }
 RESUMED = {
     "multiprocessing"
@@ -67,9 +68,11 @@ def _marked(marker: str) -> list[psutil.Process]:
     return found
 
 
-def sigterm_after_training(tmp_path: Path, args: list[str], *, steps: int) -> tuple[int, float, str, Path]:
-    """Starts ``syllabus train ARGS`` in a session of its own, sends SIGTERM to its process group once it
-    logged ``steps`` steps; returns the exit code, the seconds from SIGTERM to the exit, the output and
+def sigterm_after_training(
+    tmp_path: Path, args: list[str], *, steps: int, group: bool = True
+) -> tuple[int, float, str, Path]:
+    """Starts ``syllabus train ARGS`` in a session of its own, sends SIGTERM to its process group (or the learner alone) once it
+    logged ``steps`` steps (to the learner alone unless ``group``); returns the exit code, the seconds from SIGTERM to the exit, the output and
     the run directory. Fails if a process of the run or a ``syllabus-*`` temp dir outlives it.
 
     ``TMPDIR`` is the test's own directory, longer than Ray's socket paths allow: a private Ray
@@ -95,7 +98,10 @@ def sigterm_after_training(tmp_path: Path, args: list[str], *, steps: int) -> tu
         else:
             pytest.fail("the run ended before it trained:\n" + "".join(lines))
         sent = time.monotonic()
-        os.killpg(proc.pid, signal.SIGTERM)  # what `timeout`, systemd and SLURM do
+        if group:
+            os.killpg(proc.pid, signal.SIGTERM)  # what `timeout`, systemd and SLURM do
+        else:
+            os.kill(proc.pid, signal.SIGTERM)
         rest, _ = proc.communicate(timeout=scaled(120))
         stop_time = time.monotonic() - sent
     finally:
@@ -107,7 +113,9 @@ def sigterm_after_training(tmp_path: Path, args: list[str], *, steps: int) -> tu
     assert not list(tmp.glob("syllabus-*")), f"temp dirs left: {list(tmp.iterdir())}"
     ray_dirs = re.findall(r"started a private local Ray for this run \(in (\S+)\)", "".join(lines) + rest)
     assert all(not Path(d).exists() for d in ray_dirs), f"Ray's temp dir left: {ray_dirs}"
-    print(f"\nSIGTERM to the group: exit {proc.returncode} after {stop_time:.1f} s")
+    print(
+        f"\nSIGTERM to the {'group' if group else 'learner'}: exit {proc.returncode} after {stop_time:.1f} s"
+    )
     return proc.returncode, stop_time, "".join(lines) + rest, run_dir
 
 
@@ -117,11 +125,13 @@ def sigterm_after_training(tmp_path: Path, args: list[str], *, steps: int) -> tu
 def test_sigterm_to_the_group_checkpoints_and_the_run_resumes(tmp_path, case):
     args = CASES[case]
     rllib = case == "rllib"
-    rc, stop_time, output, run_dir = sigterm_after_training(tmp_path, args, steps=256)
+    rc, stop_time, output, run_dir = sigterm_after_training(
+        tmp_path, args, steps=256, group=not case.endswith("learner-only")
+    )
     assert rc == 130, output
     assert "SIGTERM received" in output and "interrupted at step" in output, output
     assert "Traceback" not in output, output
-    if case in ("ray", "rllib"):  # the test's TMPDIR is too long for Ray's socket paths
+    if case != "multiprocessing":  # the test's TMPDIR is too long for Ray's socket paths
         assert "too long for Ray's socket paths" in output, output
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["status"] == "interrupted" and meta["reason"] is None, meta
