@@ -71,7 +71,7 @@ def _marked(marker: str) -> list[psutil.Process]:
 def sigterm_after_training(
     tmp_path: Path, args: list[str], *, steps: int, group: bool = True
 ) -> tuple[int, float, str, Path]:
-    """Starts ``syllabus train ARGS`` in a session of its own, sends SIGTERM to its process group (or the learner alone) once it
+    """Starts ``syllabus train ARGS`` in a session of its own, sends SIGTERM to its process group once it
     logged ``steps`` steps (to the learner alone unless ``group``); returns the exit code, the seconds from SIGTERM to the exit, the output and
     the run directory. Fails if a process of the run or a ``syllabus-*`` temp dir outlives it.
 
