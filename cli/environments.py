@@ -17,7 +17,6 @@ import gymnasium as gym
 from syllabus.cli.builders import MissingDependencyError, is_multiagent, make_parallel_task_env, make_task_env
 from syllabus.cli.ray_cluster import check_cluster, connect_ray, curriculum_actor_name, start_curriculum_actor
 from syllabus.cli.schema import ConfigError, RaySyncConfig, RunConfig
-from syllabus.cli.vec_env_faults import GuardedSubprocVecEnv, guard_env_fns
 
 from syllabus.core import (
     Curriculum,
@@ -26,6 +25,12 @@ from syllabus.core import (
     make_multiprocessing_curriculum,
 )
 from syllabus.core.direct_sync import DirectSyncWrapper
+from syllabus.integrations.sb3_vec_env import (
+    FiniteRewardCheck,
+    GuardedSubprocVecEnv,
+    guard_env_fns,
+    worker_signals_blocked,
+)
 
 # Seconds the learner waits for an env beyond sync.timeout, so that the env's own error (e.g. its
 # wait for a task timed out) arrives before the learner gives up on it.
@@ -52,7 +57,11 @@ def _multiagent_env(env_cfg: Any, sync: Callable[[Any], Any] | None) -> gym.Env:
     return StackedAgentsEnv(env if sync is None else sync(env))
 
 
-def _worker_env(env_cfg: Any, task_queue: Any, update_queue: Any) -> gym.Env:
+# Each env factory gets the env's index in the vector env, its env_id for the curriculum: the
+# curriculum's messages ("env 2 disconnected") and the runner's ("env 2 died") number envs alike.
+
+
+def _worker_env(env_cfg: Any, task_queue: Any, update_queue: Any, index: int) -> gym.Env:
     """Env factory run in each SubprocVecEnv worker (which ignores Ctrl-C: the learner closes workers)."""
     if is_multiagent(env_cfg):
         from syllabus.core import PettingZooSyncWrapper
@@ -66,10 +75,10 @@ def _worker_env(env_cfg: Any, task_queue: Any, update_queue: Any) -> gym.Env:
     env = make_task_env(env_cfg)
     if task_queue is None:
         return TaskInfoWrapper(env)
-    return MultiProcessingSyncWrapper(env, task_queue, update_queue)
+    return MultiProcessingSyncWrapper(env, task_queue, update_queue, env_id=index)
 
 
-def _direct_env(env_cfg: Any, curriculum: Curriculum | None) -> gym.Env:
+def _direct_env(env_cfg: Any, curriculum: Curriculum | None, index: int) -> gym.Env:
     """Env factory of ``sync=none``: the curriculum is called in this process."""
     if is_multiagent(env_cfg):
         from syllabus.core import DirectPettingZooSyncWrapper
@@ -79,11 +88,11 @@ def _direct_env(env_cfg: Any, curriculum: Curriculum | None) -> gym.Env:
             None if curriculum is None else partial(DirectPettingZooSyncWrapper, curriculum=curriculum),
         )
     env = make_task_env(env_cfg)
-    return TaskInfoWrapper(env) if curriculum is None else DirectSyncWrapper(env, curriculum)
+    return TaskInfoWrapper(env) if curriculum is None else DirectSyncWrapper(env, curriculum, env_id=index)
 
 
 def _ray_env(
-    env_cfg: Any, actor: Any, curriculum_name: str, namespace: str | None, timeout: float
+    env_cfg: Any, actor: Any, curriculum_name: str, namespace: str | None, timeout: float, index: int
 ) -> gym.Env:
     """Env factory of ``sync=ray``, run in each RayVecEnv actor; ``actor`` is the curriculum's (or None)."""
     if is_multiagent(env_cfg):
@@ -100,7 +109,7 @@ def _ray_env(
     env = make_task_env(env_cfg)
     if actor is None:
         return TaskInfoWrapper(env)
-    return RaySyncWrapper(env, curriculum_name, namespace, actor=actor, timeout=timeout)
+    return RaySyncWrapper(env, curriculum_name, namespace, actor=actor, timeout=timeout, env_id=index)
 
 
 def check_sync_config(sync: Any) -> None:
@@ -159,11 +168,12 @@ def start_worker_server(run: RunConfig) -> None:
             [
                 "syllabus.cli",
                 "stable_baselines3.common.vec_env.subproc_vec_env",
-                "syllabus.cli.vec_env_faults",
+                "syllabus.integrations.sb3_vec_env",
                 __name__,
             ]
         )
-        forkserver.ensure_running()
+        with worker_signals_blocked():  # the server, like its workers, leaves SIGTERM to the learner
+            forkserver.ensure_running()
 
 
 def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environments:
@@ -172,11 +182,12 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
     ``sync=multiprocessing``: SB3 ``SubprocVecEnv`` with [`MultiProcessingSyncWrapper`][syllabus.core.multiprocessing_sync.MultiProcessingSyncWrapper] envs;
     ``sync=ray``: [`RayVecEnv`][syllabus.integrations.ray_vec_env.RayVecEnv] of [`RaySyncWrapper`][syllabus.core.ray_sync.RaySyncWrapper] envs, the curriculum a Ray actor
     ([`connect_ray`][syllabus.cli.ray_cluster.connect_ray] first); ``sync=none``: SB3 ``DummyVecEnv`` with [`DirectSyncWrapper`][syllabus.core.direct_sync.DirectSyncWrapper]
-    envs (deterministic). The vector env is wrapped in ``VecMonitor`` for episode statistics.
+    envs (deterministic). The vector env is wrapped in ``VecMonitor`` for episode statistics, over a
+    check that names an env returning a non-finite reward.
 
     A failing env (its worker died, it raised, or it was silent for longer than ``sync.timeout``)
-    raises [`EnvWorkerError`][syllabus.cli.vec_env_faults.EnvWorkerError] naming its index and the cause
-    (see [`syllabus.cli.vec_env_faults`][syllabus.cli.vec_env_faults]).
+    raises [`EnvWorkerError`][syllabus.core.errors.EnvWorkerError] naming its index and the cause
+    (see [`syllabus.integrations.sb3_vec_env`][syllabus.integrations.sb3_vec_env]).
     """
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
@@ -191,9 +202,8 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
                 )
                 envs.curriculum = wrapper
                 envs._closers.append(wrapper.close)
-            factory = partial(_worker_env, run.env, task_queue, update_queue)
             venv = GuardedSubprocVecEnv(
-                [factory] * run.num_envs,
+                [partial(_worker_env, run.env, task_queue, update_queue, i) for i in range(run.num_envs)],
                 start_method=run.sync.start_method,
                 timeout=run.sync.timeout + WORKER_GRACE,
             )
@@ -211,12 +221,14 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
                 envs._closers.append(wrapper.close)
             factory = partial(_ray_env, run.env, actor, name, run.sync.namespace, run.sync.timeout)
             venv = RayVecEnv(
-                guard_env_fns([factory] * run.num_envs),
+                guard_env_fns([partial(factory, index=i) for i in range(run.num_envs)]),
                 num_cpus=run.sync.env_num_cpus,
                 timeout=run.sync.timeout + WORKER_GRACE,
             )
         elif run.sync.name == "none":
-            venv = DummyVecEnv(guard_env_fns([partial(_direct_env, run.env, curriculum)] * run.num_envs))
+            venv = DummyVecEnv(
+                guard_env_fns([partial(_direct_env, run.env, curriculum, i) for i in range(run.num_envs)])
+            )
         else:
             raise ConfigError(f"sync.name: no builder for sync backend {run.sync.name!r}")
         envs._closers.append(venv.close)
@@ -226,7 +238,7 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
             probe = make_task_env(run.env)  # for the agents' spaces
             probe.close()
             venv = agents_vec_env(venv, probe)
-        envs.venv = VecMonitor(venv)
+        envs.venv = VecMonitor(FiniteRewardCheck(venv))
     except BaseException:
         envs.close()
         raise

@@ -6,9 +6,11 @@ Tracebacks are hidden unless debugging is on: ``syllabus --debug ...`` or the en
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
+from pathlib import Path
 
 DEBUG_ENV = "SYLLABUS_DEBUG"
 USAGE_EXIT = 2
@@ -67,15 +69,39 @@ class RunFailure(RuntimeError):
 def describe_failure(exc: BaseException) -> str:
     """The message of a failed run: the error's own message when it explains itself (an env or the
     curriculum failed), else its type, message and traceback (an unexpected error, i.e. a bug)."""
-    from syllabus.core.errors import CurriculumError
+    from syllabus.core.errors import CurriculumError, EnvWorkerError
 
     cause = getattr(exc, "cause", None)  # Ray's RayTaskError carries the actor's exception
-    if isinstance(cause, BaseException) and "EnvWorkerError" in {cls.__name__ for cls in type(cause).__mro__}:
+    if isinstance(cause, EnvWorkerError):
         return str(cause)
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    if isinstance(exc, RunFailure) or "EnvWorkerError" in names:
+    if isinstance(exc, (RunFailure, EnvWorkerError)):
         return str(exc)
     if isinstance(exc, CurriculumError):
         return f"the curriculum failed: {exc}"
     trace = "".join(traceback.format_exception(exc)).rstrip()
     return f"{type(exc).__name__}: {exc}\n{trace}"
+
+
+# A full, over-quota or read-only disk, or a directory the run may not write.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES})
+
+
+def disk_write_error(exc: BaseException) -> OSError | None:
+    """The full, read-only or unwritable disk behind ``exc`` (``exc`` itself or its cause), or ``None``."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in DISK_ERRNOS:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def describe_disk_error(exc: OSError, run_dir: Path) -> str:
+    """One line naming the path that could not be written, why, and how to continue."""
+    path = exc.filename or run_dir
+    return (
+        f"cannot write {path}: {exc.strerror or exc}; free space (or make {run_dir} writable), then continue "
+        f"with: syllabus train --resume {run_dir}"
+    )

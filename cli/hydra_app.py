@@ -46,7 +46,7 @@ def train_job(cfg: DictConfig) -> str:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from syllabus.cli.run_lock import RunDirLock
-    from syllabus.cli.run_start import STAGED_PREFIX, claim_new_run, prepare_resume
+    from syllabus.cli.run_start import STAGED_PREFIX, check_resume_overrides, claim_new_run, prepare_resume
     from syllabus.cli.schema import check_installed, validate
 
     options = _options()
@@ -66,10 +66,13 @@ def train_job(cfg: DictConfig) -> str:
     lock = RunDirLock(run_dir)
     try:
         lock.acquire()
+        if resume:
+            check_resume_overrides(run_dir, cfg)  # first: a changed group fails its new schema otherwise
         run = validate(cfg)
         check_installed(run)
+        checkpoint = None
         if resume:
-            prepare_resume(run_dir, cfg, run)
+            checkpoint = prepare_resume(run_dir, cfg, run)
         else:
             claim_new_run(run_dir, staged)
         from syllabus.cli.training import train  # torch and SB3 are imported only now
@@ -78,6 +81,8 @@ def train_job(cfg: DictConfig) -> str:
             run,
             run_dir,
             resume=resume,
+            checkpoint=checkpoint,
+            stop_requested=None if state_dir is None else (state_dir / _STOP_FILE).exists,
             command=options.get("command", " ".join(sys.argv)),
             quiet=bool(options.get("quiet")),
             multirun=hydra_cfg.mode == RunMode.MULTIRUN,
@@ -114,10 +119,12 @@ def _remove_unstarted(run_dir: Path, staged: Path | None, *, whole: bool = False
 
 @contextmanager
 def _sweep_interrupts(state_dir: Path) -> Iterator[None]:
-    """In a sweep, the first Ctrl-C marks the sweep stopped and lets running jobs save their checkpoint.
+    """In a sweep, the first Ctrl-C or SIGTERM marks the sweep stopped and lets running jobs save their
+    checkpoint.
 
-    Jobs in a launcher's worker processes get the terminal's Ctrl-C themselves; jobs not started yet
-    see the mark and do not start. A second Ctrl-C interrupts at once.
+    Jobs in a launcher's worker processes get the terminal's Ctrl-C (or a scheduler's SIGTERM to the
+    process group) themselves; jobs not started yet see the mark and do not start. A second Ctrl-C
+    interrupts at once; a second SIGTERM does not (the scheduler's SIGKILL follows its grace period).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -125,15 +132,16 @@ def _sweep_interrupts(state_dir: Path) -> Iterator[None]:
 
     def handler(signum: int, frame: object) -> None:
         stop = state_dir / _STOP_FILE
-        if stop.exists():
+        if stop.exists() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop.touch()
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def run_train(args: list[str], *, command: str, resume: bool = False, quiet: bool = False) -> None:
@@ -158,6 +166,13 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
         args = with_override(args, f"hydra.output_subdir={_staged_name()}")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors: reported below as one line
     expose_launcher_plugins()
+    if not resume and {"-m", "--multirun"} & set(args):
+        try:
+            check_sweep(args)
+        except user_error_types() as exc:
+            report(PROG, str(exc), exc)
+            shutil.rmtree(state_dir, ignore_errors=True)
+            raise SystemExit(USAGE_EXIT) from None
     main = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")(train_job)
     saved_argv = sys.argv
     sys.argv = ["syllabus-train", *args]
@@ -171,7 +186,8 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
             except Exception as exc:
                 if (state_dir / _STARTED_FILE).exists():
                     raise  # not a usage error: a bug, shown in full
-                report(PROG, condense_hydra_error(exc), exc)  # Hydra refused the command line or config
+                message = condense_hydra_error(exc)  # Hydra refused the command line or config
+                report(PROG, _resume_group_change(args, message) if resume else message, exc)
                 raise SystemExit(USAGE_EXIT) from None
         if (state_dir / _STOP_FILE).exists():
             raise SystemExit(INTERRUPTED_EXIT)
@@ -198,6 +214,57 @@ def expose_launcher_plugins() -> None:
 
     if not any(m.name == "syllabus_launchers" for m in pkgutil.iter_modules(hydra_plugins.__path__)):
         hydra_plugins.__path__.append(str(Path(ours.__file__).parent.parent))
+
+
+def check_sweep(args: list[str]) -> None:
+    """Validates every job of a basic sweep (``-m a=1,2 b=x,y``) before the first one starts.
+
+    Checks what each job's [`validate`][syllabus.cli.schema.validate] would check, in Hydra's job order.
+    A command line Hydra itself refuses is left for Hydra to report; sweeps over the user's own
+    config directory (``--config-dir``) or another sweeper are checked job by job as they start.
+
+    Raises:
+        ConfigError: Naming the first bad job (its number, as in the sweep's directories), its
+            overrides and the bad value.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from syllabus.cli.schema import ConfigError, check_installed, validate
+
+    if set(args) & _VALUE_OPTIONS:
+        return
+    overrides = [a for a in args if not a.startswith("-")]
+    if any(o.lstrip("+~").startswith("hydra/sweeper") for o in overrides):
+        return
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    except Exception:  # noqa: BLE001 - Hydra reports a bad command line itself, in its words
+        return
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        for number, job in enumerate(jobs):
+            own = [o for o in job if not o.lstrip("+~").startswith("hydra")]
+            try:
+                cfg = compose("train", overrides=own)
+            except Exception:  # noqa: BLE001 - e.g. an unknown option: Hydra reports it for the whole sweep
+                return
+            try:
+                check_installed(validate(cfg))
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"job {number} of the sweep ({' '.join(own)}): {exc}; no job was started"
+                ) from None
+
+
+def _resume_group_change(args: list[str], message: str) -> str:
+    """Hydra's refusal of a config group override on a resumed run (whose saved config has no defaults
+    list) as what it is: ``--resume`` cannot change that group."""
+    for arg in args:
+        group, _, choice = arg.lstrip("+~").partition("=")
+        if (choice or arg.startswith("~")) and group.isidentifier() and f"'{group}'" in message:
+            return f"--resume cannot change the {group} (given: {arg}); start a new run for another {group}"
+    return message
 
 
 def condense_hydra_error(exc: BaseException) -> str:

@@ -41,6 +41,12 @@ RAY_CLIENT_PORT = 10001
 
 logger = logging.getLogger("syllabus.train")
 
+_RAY_DIR_PREFIX = "syllabus-ray-"
+_AF_UNIX_MAX = 107  # bytes of a Unix socket path (Linux)
+# What Ray appends to its temp dir for its longest socket path:
+# "/session_<date>_<time>_<usec>_<pid>/sockets/plasma_store.<n>".
+_RAY_SOCKET_SUFFIX = len("/session_2026-01-01_00-00-00_000000_4194304/sockets/plasma_store.99")
+
 # Run in a child process: join the cluster like the runner will, print one JSON line, leave.
 _PROBE = """
 import json, logging, sys
@@ -198,7 +204,7 @@ def connect_ray(sync: RaySyncConfig) -> Callable[[], None] | None:
     if sync.address is None:
         return _start_private_ray(sync)
     try:
-        with _deadline(sync.join_timeout):
+        with _deadline(sync.join_timeout), _keeping_signal_handlers():
             ray.init(address=sync.address, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
         ray.shutdown()  # whatever the failed attempt connected
@@ -231,6 +237,55 @@ def _deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextlib.contextmanager
+def _keeping_signal_handlers() -> Iterator[None]:
+    """Around ``ray.init``: the run keeps its SIGINT/SIGTERM handlers, and Ray's processes leave SIGTERM to it.
+
+    ``ray.init`` replaces the SIGTERM handler with one that exits at once (no checkpoint); the
+    handlers are put back after it. SIGINT and SIGTERM are blocked meanwhile, and the processes Ray
+    starts inherit the block (Ray blocks SIGINT in them itself), so a scheduler's SIGTERM to the whole
+    process group does not stop the local Ray (its GCS, raylet, env and curriculum actors) before the
+    run has saved its checkpoint. A signal that arrives meanwhile reaches the run's handler after it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(handlers))
+    try:
+        yield
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def ray_temp_root() -> str:
+    """Where the private Ray's directory goes: ``RAY_TMPDIR``, else the temp dir (``TMPDIR``), else ``/tmp``
+    when those are too long for the socket paths Ray makes under it (AF_UNIX paths are at most 107 bytes).
+
+    Raises:
+        ConfigError: No candidate is short enough and writable.
+    """
+    configured = os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()
+    longest = _AF_UNIX_MAX - _RAY_SOCKET_SUFFIX - len(_RAY_DIR_PREFIX) - 9  # "/" and mkdtemp's 8 characters
+    for root in (configured, "/tmp"):
+        if len(os.path.abspath(root)) <= longest and os.access(root, os.W_OK | os.X_OK):
+            if root != configured:
+                logger.info(
+                    "the temp dir %s is too long for Ray's socket paths (at most %d characters); the private "
+                    "Ray uses %s instead",
+                    configured,
+                    longest,
+                    root,
+                )
+            return root
+    raise ConfigError(
+        f"the temp dir {configured} is too long for Ray's socket paths (at most {longest} characters, got "
+        f"{len(configured)}) and /tmp is not writable; set RAY_TMPDIR to a short writable directory"
+    )
+
+
 def _start_private_ray(sync: RaySyncConfig) -> Callable[[], None]:
     """``ray.init`` of a new local Ray that nothing else on the machine finds or joins."""
     import ray
@@ -248,7 +303,7 @@ def _start_private_ray(sync: RaySyncConfig) -> Callable[[], None]:
     ):
         os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(16)  # Ray caches it: kept for the process
     # Short (Ray's socket paths live under it) and private: not Ray's shared /tmp/ray.
-    temp_dir = tempfile.mkdtemp(prefix="syllabus-ray-", dir=os.environ.get("RAY_TMPDIR"))
+    temp_dir = tempfile.mkdtemp(prefix=_RAY_DIR_PREFIX, dir=ray_temp_root())
 
     def stop() -> None:
         try:
@@ -257,13 +312,14 @@ def _start_private_ray(sync: RaySyncConfig) -> Callable[[], None]:
             shutil.rmtree(temp_dir, ignore_errors=True)
 
     try:
-        ray.init(
-            address="local",
-            num_cpus=sync.num_cpus,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            _temp_dir=temp_dir,
-        )
+        with _keeping_signal_handlers():
+            ray.init(
+                address="local",
+                num_cpus=sync.num_cpus,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                _temp_dir=temp_dir,
+            )
     except BaseException:
         stop()
         raise

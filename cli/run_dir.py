@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import logging
+import math
 import os
 import pickle
 import platform
@@ -20,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,6 +45,7 @@ PACKAGES = (
     "ray",
 )
 FINAL = "final"
+logger = logging.getLogger("syllabus.train")
 DISTRIBUTION = "syllabus-curriculum"
 CURRICULUM_STATE, TRAINER_STATE = "curriculum.pkl", "trainer.pkl"
 
@@ -129,11 +133,15 @@ def fsync_file(path: Path) -> None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Writes ``data`` to ``path`` atomically and durably: a reader sees the old file or the new one, whole."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
 
 
@@ -171,9 +179,17 @@ def start_meta(run_dir: Path, *, command: str, seed: int, resume_from: int | Non
 def finish_meta(
     run_dir: Path, meta: dict[str, Any], status: str, steps: int, reason: str | None = None
 ) -> None:
-    """Records the end of a run: ``status`` (completed, interrupted, failed), end time, steps and why it failed."""
+    """Records the end of a run: ``status`` (completed, interrupted, failed), end time, steps and why it failed.
+
+    On a full disk, where the atomic write has no room for its second copy, ``meta.json`` is
+    rewritten in place (its old blocks are freed first), so the run never stays ``running``.
+    """
     meta.update(status=status, end_time=now(), steps=steps, reason=reason)
-    write_json(run_dir / "meta.json", meta)
+    path = run_dir / "meta.json"
+    try:
+        write_json(path, meta)
+    except OSError:
+        path.write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
 
 # ------------------------------------------------------------------- checkpoints
@@ -232,16 +248,20 @@ def save_checkpoint(run_dir: Path, name: str, model: Any, curriculum: Any, state
     target, tmp = root / name, root / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    model.save(tmp)
-    if curriculum is not None:
-        (tmp / CURRICULUM_STATE).write_bytes(pickle.dumps(curriculum.state_dict()))
-    (tmp / TRAINER_STATE).write_bytes(pickle.dumps(asdict(state)))
-    for path in sorted(tmp.rglob("*"), reverse=True):  # files before the directories holding them
-        if path.is_dir():
-            fsync_dir(path)
-        else:
-            fsync_file(path)
-    fsync_dir(tmp)
+    try:
+        model.save(tmp)
+        if curriculum is not None:
+            (tmp / CURRICULUM_STATE).write_bytes(pickle.dumps(curriculum.state_dict()))
+        (tmp / TRAINER_STATE).write_bytes(pickle.dumps(asdict(state)))
+        for path in sorted(tmp.rglob("*"), reverse=True):  # files before the directories holding them
+            if path.is_dir():
+                fsync_dir(path)
+            else:
+                fsync_file(path)
+        fsync_dir(tmp)
+    except BaseException:  # e.g. a full disk: no half-written checkpoint stays behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     aside = None
     if target.exists():
         aside = root / f".{name}.old"
@@ -347,21 +367,46 @@ def verify_sb3_model(path: Path) -> None:
         )
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint with the most steps (``final`` wins a tie), or ``None``.
+def latest_checkpoint(run_dir: Path, verify: Callable[[Path], object] | None = None) -> Path | None:
+    """The newest whole checkpoint (the most steps, ``final`` wins a tie), or ``None`` when there is none.
+
+    A damaged checkpoint (its trainer state, or what ``verify`` checks, is missing or corrupt) is
+    skipped: the run falls back to the newest whole one, with a warning naming each damaged
+    checkpoint newer than it.
+
+    Args:
+        run_dir: The run directory.
+        verify: Also checks each candidate (e.g. [`verify_checkpoint`][syllabus.cli.run_dir.verify_checkpoint]);
+            raises [`CheckpointError`][syllabus.cli.run_dir.CheckpointError] for a damaged one.
 
     Raises:
-        CheckpointError: A checkpoint's trainer state is damaged.
+        CheckpointError: Every checkpoint is damaged (the message names the newest one's damage).
     """
     best: tuple[int, bool, Path] | None = None
+    damaged: list[tuple[float, CheckpointError, Path]] = []
     root = checkpoint_dir(run_dir)
-    for path in root.iterdir() if root.is_dir() else ():
+    for path in sorted(root.iterdir()) if root.is_dir() else ():
         if path.name.startswith(".") or not (path / TRAINER_STATE).exists():
             continue
-        key = (load_trainer_state(path).num_timesteps, path.name == FINAL, path)
+        try:
+            steps = load_trainer_state(path).num_timesteps
+            if verify is not None:
+                verify(path)
+        except CheckpointError as exc:
+            named = path.name.removeprefix("step_")
+            damaged.append((float(named) if named.isdigit() else math.inf, exc, path))
+            continue
+        key = (steps, path.name == FINAL, path)
         if best is None or key[:2] > best[:2]:
             best = key
-    return None if best is None else best[2]
+    if best is None:
+        if damaged:
+            raise max(damaged, key=lambda item: item[0])[1]
+        return None
+    for steps_named, exc, path in damaged:
+        if steps_named >= best[0]:
+            logger.warning("skipping damaged checkpoint %s (%s); using %s", path, exc, best[2].name)
+    return best[2]
 
 
 def eval_checkpoint(run_dir: Path) -> Path:

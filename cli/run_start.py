@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,13 @@ def check_resume_config(saved: dict[str, Any], given: dict[str, Any]) -> None:
         RunDirError: Naming the first changed key, its saved and its given value.
     """
     old, new = _flatten(saved), _flatten(given)
+    for group in ("env", "curriculum", "learner", "sync"):
+        before, after = old.get(f"{group}.name"), new.get(f"{group}.name")
+        if before != after:
+            raise RunDirError(
+                f"--resume cannot change the {group} (saved: {group}={before}, given: {group}={after}); "
+                f"start a new run for another {group}"
+            )
     for key in sorted(set(old) | set(new)):
         if old.get(key) != new.get(key) and not key.startswith(RESUMABLE_KEYS):
             raise RunDirError(
@@ -97,12 +105,12 @@ def check_resume_config(saved: dict[str, Any], given: dict[str, Any]) -> None:
             )
 
 
-def prepare_resume(run_dir: Path, cfg: DictConfig, run: RunConfig) -> None:
-    """Checks that ``run_dir`` can resume with ``cfg``, then (only then) records ``cfg`` as its config.
+def check_resume_overrides(run_dir: Path, cfg: DictConfig) -> None:
+    """Refuses a resume of ``run_dir`` whose overrides (``cfg``) change what the run learns, checked before
+    ``cfg`` itself is validated: ``+curriculum=dr`` merged into a saved PLR config is a changed curriculum.
 
     Raises:
-        RunDirError: The saved config is unreadable, the overrides change what the run learns, there is no
-            checkpoint, a checkpoint file is damaged, or the curriculum state does not fit the curriculum.
+        RunDirError: The saved config is unreadable, or the overrides change what the run learns.
     """
     config_path = run_dir / HYDRA_DIR / "config.yaml"
     try:
@@ -112,17 +120,36 @@ def prepare_resume(run_dir: Path, cfg: DictConfig, run: RunConfig) -> None:
         raise RunDirError(
             f"cannot resume {run_dir}: its saved config {config_path} is unusable ({exc})"
         ) from None
-    given = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        given = OmegaConf.to_container(cfg, resolve=True)
+    except ValueError:
+        return  # validate() names the key that does not resolve
     assert isinstance(saved, dict) and isinstance(given, dict)
     check_resume_config({str(k): v for k, v in saved.items()}, {str(k): v for k, v in given.items()})
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is None:
-        raise RunDirError(f"{run_dir} has no checkpoint to resume from (checkpoints/ is empty or missing)")
+
+
+def prepare_resume(run_dir: Path, cfg: DictConfig, run: RunConfig) -> Path | None:
+    """Checks that ``run_dir`` can resume with ``cfg`` (after
+    [`check_resume_overrides`][syllabus.cli.run_start.check_resume_overrides]), then (only then) records
+    ``cfg`` as its config.
+
+    Returns:
+        The checkpoint to resume from: the newest whole one (damaged newer ones are skipped with a
+        warning), or ``None`` when the run has none yet (it trains from step 0: a job preempted
+        before its first checkpoint resumes with the same command).
+
+    Raises:
+        RunDirError: Every checkpoint is damaged, or the curriculum state does not fit the curriculum.
+    """
+    config_path = run_dir / HYDRA_DIR / "config.yaml"
     has_curriculum = run.curriculum.name != "none"
-    verify_checkpoint(checkpoint, curriculum=has_curriculum, learner=run.learner.name)
-    if has_curriculum:
+    checkpoint = latest_checkpoint(
+        run_dir, verify=partial(verify_checkpoint, curriculum=has_curriculum, learner=run.learner.name)
+    )
+    if checkpoint is not None and has_curriculum:
         _check_curriculum_state(run, checkpoint)
     write_atomic(config_path, OmegaConf.to_yaml(cfg).encode())
+    return checkpoint
 
 
 def _check_curriculum_state(run: RunConfig, checkpoint: Path) -> None:

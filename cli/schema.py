@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -390,6 +391,7 @@ def _check_values(run: RunConfig) -> None:
     if not 0 <= run.seed <= MAX_SEED:
         raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {run.seed}")
     _check_env(run.env)
+    _check_ranges(run)
     if run.learner.num_threads < 0:
         raise ConfigError(
             f"learner.num_threads must be >= 0 (0: torch's default), got {run.learner.num_threads}"
@@ -407,6 +409,93 @@ def _check_values(run: RunConfig) -> None:
         chosen = getattr(getattr(run, group), attr, None)
         if chosen is not None and chosen not in choices:
             raise ConfigError(f"{key}: invalid value {chosen!r}; valid choices: {', '.join(choices)}")
+
+
+# The valid range of each learner value: (low, high, low inclusive, high inclusive); None: unbounded.
+_Range = tuple[float | None, float | None, bool, bool]
+_PROBABILITY: _Range = (0.0, 1.0, True, True)
+_POSITIVE: _Range = (0.0, None, False, False)
+_NON_NEGATIVE: _Range = (0.0, None, True, False)
+_LEARNER_RANGES: dict[type, dict[str, _Range]] = {
+    SB3PPOConfig: {
+        "learning_rate": _POSITIVE,
+        "gamma": _PROBABILITY,
+        "gae_lambda": _PROBABILITY,
+        "clip_range": _POSITIVE,
+        "ent_coef": _NON_NEGATIVE,
+        "vf_coef": _NON_NEGATIVE,
+        "max_grad_norm": _POSITIVE,
+    },
+    RLlibPPOConfig: {
+        "lr": _POSITIVE,
+        "gamma": _PROBABILITY,
+        "gae_lambda": _PROBABILITY,
+        "clip_param": _POSITIVE,
+        "entropy_coeff": _NON_NEGATIVE,
+        "vf_loss_coeff": _NON_NEGATIVE,
+        "vf_clip_param": _POSITIVE,
+        "grad_clip": _POSITIVE,
+        "num_cpus_per_env_runner": _NON_NEGATIVE,
+    },
+}
+
+
+def _describe_range(bounds: _Range) -> str:
+    low, high, low_in, high_in = bounds
+    if high is None:
+        return f"{'>=' if low_in else '>'} {low:g}"
+    return f"in {'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
+
+
+def check_range(key: str, value: float | None, bounds: _Range) -> None:
+    """Checks that ``value`` is a finite number within ``bounds`` (``None`` passes: the key is optional).
+
+    Raises:
+        ConfigError: Naming ``key``, the value and the valid range.
+    """
+    if value is None:
+        return
+    low, high, low_in, high_in = bounds
+    ok = (
+        math.isfinite(value)
+        and (low is None or (value >= low if low_in else value > low))
+        and (high is None or (value <= high if high_in else value < high))
+    )
+    if not ok:
+        raise ConfigError(f"{key} must be a finite number {_describe_range(bounds)}, got {value!r}")
+
+
+def _check_ranges(run: RunConfig) -> None:
+    """Range checks of the learner's numbers and the env's success threshold."""
+    for attr, bounds in _LEARNER_RANGES.get(type(run.learner), {}).items():
+        check_range(f"learner.{attr}", getattr(run.learner, attr), bounds)
+    threshold = getattr(run.env, "success_threshold", None)
+    if threshold is not None and not math.isfinite(threshold):
+        raise ConfigError(f"env.success_threshold must be a finite number or null, got {threshold!r}")
+
+
+def budget_warning(run: RunConfig) -> str | None:
+    """What the run will really train when that is over 10% more than ``total_timesteps``, else ``None``.
+
+    The learners collect whole rollouts (SB3: ``learner.n_steps * num_envs`` steps; RLlib:
+    ``learner.train_batch_size``), so a run trains up to the next whole rollout.
+    """
+    if isinstance(run.learner, SB3PPOConfig):
+        rollout, what = (
+            run.learner.n_steps * run.num_envs,
+            f"learner.n_steps * num_envs = {run.learner.n_steps} * {run.num_envs}",
+        )
+    elif isinstance(run.learner, RLlibPPOConfig):
+        rollout, what = run.learner.train_batch_size, "learner.train_batch_size"
+    else:
+        return None
+    steps = -(-run.total_timesteps // rollout) * rollout
+    if steps <= 1.1 * run.total_timesteps:
+        return None
+    return (
+        f"total_timesteps={run.total_timesteps} is not a whole number of rollouts ({what} = {rollout} steps): the run "
+        f"trains whole rollouts, {steps} steps ({100 * steps / run.total_timesteps:.0f}% of total_timesteps)"
+    )
 
 
 def _one_of(key: str, value: Any, choices: tuple[str, ...], what: str) -> None:

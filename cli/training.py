@@ -1,7 +1,8 @@
 """One training run: build everything from a validated config, train, log, checkpoint, shut down.
 
-Ctrl-C (or SIGTERM) stops training after the current env step; the run still saves a checkpoint
-and closes its envs and curriculum. A second Ctrl-C aborts without a checkpoint.
+Ctrl-C or SIGTERM stops training after the current env step; the run still saves a checkpoint
+and closes its envs and curriculum. A second Ctrl-C aborts without a checkpoint (a second SIGTERM
+does not: a scheduler's SIGKILL ends the run when its grace period is over).
 """
 
 from __future__ import annotations
@@ -9,50 +10,54 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from syllabus.cli.builders import check_env_config, make_curriculum, task_space_of
 from syllabus.cli.callbacks import RunCallback
 from syllabus.cli.environments import check_sync_config
-from syllabus.cli.errors import RunDirError, RunFailure, describe_failure, user_error_types
+from syllabus.cli.errors import (
+    RunFailure,
+    describe_disk_error,
+    describe_failure,
+    disk_write_error,
+    user_error_types,
+)
 from syllabus.cli.learners import Learner, learner_class
 from syllabus.cli.progress import make_display
 from syllabus.cli.run_dir import (
     FINAL,
     TrainerState,
     finish_meta,
-    latest_checkpoint,
     load_curriculum_state,
     load_trainer_state,
     save_checkpoint,
     start_meta,
 )
 from syllabus.cli.run_logs import RunLogs
-from syllabus.cli.schema import RunConfig
+from syllabus.cli.schema import RunConfig, budget_warning
 
 logger = logging.getLogger("syllabus.train")
 
 
-class ResumeError(RunDirError):
-    """A run directory cannot be resumed; the message says why."""
-
-
 @contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """While active, the first SIGINT/SIGTERM sets ``stop``; a second raises KeyboardInterrupt.
+    """While active, SIGINT and SIGTERM set ``stop``; a second SIGINT raises KeyboardInterrupt.
 
-    Only the main thread can install signal handlers; elsewhere (e.g. a launcher's worker thread)
-    the default handling stays.
+    SIGTERM never aborts: schedulers (``timeout``, systemd, SLURM) send it to every process of the job,
+    some more than once, and follow with SIGKILL after their grace period. Only the main thread can
+    install signal handlers; elsewhere (e.g. a launcher's worker thread) the default handling stays.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: object) -> None:
-        if stop.is_set():
+        if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        if not stop.is_set():
+            logger.warning("%s received: stopping after the current step", signal.Signals(signum).name)
         stop.set()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -63,14 +68,26 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def train(run: RunConfig, run_dir: Path, *, resume: bool, command: str, quiet: bool, multirun: bool) -> str:
-    """Trains ``run`` in ``run_dir`` (continuing its latest checkpoint with ``resume``).
+def train(
+    run: RunConfig,
+    run_dir: Path,
+    *,
+    resume: bool,
+    checkpoint: Path | None = None,
+    command: str,
+    quiet: bool,
+    multirun: bool,
+    stop_requested: Callable[[], bool] | None = None,
+) -> str:
+    """Trains ``run`` in ``run_dir``; with ``resume``, continues from ``checkpoint``, or starts afresh when the
+    run has none yet (a job preempted before its first checkpoint resumes with the same command).
+    ``stop_requested`` tells whether a Ctrl-C or SIGTERM arrived before this run installed its own
+    handlers (e.g. while the config was composed): the run then stops at once, with a checkpoint.
 
     Returns:
         The final status: ``completed`` or ``interrupted``.
 
     Raises:
-        ResumeError: ``resume`` and the run has no checkpoint.
         ConfigError, MissingDependencyError: Raised before anything starts.
         RunFailure: Training failed (an env, its worker or the curriculum); ``meta.json`` says why. The last
             checkpoint stays as it was: none is written from a failed run.
@@ -83,13 +100,13 @@ def train(run: RunConfig, run_dir: Path, *, resume: bool, command: str, quiet: b
     except KeyboardInterrupt:
         logger.warning("interrupted before training started (while checking sync.address)")
         return "interrupted"
-    checkpoint, state = None, TrainerState()
-    if resume:
-        checkpoint = latest_checkpoint(run_dir)
-        if checkpoint is None:
-            raise ResumeError(
-                f"{run_dir} has no checkpoint to resume from (checkpoints/ is empty or missing)"
-            )
+    warning = budget_warning(run)
+    if warning:
+        logger.warning("%s", warning)
+    state = TrainerState()
+    if resume and checkpoint is None:
+        logger.warning("%s has no checkpoint yet: --resume trains it from step 0", run_dir)
+    elif checkpoint is not None:
         state = load_trainer_state(checkpoint)
         if state.num_timesteps >= run.total_timesteps:
             logger.info(
@@ -105,14 +122,21 @@ def train(run: RunConfig, run_dir: Path, *, resume: bool, command: str, quiet: b
         curriculum_state = load_curriculum_state(checkpoint)
         if curriculum_state is not None:
             curriculum.load_state_dict(curriculum_state)
-    meta = start_meta(
-        run_dir, command=command, seed=run.seed, resume_from=state.num_timesteps if resume else None
-    )
+    try:
+        meta = start_meta(
+            run_dir, command=command, seed=run.seed, resume_from=state.num_timesteps if resume else None
+        )
+    except OSError as exc:
+        if disk_write_error(exc) is None:
+            raise
+        raise RunFailure(describe_disk_error(exc, run_dir), state.num_timesteps) from None
     stop = threading.Event()
     status, reason, failed_at = "failed", None, None
     learner: Learner | None = None
     try:
         with stop_on_signals(stop):
+            if stop_requested is not None and stop_requested():
+                stop.set()
             learner = learner_type.open(run, curriculum, checkpoint, state)
             with learner:
                 status = _learn(
@@ -121,15 +145,25 @@ def train(run: RunConfig, run_dir: Path, *, resume: bool, command: str, quiet: b
     except KeyboardInterrupt:
         status = "interrupted"
         raise
-    except RunFailure as exc:
-        failed_at, reason = exc.steps, str(exc)
-        raise
-    except user_error_types() as exc:  # e.g. no Ray cluster at sync.address: still the user's to fix
-        reason = str(exc)
-        raise
     except Exception as exc:
+        steps = state.num_timesteps if learner is None else learner.num_timesteps
+        disk = disk_write_error(exc)
+        if disk is not None:  # a full or read-only disk: one line naming the path
+            failed_at, reason = (
+                exc.steps if isinstance(exc, RunFailure) else steps,
+                describe_disk_error(disk, run_dir),
+            )
+            raise RunFailure(reason, failed_at) from None
+        if isinstance(exc, RunFailure):
+            failed_at, reason = exc.steps, str(exc)
+            raise
+        if isinstance(
+            exc, user_error_types()
+        ):  # e.g. no Ray cluster at sync.address: still the user's to fix
+            reason = str(exc)
+            raise
         reason = describe_failure(exc)
-        raise RunFailure(reason, state.num_timesteps if learner is None else learner.num_timesteps) from exc
+        raise RunFailure(reason, steps) from exc
     finally:
         # The steps actually trained, also when the run fails or is aborted.
         steps = state.num_timesteps if learner is None else learner.num_timesteps
@@ -152,7 +186,7 @@ def _learn(
     logs = RunLogs(
         run_dir,
         tensorboard=run.logger.tensorboard,
-        resume_step=None if checkpoint is None else state.num_timesteps,
+        resume_step=state.num_timesteps,  # drops rows a run logged after its checkpoint (all, without one)
     )
     display = make_display(
         "log" if quiet else run.logger.progress,

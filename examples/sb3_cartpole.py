@@ -1,8 +1,9 @@
 """Stable-Baselines3 PPO on CartPole with a Domain Randomization curriculum.
 
 The task is the half-width of CartPole's initial-state range. Environments run in
-``SubprocVecEnv`` worker processes (SB3's default start method, forkserver); the curriculum
-lives in this process and hands every env its next task on reset.
+``GuardedSubprocVecEnv`` worker processes (SB3's ``SubprocVecEnv``, which raises instead of hanging
+when an env or the curriculum fails; SB3's default start method, forkserver); the curriculum lives
+in this process and hands every env its next task on reset.
 
     python examples/sb3_cartpole.py --timesteps 60000
 """
@@ -16,11 +17,12 @@ import numpy as np
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
-from stable_baselines3.common.vec_env import SubprocVecEnv, VecMonitor
+from stable_baselines3.common.vec_env import VecMonitor
 
 from syllabus.core import MultiProcessingSyncWrapper, TaskQueue, UpdateQueue, make_multiprocessing_curriculum
 from syllabus.curricula import DomainRandomization
 from syllabus.envs.cartpole import make_cartpole
+from syllabus.integrations.sb3_vec_env import GuardedSubprocVecEnv
 from syllabus.task_space import BoxTaskSpace
 
 
@@ -59,7 +61,7 @@ def main() -> None:
         DomainRandomization(task_space, random_seed=args.seed, record_stats=True)
     )
     with curriculum:
-        venv = VecMonitor(SubprocVecEnv([partial(make_env, task_queue, update_queue)] * args.num_envs))
+        venv = VecMonitor(GuardedSubprocVecEnv([partial(make_env, task_queue, update_queue)] * args.num_envs))
         try:
             model = PPO("MlpPolicy", venv, n_steps=256, batch_size=256, seed=args.seed, verbose=0)
             model.set_logger(Logger(folder=None, output_formats=[]))

@@ -6,6 +6,7 @@ The fault comes from the environment variable ``SYLLABUS_TEST_FAULT``, ``KIND:IN
 ``raise:I:N``       env I raises ``RuntimeError("injected fault")`` at its N-th step
 ``build:I:0``       env I raises ``RuntimeError("injected fault")`` while it is built
 ``curriculum:0:N``  the curriculum raises at its N-th episode update
+``nan:I:N``         env I returns a NaN reward at its N-th step
 
 The env factories defined here are pickled by value (this file runs as ``__main__``), so the fault
 reaches the env in a worker process under fork, forkserver and spawn, and in a Ray actor.
@@ -51,6 +52,9 @@ class Faulty(gym.Wrapper):
                 os.kill(os.getpid(), signal.SIGKILL)
             if KIND == "raise":
                 raise RuntimeError("injected fault")
+            if KIND == "nan":
+                obs, _, terminated, truncated, info = self.env.step(action)
+                return obs, float("nan"), terminated, truncated, info
         return self.env.step(action)
 
 

@@ -157,6 +157,19 @@ def test_curriculum_raising_stops_the_run(tmp_path, sync):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("sync", ["multiprocessing", "none"])
+def test_nan_reward_names_its_env_under_domain_randomization(tmp_path, sync):
+    index = RNG.randrange(NUM_ENVS)
+    result, stop_time, run_dir = run_with_fault(
+        tmp_path, f"nan:{index}:{_at()}", f"sync={sync}", "curriculum=dr"
+    )
+    assert_failed_cleanly(result, stop_time, run_dir, f"env {index} returned a non-finite reward (nan)")
+    assert "tensor(" not in result.stderr and "Traceback" not in result.stderr
+    print(f"\nNaN reward, sync={sync}: exit {result.returncode} {stop_time:.1f} s after the fault")
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("fault", ["kill", "raise"])
 def test_ray_env_actor_failure_stops_the_run(tmp_path, fault):

@@ -243,18 +243,51 @@ def run_copy(finished_run, tmp_path) -> Path:
 
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("damaged", ["model.zip", "trainer.pkl", "curriculum.pkl"])
-def test_damaged_checkpoint_is_named_on_resume_and_eval_and_nothing_is_written(run_copy, tmp_path, damaged):
+def test_damaged_checkpoint_is_named_on_eval_and_skipped_on_resume(run_copy, tmp_path, damaged):
     path = run_copy / "checkpoints" / "final" / damaged
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated
     before = {p: p.read_bytes() for p in (run_copy / ".hydra" / "config.yaml", run_copy / "meta.json")}
-    for args in (["train", "--resume", str(run_copy), "total_timesteps=1024"], ["eval", str(run_copy)]):
-        if args[0] == "eval" and damaged == "curriculum.pkl":
-            continue  # eval does not read the curriculum
-        result = syllabus(*args, cwd=tmp_path, check=False)
+    if damaged != "curriculum.pkl":  # eval does not read the curriculum
+        result = syllabus("eval", str(run_copy), cwd=tmp_path, check=False)
         assert result.returncode == 2, result.stderr
         assert f"{damaged} is truncated or corrupt" in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert {p: p.read_bytes() for p in before} == before
+    # Resume falls back to the newest whole checkpoint (step_256; the run is already there) and says so.
+    result = syllabus("train", "--resume", str(run_copy), "total_timesteps=256", cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert f"skipping damaged checkpoint {run_copy / 'checkpoints' / 'final'}" in output, output
+    assert f"{damaged} is truncated or corrupt" in output and "using step_256" in output, output
+    assert "is already at step 256" in output, output
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("override", ["+curriculum=dr", "curriculum=dr", "~curriculum"])
+def test_resume_refuses_a_changed_group_whatever_the_override_syntax(run_copy, tmp_path, override):
+    before = {p: p.read_bytes() for p in (run_copy / ".hydra" / "config.yaml", run_copy / "meta.json")}
+    result = syllabus("train", "--resume", str(run_copy), override, cwd=tmp_path, check=False)
+    assert result.returncode == 2, result.stderr
+    group = override.lstrip("+~").split("=")[0]
+    assert result.stderr.startswith(f"syllabus train: error: --resume cannot change the {group}"), (
+        result.stderr
+    )
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert {p: p.read_bytes() for p in before} == before
+
+
+@pytest.mark.timeout(150)
+def test_resume_of_a_run_without_a_checkpoint_trains_it_from_the_start(tmp_path):
+    """The SLURM requeue pattern: a job killed before its first checkpoint resumes with the same command."""
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    config = syllabus("train", *TINY, "total_timesteps=256", "--cfg", "job", cwd=tmp_path).stdout
+    (run / ".hydra" / "config.yaml").write_text(config)
+    (run / "meta.json").write_text(json.dumps({"status": "running", "resumes": []}))  # what SIGKILL leaves
+    result = syllabus("train", "--resume", str(run), cwd=tmp_path)
+    assert "has no checkpoint yet: --resume trains it from step 0" in result.stdout + result.stderr
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["status"] == "completed" and meta["resumes"][-1]["from_step"] == 0
+    assert (run / "checkpoints" / "final").is_dir()
 
 
 @pytest.mark.timeout(150)

@@ -226,12 +226,29 @@ def test_stalled_learner_call_times_out():
     ray.kill(signal)
 
 
-def test_actor_that_cannot_be_placed_times_out():
-    with pytest.raises(CurriculumConnectionError, match="did not start within 0.5 s"):
+def test_actor_that_cannot_be_placed_fails_at_once_naming_the_cause():
+    # Pinned to the driver's node, which lacks the resource: Ray refuses it at once.
+    with pytest.raises(CurriculumConnectionError, match="cannot be placed: .*soft=False"):
         make_ray_curriculum(
-            RecordingCurriculum(), start_timeout=0.5, actor_options={"resources": {"no-such-node": 1}}
+            RecordingCurriculum(), start_timeout=scaled(30), actor_options={"resources": {"no-such-node": 1}}
         )
     assert actor_gone("curriculum")
+    # Placed by Ray's default strategy instead: no node has it, and the wait is bounded.
+    with pytest.raises(CurriculumConnectionError, match="did not start within 0.5 s"):
+        make_ray_curriculum(
+            RecordingCurriculum(),
+            start_timeout=0.5,
+            actor_options={"resources": {"no-such-node": 1}, "scheduling_strategy": "DEFAULT"},
+        )
+    assert actor_gone("curriculum")
+
+
+def test_the_curriculum_actor_is_pinned_to_the_drivers_node():
+    with make_ray_curriculum(RecordingCurriculum()) as curriculum:
+        node = ray.get(
+            curriculum.actor.__ray_call__.remote(lambda self: ray.get_runtime_context().get_node_id())
+        )
+        assert node == ray.get_runtime_context().get_node_id()
 
 
 NOT_INITIALIZED = """

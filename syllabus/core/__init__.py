@@ -16,6 +16,7 @@ from syllabus.core.errors import (
     CurriculumConnectionError,
     CurriculumError,
     CurriculumTimeoutError,
+    EnvWorkerError,
     TaskInterfaceError,
 )
 from syllabus.core.multiagent_curricula import (
@@ -81,6 +82,7 @@ __all__ = [
     "CurriculumWrapper",
     "DirectPettingZooSyncWrapper",
     "DirectSyncWrapper",
+    "EnvWorkerError",
     "MultiProcessingCurriculumWrapper",
     "MultiagentIndependentCurriculumWrapper",
     "MultiagentSharedCurriculumWrapper",

@@ -87,8 +87,7 @@ class Curriculum:
         Args:
             k: Number of tasks to return; 0 gives an empty list.
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise ValueError(f"k must be an integer >= 0 (the number of tasks to sample), got k={k!r}")
+        k = check_sample_count(k)
         dist = self.task_distribution()
         if dist is None:
             raise NotImplementedError(f"{type(self).__name__} must implement sample() or task_distribution()")
@@ -342,3 +341,14 @@ def check_episode(episode_return: Any, length: Any) -> None:
         raise ValueError(f"episode_return must be finite, got {episode_return!r}")
     if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
         raise ValueError(f"length must be an integer >= 0 (steps in the episode), got {length!r}")
+
+
+def check_sample_count(k: Any) -> int:
+    """Returns ``k``, the number of tasks to sample, as an int if it is an integer >= 0.
+
+    Raises:
+        ValueError: It is not.
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise ValueError(f"k must be an integer >= 0 (the number of tasks to sample), got k={k!r}")
+    return int(k)

@@ -169,12 +169,13 @@ class EnvSession:
             self._transport.send(StepUpdate(batch))
 
     def _wait_until(self, condition: Callable[[], Any]) -> None:
-        deadline = time.monotonic() + self.timeout
+        started = time.monotonic()
+        deadline = started + self.timeout
         while not condition():
             try:
                 message = self._transport.recv(max(0.0, deadline - time.monotonic()))
             except TimeoutError:
-                raise CurriculumTimeoutError(self._timeout_message()) from None
+                raise CurriculumTimeoutError(self._timeout_message(time.monotonic() - started)) from None
             self._receive(message)
 
     def _receive(self, message: Any) -> None:
@@ -190,15 +191,21 @@ class EnvSession:
         else:
             raise CurriculumError(f"unexpected message from the curriculum: {message!r}")
 
-    def _timeout_message(self) -> str:
+    def _timeout_message(self, waited: float) -> str:
+        """Why the wait for the curriculum ended; ``waited`` is the real time it took (longer than the
+        timeout when this process was stopped or starved meanwhile)."""
+        env = f"env {self.env_id}" if self.env_id is not None else f"the env in process {os.getpid()}"
+        within = f"{self.timeout:g} s"
+        if waited > 1.5 * self.timeout + 1.0:  # e.g. SIGSTOP: the timeout alone would understate the wait
+            within += f" ({waited:.0f} s passed: was this process stopped or starved of CPU?)"
         if not self._welcomed:
             return (
-                f"the curriculum did not answer env {self.env_id} within {self.timeout:g} s. Is it running? "
+                f"the curriculum did not answer {env} within {within}. Is it running? "
                 "make_*_curriculum(..., start=False) needs curriculum.start(); otherwise the learner process "
                 "may be stuck or paused. Raise `timeout` if it is only slow."
             )
         return (
-            f"env {self.env_id} waited {self.timeout:g} s for a task: the curriculum is blocked or very slow "
+            f"{env} waited {within} for a task: the curriculum is blocked or very slow "
             "(a long custom_update holding it?). Raise `timeout` if this is expected."
         )
 

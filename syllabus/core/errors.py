@@ -20,3 +20,21 @@ class CurriculumConnectionError(CurriculumError, ConnectionError):
 
 class TaskInterfaceError(TypeError):
     """An environment does not implement the task interface (``reset(new_task=...)``)."""
+
+
+class EnvWorkerError(RuntimeError):
+    """An environment failed: it raised, its worker process or actor died, or it did not answer in time.
+
+    Raised by the vector envs of [`syllabus.integrations`][syllabus.integrations]; the message names
+    the env's index and the cause (the env's exception and traceback, or how its worker ended).
+
+    Attributes:
+        index: The env's index in its vector env (``None`` when several envs or none in particular).
+    """
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+    def __reduce__(self) -> tuple[object, ...]:  # pickled from Ray actors and worker processes
+        return type(self), (str(self), self.index)

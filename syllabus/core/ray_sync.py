@@ -341,7 +341,9 @@ def make_ray_curriculum(
         timeout: Seconds a learner-side call may wait for the actor.
         start_timeout: Seconds to wait for the actor to start (a new Ray worker process, or a node).
         actor_options: Extra Ray actor options (e.g. ``num_cpus``, ``scheduling_strategy``). By
-            default the actor reserves no CPU and is placed on the driver's node if possible.
+            default the actor reserves no CPU and is placed on the driver's node, always (hard node
+            affinity), so losing a worker node never takes the curriculum with it; pass a
+            ``scheduling_strategy`` to place it elsewhere.
 
     Returns:
         The learner's handle on the curriculum, used like the curriculum itself.
@@ -379,7 +381,7 @@ def make_ray_curriculum(
     options = {
         "num_cpus": 0,
         "scheduling_strategy": NodeAffinitySchedulingStrategy(
-            ray.get_runtime_context().get_node_id(), soft=True
+            ray.get_runtime_context().get_node_id(), soft=False
         ),
         **(actor_options or {}),
         "name": name,
@@ -400,6 +402,13 @@ def make_ray_curriculum(
         raise CurriculumConnectionError(
             f"the curriculum actor {_label(name, namespace)} did not start within {start_timeout:g} s: the "
             "cluster may lack the resources in actor_options; raise `start_timeout` if it is only slow"
+        ) from None
+    except ray.exceptions.ActorUnschedulableError as exc:
+        _kill(actor)
+        raise CurriculumConnectionError(
+            f"the curriculum actor {_label(name, namespace)} cannot be placed: {exc} (by default it goes on the "
+            "driver's node, which must have the resources in actor_options; pass a scheduling_strategy to place it "
+            "elsewhere)"
         ) from None
     except ray.exceptions.RayActorError as exc:
         _kill(actor)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from syllabus.core.curriculum import Curriculum, Task
+from syllabus.core.curriculum import Curriculum, Task, check_sample_count
 from syllabus.core.errors import CurriculumError
 from syllabus.curricula.success import check_number, check_progress
 from syllabus.task_space import BoxTaskSpace, TaskSpace
@@ -82,6 +82,7 @@ class SimulatedAnnealing(Curriculum):
         Args:
             k: Number of tasks to return; 0 gives an empty list.
         """
+        k = check_sample_count(k)
         task = self.start + self.fraction * (self.end - self.start)
         return [self.task_space.decode(task) for _ in range(k)]
 
@@ -181,6 +182,7 @@ class ExpandingBox(Curriculum):
         Args:
             k: Number of tasks to return; 0 gives an empty list.
         """
+        k = check_sample_count(k)
         return [self.task_space.decode(self.rng.uniform(self.low, self.high)) for _ in range(k)]
 
     def update_on_episode(

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from syllabus.core.curriculum import Curriculum, Task
+from syllabus.core.curriculum import Curriculum, Task, check_sample_count
 from syllabus.task_space import TaskSpace, TaskSpaceError
 
 
@@ -43,6 +43,7 @@ class Constant(Curriculum):
         Args:
             k: Number of tasks to return; 0 gives an empty list.
         """
+        k = check_sample_count(k)
         return [copy.deepcopy(self.task) for _ in range(k)]
 
     def __repr__(self) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from syllabus.core.curriculum import Curriculum, Task
+from syllabus.core.curriculum import Curriculum, Task, check_sample_count
 from syllabus.task_space import TaskSpace
 
 
@@ -34,6 +34,7 @@ class DomainRandomization(Curriculum):
         Args:
             k: Number of tasks to return; 0 gives an empty list.
         """
+        k = check_sample_count(k)
         n = self.num_tasks
         if n is None:
             return [self.task_space.sample(rng=self.rng) for _ in range(k)]

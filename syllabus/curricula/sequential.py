@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from syllabus.core.curriculum import Curriculum, StepBatch, Task
+from syllabus.core.curriculum import Curriculum, StepBatch, Task, check_sample_count
 from syllabus.curricula.constant import Constant
 from syllabus.curricula.stopping import Condition, parse_condition
 from syllabus.task_space import TaskSpace, TaskSpaceError
@@ -36,6 +36,7 @@ class _UniformOverTasks(Curriculum):
         return dist
 
     def sample(self, k: int = 1) -> list[Task]:
+        k = check_sample_count(k)
         return [self.tasks[i] for i in self.rng.integers(len(self.tasks), size=k)]
 
 
@@ -193,6 +194,7 @@ class SequentialCurriculum(Curriculum):
         Args:
             k: Number of tasks to return; 0 gives an empty list.
         """
+        k = check_sample_count(k)
         if self._overrides("task_distribution"):
             tasks = super().sample(k)
         else:

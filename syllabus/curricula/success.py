@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from syllabus.core.curriculum import Curriculum, Task
+from syllabus.core.curriculum import Curriculum, Task, check_sample_count
 from syllabus.core.errors import CurriculumError
 from syllabus.task_space import TaskSpace
 
@@ -180,6 +180,7 @@ class SuccessCurriculum(Curriculum):
         Args:
             k: Number of tasks to return; 0 gives an empty list.
         """
+        k = check_sample_count(k)
         if self._dist is None:
             self._refresh()
         draws = self.rng.random(k) * self._cdf[-1]

@@ -16,19 +16,11 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskErro
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 from stable_baselines3.common.vec_env.subproc_vec_env import _stack_obs
 
-from syllabus.core.errors import CurriculumError
+from syllabus.core.errors import CurriculumError, EnvWorkerError
 from syllabus.integrations.ray_env_worker import EnvWorker
 
 DEFAULT_TIMEOUT = 300.0
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours the actor's name in its tracebacks
-
-
-class EnvWorkerError(RuntimeError):
-    """An environment raised, its Ray actor died, or it did not answer in time; the vector env cannot go on.
-
-    The message names the env's index and the cause: the env's exception with its traceback, or
-    Ray's account of the actor's death.
-    """
 
 
 class RayVecEnv(VecEnv):
@@ -234,11 +226,13 @@ def _env_error(index: int, exc: BaseException) -> Exception:
                 pass
         return EnvWorkerError(
             f"env {index} of the RayVecEnv raised {type(cause).__name__}: {cause}. The run stops; "
-            f"traceback in the env's actor:\n{_ANSI.sub('', str(exc))}"
+            f"traceback in the env's actor:\n{_ANSI.sub('', str(exc))}",
+            index,
         )
     if isinstance(exc, RayActorError):
         return EnvWorkerError(
             f"env {index} of the RayVecEnv died: its Ray actor is gone (process crashed or was killed, or its node "
-            f"failed). The run stops; RayVecEnv does not restart envs. Ray says: {exc}"
+            f"failed). The run stops; RayVecEnv does not restart envs. Ray says: {exc}",
+            index,
         )
-    return EnvWorkerError(f"env {index} of the RayVecEnv failed ({type(exc).__name__}): {exc}")
+    return EnvWorkerError(f"env {index} of the RayVecEnv failed ({type(exc).__name__}): {exc}", index)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
@@ -41,6 +42,11 @@ class DiscreteTaskSpace(TaskSpace):
             self._index: dict[Hashable, int] | None = None
         elif isinstance(n_or_tasks, Iterable) and not isinstance(n_or_tasks, (str, bytes)):
             self._tasks = [_plain(task) for task in n_or_tasks]
+            nan = next((t for t in self._tasks if isinstance(t, float) and math.isnan(t)), None)
+            if nan is not None:
+                raise ValueError(
+                    f"a task must equal itself to be found again; NaN cannot be a task, got {nan!r}"
+                )
             self._index = _index_tasks(self._tasks)
             self._n = len(self._tasks)
         else:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from syllabus.core.curriculum import Curriculum, Task
+from syllabus.core.curriculum import Curriculum, Task, check_sample_count
 from syllabus.curricula.plr import reference
 from syllabus.curricula.plr.reference import REFERENCE_STRATEGIES, ReferenceModeError, ReferenceRanks
 from syllabus.curricula.plr.sampling import (
@@ -203,6 +203,7 @@ class PrioritizedLevelReplay(Curriculum):
         Args:
             k: Number of tasks to return; 0 gives an empty list.
         """
+        k = check_sample_count(k)
         return [self.task_space.decode(self._sample_index()[0]) for _ in range(k)]
 
     def sample_with_metadata(self, k: int = 1) -> list[tuple[Task, dict[str, Any] | None]]:
@@ -563,14 +564,14 @@ class PrioritizedLevelReplay(Curriculum):
         tasks = tasks.astype(np.int64)
         arrays = {"rewards": rewards, "dones": dones, "values": values}
         for name, array in arrays.items():
-            arrays[name] = _dones(array) if name == "dones" else np.asarray(array, dtype=np.float64)
+            arrays[name] = _dones(array) if name == "dones" else _numbers(name, array)
             if arrays[name].shape != tasks.shape:
                 raise ValueError(
                     f"{name} must have the shape of tasks {tasks.shape}, got {arrays[name].shape}"
                 )
             if name != "dones":
                 _check_finite(name, arrays[name])
-        next_values = np.asarray(next_values, dtype=np.float64)
+        next_values = _numbers("next_values", next_values)
         if next_values.shape != tasks.shape[1:]:
             raise ValueError(
                 f"next_values must have shape {tasks.shape[1:]} (num_envs,), got {next_values.shape}"
@@ -586,7 +587,7 @@ class PrioritizedLevelReplay(Curriculum):
         if self.strategy in POLICY_STRATEGIES:
             if action_log_dist is None:
                 raise ValueError(f"strategy {self.strategy!r} needs action_log_dist")
-            action_log_dist = np.asarray(action_log_dist, dtype=np.float64)
+            action_log_dist = _numbers("action_log_dist", action_log_dist)
             if (
                 action_log_dist.shape[:2] != tasks.shape
                 or action_log_dist.ndim != 3
@@ -695,6 +696,18 @@ def _where(mask: np.ndarray) -> str:
     """``at step t, env e`` (or ``at index ...``) of the first true entry of ``mask``."""
     first = tuple(int(i) for i in np.argwhere(mask)[0])
     return f"at step {first[0]}, env {first[1]}" if len(first) == 2 else f"at index {first}"
+
+
+def _numbers(name: str, array: Any) -> np.ndarray:
+    """``array`` as float64 if it holds numbers (not strings, which numpy would parse, nor objects)."""
+    values = np.asarray(array)
+    if values.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{name} must be an array of numbers, got dtype {values.dtype} ({values.flat[0]!r}, ...)"
+            if values.size
+            else f"{name} must be an array of numbers, got dtype {values.dtype}"
+        )
+    return values.astype(np.float64)
 
 
 def _check_finite(name: str, array: np.ndarray) -> None:

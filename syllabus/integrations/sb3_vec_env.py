@@ -1,0 +1,329 @@
+"""A Stable-Baselines3 ``SubprocVecEnv`` whose env failures stop training at once, naming the env and the cause.
+
+SB3's ``SubprocVecEnv`` waits on its worker pipes without a bound: a worker that dies (SIGKILL, OOM)
+or raises (its env, or the curriculum behind a sync wrapper) can leave the learner blocked in
+``step_wait`` or ``close`` for ever (under ``fork`` the other workers hold the dead worker's pipe
+open), and an env that fails while it is built surfaces as a bare ``EOFError``.
+[`GuardedSubprocVecEnv`][syllabus.integrations.sb3_vec_env.GuardedSubprocVecEnv] runs SB3's own
+worker loop inside a guard that sends the worker's exception and traceback to the learner, and
+waits on each pipe together with the worker's process sentinel, so a death is seen the moment it
+happens. Use it wherever you would use ``SubprocVecEnv``.
+
+Workers ignore SIGINT and SIGTERM: Ctrl-C in a terminal, or a scheduler's SIGTERM to the whole
+process group, reaches the learner, which decides (e.g. saves a checkpoint) and closes the workers.
+
+Importing this module imports Stable-Baselines3.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env.base_vec_env import CloudpickleWrapper, VecEnv
+from stable_baselines3.common.vec_env.subproc_vec_env import _worker
+
+from syllabus.core.errors import EnvWorkerError
+
+DEFAULT_TIMEOUT = 300.0
+"""Seconds a step, reset or other call waits for a live worker by default."""
+CLOSE_TIMEOUT = 10.0
+"""Seconds ``close()`` gives the workers to close their envs before killing them."""
+BUILD_TIMEOUT = 300.0
+"""Seconds a live worker may take to start and build its env (under spawn it imports torch anew)."""
+_WORKER_ERROR = "__syllabus_env_worker_error__"
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+__all__ = [
+    "EnvWorkerError",
+    "GuardedSubprocVecEnv",
+    "describe_exit",
+    "guard_env_fns",
+    "worker_signals_blocked",
+]
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """A process's end in words: ``was killed by SIGKILL``, ``exited with code 3``."""
+    if exitcode is None:
+        return "is unresponsive"
+    if exitcode < 0:
+        try:
+            return f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"was killed by signal {-exitcode}"
+    return f"exited with code {exitcode}"
+
+
+@contextmanager
+def worker_signals_blocked() -> Iterator[None]:
+    """Blocks SIGINT and SIGTERM in the calling thread while worker processes are started.
+
+    A process started meanwhile (fork, forkserver's server, spawn) inherits the blocked mask, so a
+    signal sent to the whole process group before the worker has set SIGINT and SIGTERM to ignored
+    cannot end it. Signals that reach the learner meanwhile are delivered when the block ends.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _raised(index: int, exc: BaseException, where: str) -> EnvWorkerError:
+    text = "".join(traceback.format_exception(exc)).rstrip()
+    return EnvWorkerError(f"env {index} raised {type(exc).__name__} {where}: {exc}\n{text}", index)
+
+
+# ------------------------------------------------------------------ worker processes
+
+
+def _guarded_worker(
+    remote: Connection, parent_remote: Connection, env_fn_wrapper: CloudpickleWrapper, index: int
+) -> None:
+    """SB3's worker loop; an exception (building or stepping the env) goes to the learner with its traceback."""
+    for sig in _STOP_SIGNALS:  # the learner alone handles Ctrl-C and SIGTERM, and closes the workers
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    try:
+        _worker(remote, parent_remote, env_fn_wrapper)
+    except BaseException as exc:  # noqa: BLE001 - reported to the learner, which stops the run
+        text = "".join(traceback.format_exception(exc)).rstrip()
+        try:
+            remote.send((_WORKER_ERROR, type(exc).__name__, str(exc), text))
+        except OSError:
+            pass  # the learner is gone
+        raise SystemExit(1) from None
+
+
+class _GuardedRemote:
+    """The learner's end of one worker pipe: every wait is bounded and watches the worker's process."""
+
+    def __init__(self, conn: Connection, process: Any, index: int, timeout: float) -> None:
+        self.conn = conn
+        self.process = process
+        self.index = index
+        self.timeout = timeout
+
+    def send(self, message: Any) -> None:
+        try:
+            self.conn.send(message)
+        except OSError:
+            raise self._failure() from None
+
+    def recv(self, timeout: float | None = None) -> Any:
+        limit = self.timeout if timeout is None else timeout
+        started = time.monotonic()
+        ready = wait([self.conn, self.process.sentinel], limit)
+        if not ready:
+            waited = time.monotonic() - started
+            passed = f" ({waited:.0f} s passed: was a process stopped?)" if waited > 1.5 * limit + 1.0 else ""
+            raise EnvWorkerError(
+                f"env {self.index} (worker process {self.process.pid}) did not answer within {limit:g} s{passed}; "
+                "raise the timeout (sync.timeout) if the env is only slow",
+                self.index,
+            )
+        if self.conn not in ready and not self.conn.poll():
+            raise self._failure()
+        try:
+            message = self.conn.recv()
+        except (EOFError, OSError):
+            raise self._failure() from None
+        error = self._worker_error(message)
+        if error is not None:
+            raise error
+        return message
+
+    def _worker_error(self, message: Any) -> EnvWorkerError | None:
+        if not (isinstance(message, tuple) and len(message) == 4 and message[0] == _WORKER_ERROR):
+            return None
+        _, kind, text, trace = message
+        self.process.join(CLOSE_TIMEOUT)
+        return EnvWorkerError(
+            f"env {self.index} raised {kind} in its worker process: {text}\n{trace}", self.index
+        )
+
+    def _failure(self) -> EnvWorkerError:
+        """Why the pipe broke: the worker's own error when it sent one before it ended, else its death."""
+        try:
+            while self.conn.poll():
+                error = self._worker_error(self.conn.recv())
+                if error is not None:
+                    return error
+        except (EOFError, OSError):
+            pass
+        self.process.join(CLOSE_TIMEOUT)  # the pipe broke: the process is ending
+        return EnvWorkerError(
+            f"env {self.index} died: its worker process {self.process.pid} {describe_exit(self.process.exitcode)}",
+            self.index,
+        )
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class GuardedSubprocVecEnv(SubprocVecEnv):
+    """SB3 ``SubprocVecEnv`` that raises [`EnvWorkerError`][syllabus.core.errors.EnvWorkerError] when a
+    worker dies, raises or hangs, instead of blocking.
+
+    A worker's exception (also while its env is built, and a curriculum's error raised in a sync
+    wrapper) arrives with its traceback; a worker killed by a signal is named with the signal; a live
+    worker silent for ``timeout`` seconds is named too. ``close`` is bounded: workers that do not
+    close within [`CLOSE_TIMEOUT`][syllabus.integrations.sb3_vec_env.CLOSE_TIMEOUT] seconds are killed.
+    Workers ignore SIGINT and SIGTERM; the learner handles them and closes the workers.
+
+    Args:
+        env_fns: Env factories, one per worker process.
+        start_method: ``fork``, ``forkserver`` or ``spawn`` (``None``: SB3's default).
+        timeout: Seconds a step, reset or other call may wait for a live worker (building the env may
+            take up to [`BUILD_TIMEOUT`][syllabus.integrations.sb3_vec_env.BUILD_TIMEOUT]). A worker that
+            dies is noticed at once, whatever the timeout.
+
+    Raises:
+        EnvWorkerError: From any call, naming the env's index and the cause.
+    """
+
+    def __init__(
+        self,
+        env_fns: Sequence[Callable[[], gym.Env]],
+        start_method: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.waiting = False
+        self.closed = False
+        if start_method is None:  # SB3's default
+            start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        ctx = mp.get_context(start_method)
+        pipes = [ctx.Pipe() for _ in env_fns]
+        self.processes = []
+        remotes = []
+        try:
+            for index, ((conn, work_remote), env_fn) in enumerate(zip(pipes, env_fns, strict=True)):
+                args = (work_remote, conn, CloudpickleWrapper(env_fn), index)
+                process = ctx.Process(target=_guarded_worker, args=args, daemon=True)  # type: ignore[attr-defined]
+                with worker_signals_blocked():
+                    process.start()
+                self.processes.append(process)
+                work_remote.close()
+                remotes.append(_GuardedRemote(conn, process, index, timeout))
+            self.remotes = remotes
+            self.work_remotes = ()
+            # Every worker reports that its env was built (or why not), so a failure names its own env.
+            for remote in remotes:
+                remote.send(("get_spaces", None))
+            spaces = [remote.recv(max(timeout, BUILD_TIMEOUT)) for remote in remotes]
+        except BaseException:
+            self._stop_workers()
+            raise
+        VecEnv.__init__(self, len(env_fns), *spaces[0])
+
+    def step_wait(self) -> Any:
+        """Waits for every worker's step; a failed worker raises [`EnvWorkerError`][syllabus.core.errors.EnvWorkerError]."""
+        try:
+            return super().step_wait()
+        finally:
+            self.waiting = False  # a failed step leaves nothing to collect in close()
+
+    def close(self) -> None:
+        """Closes the envs, then ends every worker within a bounded time. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        self._stop_workers()
+
+    def _stop_workers(self) -> None:
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        remotes: list[_GuardedRemote] = list(self.remotes) if hasattr(self, "remotes") else []
+        for remote in remotes:
+            if remote.process.is_alive():
+                try:
+                    if self.waiting:
+                        remote.recv(max(deadline - time.monotonic(), 0.0))
+                    remote.send(("close", None))
+                except EnvWorkerError:
+                    pass  # it is stopped below
+        self.waiting = False
+        for process in self.processes:
+            process.join(max(deadline - time.monotonic(), 0.0))
+        alive = [p for p in self.processes if p.is_alive()]
+        for process in alive:
+            process.kill()  # workers ignore SIGTERM
+        for process in alive:
+            process.join(CLOSE_TIMEOUT)
+        for remote in remotes:
+            remote.close()
+
+
+class FiniteRewardCheck(VecEnvWrapper):
+    """Raises [`EnvWorkerError`][syllabus.core.errors.EnvWorkerError] naming the env whose step returned
+    a NaN or infinite reward, before the learner trains on it (and fails later in torch, naming no env).
+
+    Raises:
+        EnvWorkerError: From ``step_wait``, naming the first env with a non-finite reward and the value.
+    """
+
+    def reset(self) -> Any:
+        return self.venv.reset()
+
+    def step_wait(self) -> Any:
+        obs, rewards, dones, infos = self.venv.step_wait()
+        bad = np.flatnonzero(~np.isfinite(np.asarray(rewards, dtype=np.float64)))
+        if bad.size:
+            index = int(bad[0])
+            raise EnvWorkerError(
+                f"env {index} returned a non-finite reward ({float(rewards[index])!r}); check the env's reward",
+                index,
+            )
+        return obs, rewards, dones, infos
+
+
+# ----------------------------------------------------------- in-process and Ray envs
+
+
+class _EnvErrorWrapper(gym.Wrapper):
+    """Names the env index in any exception its env raises (envs of ``DummyVecEnv`` and Ray actors)."""
+
+    def __init__(self, env: gym.Env, index: int) -> None:
+        super().__init__(env)
+        self._index = index
+
+    def reset(self, **kwargs: Any) -> Any:
+        try:
+            return self.env.reset(**kwargs)
+        except Exception as exc:
+            raise _raised(self._index, exc, "in reset") from None
+
+    def step(self, action: Any) -> Any:
+        try:
+            return self.env.step(action)
+        except Exception as exc:
+            raise _raised(self._index, exc, "in step") from None
+
+
+def _guarded_env(env_fn: Callable[[], gym.Env], index: int) -> gym.Env:
+    try:
+        env = env_fn()
+    except Exception as exc:
+        raise _raised(index, exc, "while it was built") from None
+    return _EnvErrorWrapper(env, index)
+
+
+def guard_env_fns(env_fns: Sequence[Callable[[], gym.Env]]) -> list[Callable[[], gym.Env]]:
+    """Env factories whose envs raise [`EnvWorkerError`][syllabus.core.errors.EnvWorkerError] naming
+    their index when they fail (for in-process vector envs such as ``DummyVecEnv``, and Ray actors)."""
+    return [partial(_guarded_env, env_fn, index) for index, env_fn in enumerate(env_fns)]
