@@ -23,7 +23,7 @@ from syllabus.core.protocol import (
     Tasks,
     Welcome,
 )
-from syllabus.core.task_interface import check_task_interface
+from syllabus.core.task_interface import task_reset
 
 
 class Transport(Protocol):
@@ -66,7 +66,8 @@ class SyncWrapper(gym.Wrapper):
     ``requires_step_updates`` also get step results, sent in batches of ``step_batch_size``.
 
     Args:
-        env: A task env (``reset(new_task=...)``), or wrapped in a TaskWrapper directly beneath.
+        env: A task env (``reset(new_task=...)``), a TaskWrapper, or gymnasium wrappers above either
+            (the task then reaches it as ``reset(options={"task": ...})``).
         connect: Opens the backend's channel to the curriculum. Called at the first reset, so an
             env that is built but never reset (like gymnasium's AsyncVectorEnv probe) never connects.
         env_id: Identifier reported with updates; assigned by the curriculum side when ``None``.
@@ -85,13 +86,14 @@ class SyncWrapper(gym.Wrapper):
         prefetch: int = 1,
         step_batch_size: int = 64,
     ) -> None:
-        check_task_interface(env)
+        reset_into = task_reset(env)
         prefetch = check_count("prefetch", prefetch, 0)
         step_batch_size = check_count("step_batch_size", step_batch_size, 1)
         timeout = check_seconds("timeout", timeout)
         if env_id is not None:
             env_id = check_count("env_id", env_id, 0)
         super().__init__(env)
+        self._reset_into = reset_into
         self.env_id = env_id
         self.timeout = timeout
         self._step_batch_size = step_batch_size
@@ -133,7 +135,7 @@ class SyncWrapper(gym.Wrapper):
                 self._request(self._prefetch - self._tasks_held())
         else:
             self._wait_until(lambda: self._welcomed)
-        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)  # type: ignore[call-arg]
+        obs, info = self._reset_into(new_task, seed, options)
         self._task = new_task
         self._episode_return = 0.0
         self._episode_length = 0
