@@ -61,9 +61,9 @@ _RESERVED_OPTIONS = ("name", "namespace", "max_concurrency", "max_restarts", "ma
 
 FORK_FIX = (
     "RaySyncWrapper cannot run in a process forked from a Ray driver or worker (e.g. by gymnasium's "
-    "AsyncVectorEnv, or RLlib's gym_env_vectorize_mode=\"async\"): Ray cannot be used in a forked child, so "
+    'AsyncVectorEnv, or RLlib\'s gym_env_vectorize_mode="async"): Ray cannot be used in a forked child, so '
     "the curriculum actor cannot be reached. Build synced envs in the Ray process itself: synchronous "
-    "vectorization (RLlib: gym_env_vectorize_mode=\"sync\", the default, and more num_env_runners), or "
+    'vectorization (RLlib: gym_env_vectorize_mode="sync", the default, and more num_env_runners), or '
     "one Ray actor per env (RayVecEnv)."
 )
 """What a sync wrapper in a process forked from a Ray process says."""

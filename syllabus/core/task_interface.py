@@ -68,7 +68,7 @@ class _TaskHolder:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "reset" in cls.__dict__:
-            cls.reset = _accepts_task_option(cls.__dict__["reset"])  # type: ignore[method-assign]
+            setattr(cls, "reset", _accepts_task_option(cls.__dict__["reset"]))  # noqa: B010 - set on subclasses only
 
     @property
     def task(self) -> Any:

@@ -299,8 +299,8 @@ def configure_curriculum(
     )
     if not any(isinstance(c, type) and issubclass(c, CurriculumCallback) for c in callbacks):
         config.callbacks(callbacks_class=[*callbacks, CurriculumCallback])
-    guards = config.callbacks_on_algorithm_init
-    guards = list(guards) if isinstance(guards, list) else [] if guards is None else [guards]
+    found = config.callbacks_on_algorithm_init
+    guards: list[Any] = list(found) if isinstance(found, list) else [] if found is None else [found]
     if _ensure_curriculum_callback not in guards:
         config.callbacks(on_algorithm_init=[*guards, _ensure_curriculum_callback])
     return config
@@ -318,7 +318,7 @@ def _env_class(creator: Callable[[EnvContext], gym.Env]) -> type:
     """
 
     class SyllabusEnv:
-        def __new__(cls, env_context: EnvContext) -> Any:  # type: ignore[misc]
+        def __new__(cls, env_context: EnvContext) -> Any:
             return creator(env_context)
 
     return SyllabusEnv
@@ -509,7 +509,8 @@ class CurriculumCallback(RLlibCallback):
             name, namespace = self.curriculum.name, self.curriculum.namespace
             self._actor = (name, namespace)
             _hook_checkpoints_and_stop(algorithm, self.curriculum)
-            algorithm.env_runner_group.foreach_env_runner(_Attach(name, namespace), local_env_runner=True)
+            if algorithm.env_runner_group is not None:
+                algorithm.env_runner_group.foreach_env_runner(_Attach(name, namespace), local_env_runner=True)
             if settings["feed_plr"]:
                 num_lanes = max(config.num_env_runners, 1) * config.num_envs_per_env_runner
                 learner_group.foreach_learner(
