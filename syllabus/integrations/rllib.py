@@ -55,6 +55,7 @@ from syllabus.core.ray_sync import (
 from syllabus.core.task_interface import task_reset
 
 try:
+    from ray import cloudpickle
     from ray.rllib.callbacks.callbacks import RLlibCallback
     from ray.rllib.connectors.connector_v2 import ConnectorV2
 except ImportError:  # pragma: no cover - depends on the installed extras
@@ -183,7 +184,8 @@ def curriculum_env_config(
             raise ValueError("evaluation_tasks must not be empty; pass None for each env's default task")
     return {
         SETTINGS_KEY: {
-            "curriculum": own,
+            # Pickled here: Ray would hand a trial the curriculum's arrays read-only.
+            "curriculum": None if own is None else cloudpickle.dumps(own),
             "name": name,
             "namespace": namespace,
             "actor_options": actor_options,
@@ -604,7 +606,7 @@ def _start_or_attach(algorithm: Algorithm, settings: dict[str, Any]) -> RayCurri
     )
     options = settings["actor_options"]
     return make_ray_curriculum(
-        settings["curriculum"],
+        pickle.loads(settings["curriculum"]),
         name,
         settings["namespace"],
         timeout=settings["timeout"],
