@@ -585,9 +585,22 @@ def curriculum_of(algorithm: Algorithm) -> RayCurriculumWrapper:
     )
 
 
-def _start_or_attach(algorithm: Algorithm, settings: dict[str, Any]) -> RayCurriculumWrapper:
+def _trial_of(algorithm: Algorithm) -> str | None:
+    """The Tune trial running ``algorithm`` (its directory name, which holds the trial id), ``None`` outside Tune.
+
+    RLlib drops Tune's trial info when it turns the trial's config into an ``AlgorithmConfig``
+    (``algorithm.trial_id`` stays ``"default"``); the trial's storage context keeps its directory.
+    """
     trial = getattr(algorithm, "trial_id", "default")
-    in_trial = trial not in (None, "default")
+    if trial not in (None, "default"):
+        return str(trial)
+    storage = getattr(algorithm, "_storage", None)  # set by Tune only
+    return getattr(storage, "trial_dir_name", None) or None
+
+
+def _start_or_attach(algorithm: Algorithm, settings: dict[str, Any]) -> RayCurriculumWrapper:
+    trial = _trial_of(algorithm)
+    in_trial = trial is not None
     if settings["curriculum"] is None:
         curriculum = attach_ray_curriculum(
             settings["name"], settings["namespace"], timeout=settings["timeout"]
