@@ -91,7 +91,7 @@ class EnvJournal(RLlibCallback):
         chunks = [*(prev_episode_chunks or []), episode]
         task = chunks[0].get_infos(0)["task"]
         episode_return = float(sum(chunk.get_return() for chunk in chunks))
-        length = int(sum(chunk.env_steps() for chunk in chunks))
+        length = int(episode.t)  # steps since the episode's reset (chunks overlap by their lookback)
         env = env_runner.env.unwrapped.envs[env_index]
         while not hasattr(env, "attached_to"):
             env = env.env
@@ -133,7 +133,16 @@ def test_two_concurrent_tune_trials_each_feed_only_their_own_curriculum(tmp_path
     assert len(envs) == 2 and all(sum(episodes.values()) > 0 for episodes in envs.values())
     # One curriculum per trial, named after it, that got exactly the episodes of that trial's envs.
     assert sorted(trial for trial in trial_ids for name in envs if trial in name) == trial_ids
-    assert curricula == envs
+    for name, episodes in envs.items():
+        received = curricula.get(name, Counter())
+        assert received == episodes, (
+            name,
+            "env only:",
+            episodes - received,
+            "curriculum only:",
+            received - episodes,
+        )
+    assert set(curricula) == set(envs)
     for result in results:  # Tune's checkpoints carry the curriculum's state
         assert (Path(result.checkpoint.path) / CHECKPOINT_FILE).is_file()
 
