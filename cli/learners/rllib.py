@@ -86,6 +86,10 @@ class RLlibLearner(Learner):
                 wrapper = curriculum_of(algo)
             if checkpoint is not None:
                 algo.restore_from_path(str((checkpoint / RLLIB_DIR).resolve()))
+                if (
+                    wrapper is not None
+                ):  # the run's curriculum.pkl, saved after RLlib's copy, is the one to resume
+                    wrapper.load_state_dict(curriculum.state_dict())
                 _push_weights_to_env_runners(algo)
                 state.restore_rng()
         except BaseException:
