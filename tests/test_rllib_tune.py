@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import pickle
 import subprocess
 import sys
 from collections import Counter
@@ -263,3 +264,65 @@ def test_example_module_builds_its_config_without_ray():
     settings = config.env_config["syllabus"]
     assert isinstance(settings["curriculum"], bytes) and settings["name"] is None
     assert "ActorHandle" not in repr(config.to_dict())
+
+
+class CountingDR(DomainRandomization):
+    """Domain randomization whose state counts the episode updates it got."""
+
+    def __init__(self, task_space: Any) -> None:
+        super().__init__(task_space)
+        self.episodes = 0
+
+    def update_on_episode(self, *args: Any, **kwargs: Any) -> None:
+        super().update_on_episode(*args, **kwargs)
+        self.episodes += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "episodes": self.episodes}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.episodes = state["episodes"]
+
+
+class FailOnce(RLlibCallback):
+    """Fails the trial's second iteration once (a marker file remembers it), so Tune restores the trial."""
+
+    def on_train_result(self, *, algorithm: Any, result: dict, **kwargs: Any) -> None:
+        marker = Path(algorithm.config.env_config[JOURNAL]) / "failed"
+        if result["training_iteration"] == 2 and not marker.exists():
+            marker.touch()
+            raise RuntimeError("trial fails once on purpose")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.usefixtures("ray_cluster")
+def test_tune_trial_restore_restores_the_curriculum(tmp_path):
+    config = ppo(batch=200).environment(env_config={JOURNAL: str(tmp_path)})
+    configure_curriculum(config, make_env, CountingDR(TASKS), batch_size=1)
+    config.callbacks(callbacks_class=[*config.callbacks_class, FailOnce])
+    tuner = tune.Tuner(
+        "PPO",
+        param_space=config,
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path / "tune"),
+            stop={"training_iteration": 3},
+            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, checkpoint_at_end=True),
+            failure_config=tune.FailureConfig(max_failures=1),
+            verbose=0,
+        ),
+    )
+    (result,) = tuner.fit()
+    assert result.error is None and (tmp_path / "failed").exists()  # it failed once, and was restored
+    trial_dir = Path(result.path)
+    counts = {
+        path.parent.name: pickle.loads(path.read_bytes())["episodes"]
+        for path in trial_dir.glob(f"checkpoint_*/{CHECKPOINT_FILE}")
+    }
+    first, last = counts[min(counts)], counts[max(counts)]
+    lifetime = int(result.metrics["env_runners"]["num_episodes_lifetime"])  # RLlib restores its count too
+    assert first > 0
+    # The restored trial's curriculum went on from the checkpoint: it holds the episodes from before the
+    # failure too (a fresh curriculum would hold lifetime - first). A few updates may still be in flight.
+    assert last > lifetime - first and last <= lifetime
