@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import statistics
 import tempfile
 import time
@@ -130,6 +131,7 @@ def main() -> None:
         for algo in algos.values():
             algo.stop()  # also stops its curriculum actor
         ray.shutdown()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
     print(
         f"\nRLlib PPO on CartPole: {args.env_runners} env runner(s) x {args.envs_per_runner} envs, {args.batch}-step batches, "
