@@ -1,8 +1,8 @@
 """RLlib PPO throughput with a curriculum (Domain Randomization, PLR with its feeder) and without one.
 
 Three PPO algorithms on a near-free env (CartPole with a task list) are built side by side in one
-local Ray: ``none`` (the task env cycling through all tasks by itself), ``dr`` and ``plr`` (the env synced with a curriculum
-actor through :func:`syllabus.integrations.rllib.configure_curriculum`; PLR also gets every
+local Ray: ``none`` (the task env cycling through all tasks by itself), ``dr`` and ``plr`` (the env synced with the
+algorithm's own curriculum actor through :func:`syllabus.integrations.rllib.configure_curriculum`; PLR also gets every
 training batch through the PLR feeder). Repetitions alternate between them so that load from
 other processes hits all alike; each repetition runs ``--iters`` ``train()`` calls. The figure is
 the env steps/s ratio with / without a curriculum (goal >= 0.95). On a shared machine wall-clock
@@ -10,6 +10,7 @@ rates swing with other load, so steps per CPU-second of each setup's processes (
 runners, curriculum actor) are reported alongside.
 
     python bench/rllib_throughput.py [--reps 4] [--iters 2] [--env-runners 1] [--envs-per-runner 4] [--batch 2000]
+        [--update-batch N]   # episode updates per actor call (configure_curriculum's batch_size; default 8)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import statistics
 import tempfile
 import time
@@ -27,11 +29,10 @@ import ray
 from ray.rllib.algorithms.ppo import PPOConfig
 from ray.tune.registry import register_env
 
-from syllabus.core import make_ray_curriculum
 from syllabus.curricula import DomainRandomization
 from syllabus.curricula.plr import PrioritizedLevelReplay
 from syllabus.envs.cartpole import make_cartpole
-from syllabus.integrations.rllib import EvaluationTasks, configure_curriculum
+from syllabus.integrations.rllib import EvaluationTasks, configure_curriculum, curriculum_of
 from syllabus.task_space import DiscreteTaskSpace
 
 TASKS = DiscreteTaskSpace([0.02, 0.05, 0.1, 0.15, 0.2])
@@ -92,25 +93,28 @@ def main() -> None:
     parser.add_argument("--env-runners", type=int, default=1)
     parser.add_argument("--envs-per-runner", type=int, default=4)
     parser.add_argument("--batch", type=int, default=2000, help="train batch size (env steps per train())")
+    parser.add_argument("--update-batch", type=int, default=None, help="episode updates per actor call")
     args = parser.parse_args()
 
     os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))  # no token file under $HOME
     temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     ray.init(num_cpus=2, include_dashboard=False, logging_level="warning", _temp_dir=temp_dir)
-    curricula = {
-        "dr": make_ray_curriculum(DomainRandomization(TASKS), name="bench-dr"),
-        "plr": make_ray_curriculum(PrioritizedLevelReplay(TASKS, random_seed=0), name="bench-plr"),
-    }
+    curricula = {"dr": DomainRandomization(TASKS), "plr": PrioritizedLevelReplay(TASKS, random_seed=0)}
     register_env("bench-none", make_plain_env)
     algos: dict[str, Any] = {}
     try:
         algos["none"] = ppo_config(args).environment("bench-none").build_algo()
         for name, curriculum in curricula.items():
-            config = configure_curriculum(ppo_config(args), make_env, curriculum, feed_plr=name == "plr")
-            algos[name] = config.build_algo()
+            config = configure_curriculum(
+                ppo_config(args), make_env, curriculum, feed_plr=name == "plr", batch_size=args.update_batch
+            )
+            algos[name] = config.build_algo()  # starts the algorithm's own curriculum actor
         for algo in algos.values():
             algo.train()  # warm-up
-        processes = {name: setup_processes(algo, curricula.get(name)) for name, algo in algos.items()}
+        processes = {
+            name: setup_processes(algo, curriculum_of(algo) if name in curricula else None)
+            for name, algo in algos.items()
+        }
         rates: dict[str, list[float]] = {name: [] for name in algos}
         cpu_rates: dict[str, list[float]] = {name: [] for name in algos}
         names = list(algos)
@@ -125,10 +129,9 @@ def main() -> None:
             )
     finally:
         for algo in algos.values():
-            algo.stop()
-        for curriculum in curricula.values():
-            curriculum.close()
+            algo.stop()  # also stops its curriculum actor
         ray.shutdown()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
     print(
         f"\nRLlib PPO on CartPole: {args.env_runners} env runner(s) x {args.envs_per_runner} envs, {args.batch}-step batches, "

@@ -228,6 +228,8 @@ class RLlibPPOConfig:
     evaluation_duration: int = 10
     evaluation_num_env_runners: int = 0
     num_threads: int = 1
+    prefetch: int = 8
+    batch_size: int | None = None
 
 
 @dataclass
@@ -579,6 +581,8 @@ def check_installed(run: RunConfig) -> None:
 def _rllib_sizes(run: RunConfig) -> dict[str, int]:
     """The RLlib PPO sizes that must be >= 1 (env runners may be 0: the driver samples)."""
     cfg = run.learner
+    if cfg.prefetch < 0:
+        raise ConfigError(f"learner.prefetch must be >= 0, got {cfg.prefetch}")
     if cfg.num_env_runners < 0 or cfg.evaluation_num_env_runners < 0 or cfg.evaluation_interval < 0:
         raise ConfigError(
             "learner.num_env_runners, learner.evaluation_num_env_runners and learner.evaluation_interval "
@@ -599,6 +603,7 @@ def _rllib_sizes(run: RunConfig) -> dict[str, int]:
         "learner.minibatch_size": cfg.minibatch_size,
         "learner.num_epochs": cfg.num_epochs,
         "learner.evaluation_duration": cfg.evaluation_duration,
+        "learner.batch_size": 1 if cfg.batch_size is None else cfg.batch_size,
     }
 
 

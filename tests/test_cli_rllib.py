@@ -7,8 +7,10 @@ import json
 import os
 import pickle
 import re
+import secrets
 import signal
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -99,6 +101,28 @@ def test_rllib_run_trains_resumes_evaluates_and_plots(tmp_path):
     with open(final / "curriculum.pkl", "rb") as f:
         state = pickle.load(f)
     assert np.any(state["plr"]["scored"])  # PLR got PPO's value estimates through the feeder
+    # RLlib's checkpoint loads on its own, in a fresh process, with the run's curriculum state.
+    fresh = f"""
+import ray
+from ray.rllib.algorithms.algorithm import Algorithm
+from syllabus.integrations.rllib import curriculum_of
+ray.init(num_cpus=2, include_dashboard=False, logging_level="error")
+algo = Algorithm.from_checkpoint({str(final / "rllib")!r})
+print("SCORES", list(curriculum_of(algo).scores))
+algo.stop()
+ray.shutdown()
+"""
+    loaded = subprocess.run(
+        [sys.executable, "-c", fresh],
+        capture_output=True,
+        text=True,
+        timeout=scaled(300),
+        env={**os.environ, "RAY_AUTH_TOKEN": secrets.token_hex(16)},
+    )
+    assert loaded.returncode == 0, loaded.stdout[-3000:] + loaded.stderr[-3000:]
+    (line,) = [line for line in loaded.stdout.splitlines() if line.startswith("SCORES")]
+    expected = np.where(state["plr"]["scored"], state["plr"]["scores"], np.nan)
+    np.testing.assert_array_equal(np.array(eval(line[len("SCORES") :]), dtype=np.float64), expected)  # noqa: S307
 
     # --resume continues from the checkpoint: steps, episodes and the curriculum carry on.
     output = ok(train(tmp_path, "train", "--resume", str(run_dir), "total_timesteps=1024", "--quiet"))
@@ -217,6 +241,12 @@ def test_rllib_sizes_are_checked():
             "train", overrides=["learner=rllib_ppo", "sync=ray", "num_envs=3", "learner.num_env_runners=2"]
         )
         batch = compose("train", overrides=["learner=rllib_ppo", "sync=ray", "learner.minibatch_size=4096"])
+        updates = compose("train", overrides=["learner=rllib_ppo", "sync=ray", "learner.batch_size=0"])
+        prefetch = compose("train", overrides=["learner=rllib_ppo", "sync=ray", "learner.prefetch=-1"])
+    with pytest.raises(ConfigError, match="learner.batch_size must be >= 1, got 0"):
+        validate(updates)
+    with pytest.raises(ConfigError, match="learner.prefetch must be >= 0, got -1"):
+        validate(prefetch)
     with pytest.raises(ConfigError, match="num_envs=3 must be a multiple of learner.num_env_runners=2"):
         validate(uneven)
     with pytest.raises(

@@ -31,6 +31,7 @@ from timeouts import scaled
 from syllabus.core import (
     CurriculumConnectionError,
     CurriculumError,
+    RaySyncWrapper,
     attach_ray_curriculum,
     make_ray_curriculum,
 )
@@ -392,9 +393,13 @@ def test_attach_handle_never_kills_the_actor():
         attach_ray_curriculum("attached")
 
 
+def raw_sync_wrapper(env_context: Any) -> gym.Env:
+    return RaySyncWrapper(make_env(env_context))
+
+
 @ray.remote(num_cpus=0)
-def reset_async_vector_env() -> str:
-    creator = make_env_creator(make_env)
+def reset_async_vector_env(raw: bool) -> str:
+    creator = raw_sync_wrapper if raw else make_env_creator(make_env)
     envs = gym.vector.AsyncVectorEnv([lambda: creator({})], context="fork")
     try:
         envs.reset()
@@ -411,10 +416,12 @@ def reset_async_vector_env() -> str:
 def test_env_forked_from_a_ray_worker_fails_fast():
     curriculum = make_ray_curriculum(DomainRandomization(TASKS))  # default name: the env finds it
     try:
-        outcome = ray.get(reset_async_vector_env.remote(), timeout=scaled(60))
-        assert outcome.startswith("CurriculumConnectionError") and 'gym_env_vectorize_mode="sync"' in outcome
+        for raw in (False, True):  # through the integration, and RaySyncWrapper itself
+            outcome = ray.get(reset_async_vector_env.remote(raw), timeout=scaled(60))
+            assert outcome.startswith("CurriculumConnectionError"), outcome
+            assert 'gym_env_vectorize_mode="sync"' in outcome and "forked from a Ray" in outcome
         config = PPOConfig().env_runners(gym_env_vectorize_mode="async")
-        with pytest.raises(CurriculumConnectionError, match="forked from a Ray worker"):
+        with pytest.raises(CurriculumConnectionError, match='gym_env_vectorize_mode="async" forks'):
             configure_curriculum(config, make_env, curriculum)
     finally:
         curriculum.close()

@@ -25,6 +25,7 @@ from sync_fixtures import (
     Rollouts,
     check_exactly_once,
     read_journal,
+    run_episodes,
 )
 from timeouts import scaled
 
@@ -41,7 +42,6 @@ from syllabus.core import (
     make_ray_curriculum,
 )
 from syllabus.curricula import DomainRandomization
-from syllabus.envs.cartpole import make_cartpole
 from syllabus.task_space import DiscreteTaskSpace, TaskSpaceError
 
 pytestmark = pytest.mark.timeout(60)
@@ -434,8 +434,28 @@ def test_env_without_the_task_interface_is_refused(backend):
     with served(backend, RecordingCurriculum()) as handle:
         with pytest.raises(TaskInterfaceError, match="new_task"):
             backend.env(handle, gym.make("CartPole-v1"))
-        with pytest.raises(TaskInterfaceError, match="directly above"):
-            backend.env(handle, gym.wrappers.RecordEpisodeStatistics(make_cartpole()))
+        with pytest.raises(TaskInterfaceError, match="no TaskEnv or TaskWrapper"):
+            backend.env(handle, gym.wrappers.RecordEpisodeStatistics(gym.make("CartPole-v1")))
+
+
+class _Negated(gym.ObservationWrapper):
+    """A plain gymnasium wrapper: its reset takes no new_task, and passes options on."""
+
+    def observation(self, observation):
+        return -observation
+
+
+def test_tasks_reach_the_task_env_through_a_gymnasium_wrapper(backend):
+    with served(backend, RecordingCurriculum()) as handle:
+        task_env = CountingEnv()
+        env = backend.env(handle, gym.wrappers.RecordEpisodeStatistics(_Negated(task_env)))
+        episodes, delivered = run_episodes(env, 4)
+        env.close()
+        state = backend.state(handle)
+    assert task_env.task == delivered[-1]
+    assert [length for _, _, length in episodes] == [3 + task % 5 for task in delivered]
+    (received,) = state.episodes.values()
+    assert [task for task, _, _ in received] == delivered
 
 
 @pytest.mark.parametrize("bad", [object(), "plr", DomainRandomization], ids=["object", "str", "class"])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from syllabus.core import ReinitTaskWrapper, TaskEnv, TaskInterfaceError, TaskWrapper
-from syllabus.core.task_interface import check_task_interface
+from syllabus.core.task_interface import check_task_interface, task_reset
 from syllabus.task_space import BoxTaskSpace, DiscreteTaskSpace, TaskSpaceError
 
 
@@ -291,11 +291,44 @@ def test_check_task_interface_refuses_plain_gym_env():
     assert isinstance(excinfo.value, TypeError)
 
 
-def test_check_task_interface_refuses_task_wrapper_hidden_under_another_wrapper():
-    env = gym.wrappers.RecordEpisodeStatistics(ScaleWrapper(ConstantObsEnv(), DiscreteTaskSpace([1, 2])))
-    with pytest.raises(TaskInterfaceError) as excinfo:
+def test_task_reaches_a_task_wrapper_under_gymnasium_wrappers_as_an_option():
+    scaled_env = ScaleWrapper(ConstantObsEnv(), DiscreteTaskSpace([1, 2]))
+    env = gym.wrappers.RecordEpisodeStatistics(
+        gym.wrappers.TransformObservation(scaled_env, lambda o: o * 10, None)
+    )
+    check_task_interface(env)
+    reset = task_reset(env)
+    obs, _ = reset(2, 0, {"other": 1})
+    assert scaled_env.task == 2 and scaled_env.changes == [2] and obs[0] == 20
+
+
+@pytest.mark.parametrize(
+    "make_env",
+    [lambda: ScaleWrapper(ConstantObsEnv(), DiscreteTaskSpace([1, 2])), TargetEnv],
+    ids=["TaskWrapper", "TaskEnv"],
+)
+def test_task_envs_take_the_task_as_new_task_or_as_options(make_env):
+    env = make_env()
+    env.reset(options={"task": 2})
+    assert env.task == 2
+    env.reset(new_task=1)
+    assert env.task == 1
+    with pytest.raises(TaskInterfaceError, match="twice"):
+        env.reset(new_task=1, options={"task": 2})
+
+
+def test_a_wrapper_that_drops_options_is_caught_at_reset():
+    class DropsOptions(gym.Wrapper):
+        def reset(self, *, seed=None, options=None):
+            return self.env.reset(seed=seed)
+
+    scaled_env = ScaleWrapper(ConstantObsEnv(), DiscreteTaskSpace([1, 2]))
+    reset = task_reset(DropsOptions(scaled_env))
+    with pytest.raises(TaskInterfaceError, match="did not pass reset"):
+        reset(2, None, None)
+
+
+def test_check_task_interface_refuses_gymnasium_wrappers_over_a_plain_env():
+    env = gym.wrappers.RecordEpisodeStatistics(ConstantObsEnv())
+    with pytest.raises(TaskInterfaceError, match="no TaskEnv or TaskWrapper"):
         check_task_interface(env)
-    message = str(excinfo.value)
-    # says what to do: the sync wrapper goes directly above the task wrapper, other wrappers above it
-    assert "directly above" in message
-    assert "RecordEpisodeStatistics" in message

@@ -13,6 +13,7 @@ runner states) next to the curriculum and trainer state that every learner saves
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import uuid
@@ -24,7 +25,7 @@ import numpy as np
 from syllabus.cli.builders import MissingDependencyError, make_task_env, takes_learner_updates, task_space_of
 from syllabus.cli.environments import TaskInfoWrapper
 from syllabus.cli.learners.base import Learner
-from syllabus.cli.ray_cluster import connect_ray, curriculum_actor_name, start_curriculum_actor
+from syllabus.cli.ray_cluster import connect_ray, curriculum_actor_name, curriculum_actor_options
 from syllabus.cli.run_dir import CheckpointError, TrainerState
 from syllabus.cli.schema import RLlibPPOConfig, RunConfig
 
@@ -75,15 +76,20 @@ class RLlibLearner(Learner):
             disconnect = connect_ray(run.sync)
             if disconnect is not None:
                 closers.append(disconnect)
+            seed = run.seed + state.num_timesteps  # a resumed run does not replay its first episodes
+            algo = ppo_config(run, curriculum, seed).build_algo()
+            closers.append(algo.stop)  # stops the env runners, then the algorithm's curriculum actor
             wrapper = None
             if curriculum is not None:
-                wrapper = start_curriculum_actor(run.sync, curriculum, curriculum_actor_name(run.sync))
-                closers.append(wrapper.close)
-            seed = run.seed + state.num_timesteps  # a resumed run does not replay its first episodes
-            algo = ppo_config(run, wrapper, seed).build_algo()
-            closers.append(algo.stop)
+                from syllabus.integrations.rllib import curriculum_of
+
+                wrapper = curriculum_of(algo)
             if checkpoint is not None:
                 algo.restore_from_path(str((checkpoint / RLLIB_DIR).resolve()))
+                if (
+                    wrapper is not None
+                ):  # the run's curriculum.pkl, saved after RLlib's copy, is the one to resume
+                    wrapper.load_state_dict(curriculum.state_dict())
                 _push_weights_to_env_runners(algo)
                 state.restore_rng()
         except BaseException:
@@ -210,11 +216,12 @@ def envs_per_runner(run: RunConfig) -> int:
 
 
 def ppo_config(run: RunConfig, curriculum: Any, seed: int) -> Any:
-    """The RLlib ``PPOConfig`` of ``run``; its training env runners sync with ``curriculum`` (the actor's wrapper).
+    """The RLlib ``PPOConfig`` of ``run``; the algorithm serves ``curriculum`` (a Curriculum) as its own actor.
 
     With a curriculum, [`syllabus.integrations.rllib.configure_curriculum`][syllabus.integrations.rllib.configure_curriculum] sets up the envs
-    (training envs synced, evaluation envs on the held-out tasks), the curriculum callback and, for
-    PLR, the feeder of PPO's value estimates.
+    (training envs synced, evaluation envs on the held-out tasks), the curriculum callback (which
+    starts the actor, named ``sync.curriculum_name`` or uniquely, placed as ``sync.curriculum_node``
+    says, and puts its state into RLlib's checkpoints) and, for PLR, the feeder of PPO's value estimates.
     """
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
@@ -263,10 +270,14 @@ def ppo_config(run: RunConfig, curriculum: Any, seed: int) -> Any:
         config,
         TaskEnvFactory(run.env),
         curriculum,
+        run.sync.namespace,
+        name=curriculum_actor_name(run.sync),
+        actor_options=functools.partial(curriculum_actor_options, run.sync),
         evaluation_tasks=evaluation_tasks,
         feed_plr=takes_learner_updates(run),
         timeout=run.sync.timeout,
-        env_name=f"syllabus-{uuid.uuid4().hex[:12]}",
+        prefetch=cfg.prefetch,
+        batch_size=cfg.batch_size,
     )
 
 
@@ -286,13 +297,6 @@ class FloatObservations(gym.ObservationWrapper):
         assert isinstance(space, gym.spaces.Box) and space.dtype == np.uint8
         high = 1.0 if len(space.shape) == 3 else float(np.max(space.high))
         self.observation_space = gym.spaces.Box(0.0, high, space.shape, np.float32)
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None
-    ) -> tuple[Any, dict[str, Any]]:
-        """Resets the task env (into ``new_task`` when given: sync wrappers may sit above this one)."""
-        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)  # type: ignore[call-arg]
-        return self.observation(obs), info
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         return float_observation(observation)

@@ -11,7 +11,7 @@ from syllabus.cli.learners.rllib import EPISODES_KEY
 class EpisodeReporter(RLlibCallback):
     """Reports each finished training episode as ``(env id, task, return, length)`` in the iteration's results.
 
-    The values are summed over the episode's chunks (an episode may span several rollouts); the
+    The return is summed over the episode's chunks (an episode may span several rollouts); the
     task is the one its reset put in ``info["task"]``. Evaluation episodes are not reported.
     """
 
@@ -30,7 +30,9 @@ class EpisodeReporter(RLlibCallback):
         chunks = [*(prev_episode_chunks or []), episode]
         task = chunks[0].get_infos(0).get("task")
         episode_return = float(sum(chunk.get_return() for chunk in chunks))
-        length = int(sum(chunk.env_steps() for chunk in chunks))
+        # Steps since the reset: summing the chunks' lengths would count the step PPO's learner
+        # appends to each earlier chunk, which is this very object when the driver samples.
+        length = int(episode.t)
         runner = max(getattr(env_runner, "worker_index", 0), 1) - 1
         env_id = runner * env_runner.num_envs + env_index
         metrics_logger.log_value(EPISODES_KEY, (env_id, task, episode_return, length), reduce="item_series")

@@ -23,7 +23,7 @@ from syllabus.core.protocol import (
     Tasks,
     Welcome,
 )
-from syllabus.core.task_interface import check_task_interface
+from syllabus.core.task_interface import task_reset
 
 
 class Transport(Protocol):
@@ -219,7 +219,8 @@ class SyncWrapper(gym.Wrapper):
     ``requires_step_updates`` also get step results, sent in batches of ``step_batch_size``.
 
     Args:
-        env: A task env (``reset(new_task=...)``), or wrapped in a TaskWrapper directly beneath.
+        env: A task env (``reset(new_task=...)``), a TaskWrapper, or gymnasium wrappers above either
+            (the task then reaches it as ``reset(options={"task": ...})``).
         connect: Opens the backend's channel to the curriculum. Called at the first reset, so an
             env that is built but never reset (like gymnasium's AsyncVectorEnv probe) never connects.
         env_id: Identifier reported with updates; assigned by the curriculum side when ``None``.
@@ -238,12 +239,13 @@ class SyncWrapper(gym.Wrapper):
         prefetch: int = 1,
         step_batch_size: int = 64,
     ) -> None:
-        check_task_interface(env)
+        reset_into = task_reset(env)
         session = EnvSession(
             connect, env_id=env_id, timeout=timeout, prefetch=prefetch, step_batch_size=step_batch_size
         )
         super().__init__(env)
         self._session = session
+        self._reset_into = reset_into
         self._task: Any = None
         self._episode_return = 0.0
         self._episode_length = 0
@@ -271,7 +273,7 @@ class SyncWrapper(gym.Wrapper):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None, new_task: Any = None):
         """Resets into the next task from the curriculum, or into ``new_task`` when given."""
         new_task, metadata = self._session.next_task(new_task)
-        obs, info = self.env.reset(seed=seed, options=options, new_task=new_task)  # type: ignore[call-arg]
+        obs, info = self._reset_into(new_task, seed, options)
         self._task = new_task
         self._episode_return = 0.0
         self._episode_length = 0

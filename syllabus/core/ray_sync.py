@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import pickle
+import sys
 import threading
 import time
 import traceback
@@ -55,6 +57,33 @@ DEFAULT_PREFETCH = 8
 DEFAULT_BATCH_SIZE = 8
 # Actor options that would break in-order, exactly-once delivery, or that have their own argument.
 _RESERVED_OPTIONS = ("name", "namespace", "max_concurrency", "max_restarts", "max_task_retries")
+
+
+FORK_FIX = (
+    "RaySyncWrapper cannot run in a process forked from a Ray driver or worker (e.g. by gymnasium's "
+    'AsyncVectorEnv, or RLlib\'s gym_env_vectorize_mode="async"): Ray cannot be used in a forked child, so '
+    "the curriculum actor cannot be reached. Build synced envs in the Ray process itself: synchronous "
+    'vectorization (RLlib: gym_env_vectorize_mode="sync", the default, and more num_env_runners), or '
+    "one Ray actor per env (RayVecEnv)."
+)
+"""What a sync wrapper in a process forked from a Ray process says."""
+
+_forked_from_ray = False
+
+
+def _after_fork_in_child() -> None:
+    global _forked_from_ray
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        _forked_from_ray = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def forked_from_ray() -> bool:
+    """Whether this process was forked from a process in which Ray was initialized (Ray is unusable here)."""
+    return _forked_from_ray
 
 
 def _ray() -> ModuleType:
@@ -618,6 +647,8 @@ def _connector(
     batch_size: int,
 ) -> Callable[[], _RayTransport]:
     def connect() -> _RayTransport:
+        if _forked_from_ray:
+            raise CurriculumConnectionError(FORK_FIX)
         if actor is None:
             found, label = _find_actor(name, namespace), _label(name, namespace)
         else:
@@ -660,7 +691,10 @@ class RaySyncWrapper(SyncWrapper):
 
     Build it in the env factory, in any Ray process of the job (a Ray actor such as the workers
     of [`RayVecEnv`][syllabus.integrations.ray_vec_env.RayVecEnv], or the driver); the actor is looked
-    up at the first reset. See [`SyncWrapper`][syllabus.core.env_sync.SyncWrapper] for what it does on
+    up at the first reset. In a process forked from a Ray process (e.g. gymnasium's AsyncVectorEnv
+    inside a Ray worker), where Ray cannot be used, the first reset raises
+    [`CurriculumConnectionError`][syllabus.core.errors.CurriculumConnectionError] saying so, instead of hanging.
+    See [`SyncWrapper`][syllabus.core.env_sync.SyncWrapper] for what it does on
     reset and step. Updates are sent without waiting, several per actor call (``batch_size``);
     [`close`][syllabus.core.env_sync.SyncWrapper.close] sends those still held and waits (up to ``timeout``) until the curriculum has
     applied them.

@@ -1,27 +1,25 @@
-"""RLlib integration (new API stack): curricula for RLlib's env runners, metrics, and a PLR feeder.
+"""RLlib integration (new API stack): curricula for RLlib's env runners, metrics, checkpoints and a PLR feeder.
 
-The curriculum runs as a named Ray actor ([`make_ray_curriculum`][syllabus.core.ray_sync.make_ray_curriculum]); RLlib's
-training env runners reach it through [`RaySyncWrapper`][syllabus.core.ray_sync.RaySyncWrapper], evaluation env
-runners never do. One call sets it all up::
+One call sets it all up; by default each algorithm (each Tune trial) serves its own curriculum::
 
-    curriculum = make_ray_curriculum(PrioritizedLevelReplay(task_space))
-    config = configure_curriculum(PPOConfig().environment(...), make_env, curriculum, feed_plr=True)
-    algo = config.build_algo()
+    config = configure_curriculum(PPOConfig().environment(...), make_env, PrioritizedLevelReplay(tasks), feed_plr=True)
+    algo = config.build_algo()          # starts this algorithm's curriculum actor
+    algo.save(path)                     # RLlib's checkpoint, with the curriculum's state
+    algo.stop()                         # stops the envs, then the curriculum actor
 
 Pieces, for custom setups:
 
-* [`make_env_creator`][syllabus.integrations.rllib.make_env_creator] turns a task-env factory into an RLlib env creator that syncs training
-  envs and gives evaluation envs a fixed task list (or their own default task).
-* [`curriculum_env_config`][syllabus.integrations.rllib.curriculum_env_config] builds the ``env_config`` entry (key ``"syllabus"``) it reads.
-* [`CurriculumCallback`][syllabus.integrations.rllib.CurriculumCallback] attaches to the curriculum when the algorithm is built (failing the
-  build if it is missing), logs its metrics under ``result["curriculum"]`` after every
-  ``train()`` (failing ``train()`` with the curriculum's error if it failed), refuses
-  configurations that cannot work, and installs the [`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder].
-* [`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder] is a learner connector piece: it sends each training batch, with the value
-  estimates PPO itself computes, to the curriculum's ``custom_update``.
-
-Only the wrapper returned by ``make_ray_curriculum`` owns the actor; the callback and the feeder
-use [`attach_ray_curriculum`][syllabus.core.ray_sync.attach_ray_curriculum] handles, which never kill it.
+* [`make_env_creator`][syllabus.integrations.rllib.make_env_creator] turns a task-env factory into
+  an RLlib env creator: training envs wait for the curriculum the algorithm attaches them to,
+  evaluation envs get a fixed task list (or their own default task).
+* [`curriculum_env_config`][syllabus.integrations.rllib.curriculum_env_config] builds the
+  ``env_config`` entry (key ``"syllabus"``) it reads.
+* [`CurriculumCallback`][syllabus.integrations.rllib.CurriculumCallback] starts (or attaches to)
+  the curriculum when the algorithm is built, attaches the training envs to it, writes its state
+  into the algorithm's checkpoints and restores it from them, logs its metrics under
+  ``result["curriculum"]``, stops it with the algorithm, and installs the PLR feeder.
+* [`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder] is a learner connector piece: it sends each
+  training batch, with the value estimates PPO itself computes, to the curriculum's ``custom_update``.
 
 Tested with ``ray[rllib]`` 2.60, gymnasium 1.2.2 and numpy 1.26. Importing this module imports
 ``ray.rllib``.
@@ -30,28 +28,34 @@ Tested with ``ray[rllib]`` 2.60, gymnasium 1.2.2 and numpy 1.26. Importing this 
 from __future__ import annotations
 
 import logging
-import os
-import sys
+import pickle
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 
-from syllabus.core.env_sync import SyncWrapper, Transport
+from syllabus.core.curriculum import Curriculum
 from syllabus.core.errors import CurriculumConnectionError, CurriculumError
 from syllabus.core.ray_sync import (
     DEFAULT_NAME,
+    DEFAULT_PREFETCH,
     DEFAULT_TIMEOUT,
+    FORK_FIX,
     RayCurriculumWrapper,
     RaySyncWrapper,
     attach_ray_curriculum,
+    forked_from_ray,
+    make_ray_curriculum,
 )
-from syllabus.core.task_interface import check_task_interface
+from syllabus.core.task_interface import task_reset
 
 try:
+    from ray import cloudpickle
     from ray.rllib.callbacks.callbacks import RLlibCallback
     from ray.rllib.connectors.connector_v2 import ConnectorV2
 except ImportError:  # pragma: no cover - depends on the installed extras
@@ -60,13 +64,13 @@ except ImportError:  # pragma: no cover - depends on the installed extras
     ) from None
 
 if TYPE_CHECKING:
-    from ray.actor import ActorHandle
     from ray.rllib.algorithms.algorithm import Algorithm
     from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
     from ray.rllib.core.learner.learner import Learner
     from ray.rllib.env.env_context import EnvContext
 
 __all__ = [
+    "CHECKPOINT_FILE",
     "CHUNKS_KEY",
     "SETTINGS_KEY",
     "CurriculumCallback",
@@ -77,11 +81,14 @@ __all__ = [
     "RolloutPacker",
     "configure_curriculum",
     "curriculum_env_config",
+    "curriculum_of",
     "make_env_creator",
 ]
 
 SETTINGS_KEY = "syllabus"
 """Key of the Syllabus settings in RLlib's ``env_config``."""
+CHECKPOINT_FILE = "syllabus_curriculum.pkl"
+"""The curriculum's ``state_dict()``, pickled, inside an algorithm's checkpoint directory."""
 
 logger = logging.getLogger(__name__)
 
@@ -90,63 +97,86 @@ _STARVED_WARNING = 3
 CHUNKS_KEY = "syllabus_chunks"
 """Key under which [`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder] leaves the chunks it sent in the learner connector's ``shared_data``."""
 
-_FORK_FIX = (
-    "RaySyncWrapper cannot run in a process forked from a Ray worker (RLlib's "
-    'gym_env_vectorize_mode="async" forks env processes): Ray cannot be used there, so the curriculum '
-    'actor cannot be reached. Use gym_env_vectorize_mode="sync" (the default) and scale out with '
-    "num_env_runners; evaluation env runners may stay async, they never contact the curriculum."
+_ASYNC_FIX = (
+    'gym_env_vectorize_mode="async" forks env processes from the env runner, where Ray cannot be used, so '
+    'training envs cannot reach the curriculum. Use gym_env_vectorize_mode="sync" (the default) and scale out '
+    "with num_env_runners; evaluation env runners may stay async, they never contact the curriculum."
 )
-
-# Set in a child process forked from a process in which Ray was initialized (e.g. a Ray worker).
-_forked_from_ray = False
-
-
-def _after_fork_in_child() -> None:
-    global _forked_from_ray
-    ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
-        _forked_from_ray = True
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+_NOT_ATTACHED = (
+    "this training env was never attached to a curriculum: CurriculumCallback did not run when the algorithm "
+    "was built. A later config.callbacks(MyCallback) replaces the callbacks configure_curriculum added; pass "
+    "them together instead: config.callbacks([MyCallback, CurriculumCallback])"
+)
 
 
 # --------------------------------------------------------------------------- settings
 def curriculum_env_config(
-    curriculum: RayCurriculumWrapper | str = DEFAULT_NAME,
+    curriculum: Curriculum | RayCurriculumWrapper | str = DEFAULT_NAME,
     namespace: str | None = None,
     *,
+    name: str | None = None,
+    actor_options: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
     evaluation_tasks: Sequence[Any] | None = None,
     feed_plr: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
+    prefetch: int = DEFAULT_PREFETCH,
+    batch_size: int | None = None,
     evaluation: bool = False,
 ) -> dict[str, Any]:
-    """The ``env_config`` entry read by [`make_env_creator`][syllabus.integrations.rllib.make_env_creator], [`CurriculumCallback`][syllabus.integrations.rllib.CurriculumCallback] and the feeder.
+    """The ``env_config`` entry read by [`make_env_creator`][syllabus.integrations.rllib.make_env_creator] and the callback.
 
     Merge it into the training ``env_config``; the evaluation ``env_config`` needs the same entry
-    with ``evaluation=True`` ([`configure_curriculum`][syllabus.integrations.rllib.configure_curriculum] does both).
+    with ``evaluation=True`` ([`configure_curriculum`][syllabus.integrations.rllib.configure_curriculum]
+    does both). The entry holds no Ray handle, so RLlib can pickle it into checkpoints.
 
     Args:
-        curriculum: The wrapper from ``make_ray_curriculum`` (its actor handle is passed to the envs,
-            so they skip the lookup), or the actor's name.
-        namespace: The actor's Ray namespace (ignored when ``curriculum`` is a wrapper).
+        curriculum: A [`Curriculum`][syllabus.core.curriculum.Curriculum]: each algorithm built from
+            the config serves its own copy as a Ray actor (one per Tune trial). Or a running,
+            shared curriculum actor: the wrapper from ``make_ray_curriculum``, or its name.
+        namespace: The actor's Ray namespace (for a wrapper: its own).
+        name: Name of each algorithm's own actor (with a ``Curriculum``); ``None``: derived from
+            the Tune trial (or unique, outside Tune).
+        actor_options: Ray actor options of each algorithm's own actor, or a picklable callable
+            returning them when the actor starts.
         evaluation_tasks: Tasks evaluation envs cycle through; ``None``: each env's own default task.
-        feed_plr: Install the [`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder] (the curriculum must have PLR's ``custom_update``).
+        feed_plr: Install the [`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder] (the curriculum
+            must have PLR's ``custom_update``).
         timeout: Seconds an env reset or a learner-side call may wait for the curriculum.
+        prefetch: Tasks each training env keeps ready beyond the one its next reset takes.
+        batch_size: Messages each training env sends per actor call (see
+            [`RaySyncWrapper`][syllabus.core.ray_sync.RaySyncWrapper]); ``None``: ``min(prefetch, 8)``.
         evaluation: Whether this entry configures evaluation env runners.
 
     Returns:
         ``{"syllabus": {...}}``.
+
+    Raises:
+        TypeError: ``curriculum`` is none of the above.
+        ValueError: A setting is out of range.
     """
     if timeout <= 0:
         raise ValueError(f"need timeout > 0, got timeout={timeout}")
+    if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+        raise ValueError(f"prefetch must be an integer >= 0, got {prefetch!r}")
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be an integer >= 1 or None, got {batch_size!r}")
+    own: Curriculum | None = None
     if isinstance(curriculum, RayCurriculumWrapper):
-        name, namespace, actor = curriculum.name, curriculum.namespace, curriculum.actor
+        name, namespace = curriculum.name, curriculum.namespace
     elif isinstance(curriculum, str):
-        name, actor = curriculum, None
+        name = curriculum
+    elif isinstance(curriculum, Curriculum):
+        own = curriculum
     else:
         raise TypeError(
-            f"curriculum must be the wrapper returned by make_ray_curriculum or the actor's name, got {curriculum!r}"
+            "curriculum must be a Curriculum (each algorithm serves its own), or a running curriculum actor: the "
+            f"wrapper returned by make_ray_curriculum or the actor's name; got {curriculum!r}"
+        )
+    if own is None and actor_options is not None:
+        raise ValueError(
+            "actor_options configure each algorithm's own actor: pass a Curriculum, not a running actor"
         )
     if evaluation_tasks is not None:
         evaluation_tasks = list(evaluation_tasks)
@@ -154,13 +184,17 @@ def curriculum_env_config(
             raise ValueError("evaluation_tasks must not be empty; pass None for each env's default task")
     return {
         SETTINGS_KEY: {
+            # Pickled here: Ray would hand a trial the curriculum's arrays read-only.
+            "curriculum": None if own is None else cloudpickle.dumps(own),
             "name": name,
             "namespace": namespace,
-            "actor": actor,
+            "actor_options": actor_options,
             "evaluation": evaluation,
             "evaluation_tasks": evaluation_tasks,
             "feed_plr": feed_plr,
             "timeout": float(timeout),
+            "prefetch": prefetch,
+            "batch_size": batch_size,
         }
     }
 
@@ -174,55 +208,81 @@ def _settings(env_config: Any) -> dict[str, Any]:
 def configure_curriculum(
     config: AlgorithmConfig,
     env_factory: Callable[[EnvContext], gym.Env],
-    curriculum: RayCurriculumWrapper | str = DEFAULT_NAME,
+    curriculum: Curriculum | RayCurriculumWrapper | str,
     namespace: str | None = None,
     *,
+    name: str | None = None,
+    actor_options: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
     evaluation_tasks: Sequence[Any] | None = None,
     feed_plr: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
-    env_name: str | None = None,
+    prefetch: int = DEFAULT_PREFETCH,
+    batch_size: int | None = None,
 ) -> AlgorithmConfig:
-    """Sets up an RLlib algorithm config to train with a curriculum served by ``make_ray_curriculum``.
+    """Sets up an RLlib algorithm config to train with a curriculum.
 
-    Registers [`make_env_creator`][syllabus.integrations.rllib.make_env_creator] of ``env_factory`` with Ray Tune's env registry as the
-    config's env, adds the settings to the training
-    and evaluation ``env_config`` (keeping what is there), and adds [`CurriculumCallback`][syllabus.integrations.rllib.CurriculumCallback].
-    Later ``config.evaluation(...)`` calls keep the settings (RLlib merges overrides); dropping
-    them (``evaluation_config=None``) or switching to async vectorization afterwards is refused
-    when the algorithm is built.
+    Makes [`make_env_creator`][syllabus.integrations.rllib.make_env_creator] of ``env_factory``
+    the config's env (as a class, which RLlib pickles with the config, so checkpoints load in
+    any process), adds the settings to the training and evaluation ``env_config`` (keeping what
+    is there), and adds [`CurriculumCallback`][syllabus.integrations.rllib.CurriculumCallback]
+    to the callbacks, plus a guard that restores it if a later ``config.callbacks(...)`` call
+    replaces it. Later ``config.evaluation(...)`` calls keep the settings (RLlib merges
+    overrides); dropping them (``evaluation_config=None``) or switching to async vectorization
+    afterwards is refused when the algorithm is built.
 
     Args:
         config: The algorithm config (new API stack); changed in place and returned.
         env_factory: Builds one task env from RLlib's ``EnvContext`` (``worker_index``,
-            ``num_workers``, your ``env_config``).
-        curriculum: The wrapper from ``make_ray_curriculum``, or the actor's name.
-        namespace: The actor's Ray namespace, when ``curriculum`` is a name.
+            ``num_workers``, your ``env_config``); picklable.
+        curriculum: A [`Curriculum`][syllabus.core.curriculum.Curriculum]: every algorithm built
+            from this config (every Tune trial) starts its own copy as a Ray actor and stops it
+            with the algorithm. Or a running curriculum actor shared by every algorithm built from
+            the config (the wrapper from ``make_ray_curriculum``, or its name): Tune trials then
+            feed one curriculum, and each says so in a warning.
+        namespace: The shared actor's Ray namespace, or the namespace of each algorithm's own actor.
+        name: Name of each algorithm's own actor; ``None``: derived from the Tune trial's id (or
+            unique outside Tune).
+        actor_options: Ray actor options of each algorithm's own actor (or a picklable callable
+            returning them in the algorithm's process); by default it reserves no CPU and runs on
+            the algorithm's node.
         evaluation_tasks: Tasks evaluation envs cycle through; ``None``: each env's default task.
-        feed_plr: Feed the curriculum's ``custom_update`` with each training batch ([`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder]).
+        feed_plr: Feed the curriculum's ``custom_update`` with each training batch
+            ([`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder]).
         timeout: Seconds an env reset or a learner-side call may wait for the curriculum.
-        env_name: Name the env creator is registered under; ``"syllabus-<actor name>"`` by default.
+        prefetch: Tasks each training env keeps ready beyond the one its next reset takes: tasks
+            are sampled this many episodes before they are played.
+        batch_size: Messages each training env sends to the curriculum per actor call; ``None``:
+            ``min(prefetch, 8)``. The curriculum sees an episode up to ``batch_size - 1`` episodes
+            of that env late; 1 sends every episode at once, at more CPU per episode.
 
     Returns:
         ``config``.
 
     Raises:
         CurriculumConnectionError: ``config`` uses ``gym_env_vectorize_mode="async"``, or Ray is
-            running and has no curriculum actor of that name (and namespace).
+            running and has no shared curriculum actor of that name (and namespace).
     """
     _check_vectorize_mode(config)
     settings = curriculum_env_config(
-        curriculum, namespace, evaluation_tasks=evaluation_tasks, feed_plr=feed_plr, timeout=timeout
+        curriculum,
+        namespace,
+        name=name,
+        actor_options=actor_options,
+        evaluation_tasks=evaluation_tasks,
+        feed_plr=feed_plr,
+        timeout=timeout,
+        prefetch=prefetch,
+        batch_size=batch_size,
     )
     import ray
 
-    if ray.is_initialized():
-        _find(settings[SETTINGS_KEY])  # a misnamed actor fails here, in the caller's process
-    from ray.tune.registry import register_env
-
+    shared = settings[SETTINGS_KEY]["curriculum"] is None
+    if shared and ray.is_initialized():  # a misnamed actor fails here, in the caller's process
+        attach_ray_curriculum(
+            settings[SETTINGS_KEY]["name"], settings[SETTINGS_KEY]["namespace"], timeout=timeout
+        )
     env_config = {**dict(config.env_config or {}), **settings}
-    env_id = env_name or f"syllabus-{settings[SETTINGS_KEY]['name']}"
-    register_env(env_id, make_env_creator(env_factory))
-    config.environment(env=env_id, env_config=env_config)
+    config.environment(env=_env_class(make_env_creator(env_factory)), env_config=env_config)
     existing = config.evaluation_config
     if existing is not None and not isinstance(existing, dict):
         raise TypeError(
@@ -241,12 +301,29 @@ def configure_curriculum(
     )
     if not any(isinstance(c, type) and issubclass(c, CurriculumCallback) for c in callbacks):
         config.callbacks(callbacks_class=[*callbacks, CurriculumCallback])
+    found = config.callbacks_on_algorithm_init
+    guards: list[Any] = list(found) if isinstance(found, list) else [] if found is None else [found]
+    if _ensure_curriculum_callback not in guards:
+        config.callbacks(on_algorithm_init=[*guards, _ensure_curriculum_callback])
     return config
 
 
 def _check_vectorize_mode(config: AlgorithmConfig) -> None:
     if gym.VectorizeMode(config.gym_env_vectorize_mode) is gym.VectorizeMode.ASYNC:
-        raise CurriculumConnectionError(_FORK_FIX)
+        raise CurriculumConnectionError(_ASYNC_FIX)
+
+
+def _env_class(creator: Callable[[EnvContext], gym.Env]) -> type:
+    """``creator`` as a class: RLlib takes a class as ``config.env`` and pickles it with the config.
+
+    A registered env name would not be known in a fresh process that loads a checkpoint.
+    """
+
+    class SyllabusEnv:
+        def __new__(cls, env_context: EnvContext) -> Any:
+            return creator(env_context)
+
+    return SyllabusEnv
 
 
 # -------------------------------------------------------------------------- env side
@@ -256,13 +333,13 @@ class EvaluationTasks(gym.Wrapper):
     The task is put in ``info["task"]`` like the sync wrappers do.
 
     Args:
-        env: A task env (``reset(new_task=...)``), or wrapped in a TaskWrapper directly beneath.
+        env: A task env, a TaskWrapper, or gymnasium wrappers above either.
         tasks: The tasks to cycle through.
         offset: Index of the first task (e.g. the env runner's index, so runners start apart).
     """
 
     def __init__(self, env: gym.Env, tasks: Sequence[Any], offset: int = 0) -> None:
-        check_task_interface(env)
+        self._reset_into = task_reset(env)
         if not tasks:
             raise ValueError("tasks must not be empty")
         super().__init__(env)
@@ -280,21 +357,54 @@ class EvaluationTasks(gym.Wrapper):
         if new_task is None:
             new_task = self.tasks[self._next]
             self._next = (self._next + 1) % len(self.tasks)
-        env: Any = self.env  # a task env: its reset takes new_task
-        obs, info = env.reset(seed=seed, options=options, new_task=new_task)
+        obs, info = self._reset_into(new_task, seed, options)
         info["task"] = new_task
         return obs, info
 
 
-class _RefuseForked:
-    """The transport of a sync wrapper built in a process forked from a Ray worker: refuses to connect."""
+class _CurriculumSlot(gym.Wrapper):
+    """A training env waiting for its algorithm to attach it to a curriculum actor.
 
-    def __call__(self) -> Transport:
-        raise CurriculumConnectionError(_FORK_FIX)
+    [`CurriculumCallback`][syllabus.integrations.rllib.CurriculumCallback] attaches every training
+    env of the algorithm once its curriculum runs; from then on this wrapper holds a
+    [`RaySyncWrapper`][syllabus.core.ray_sync.RaySyncWrapper] around the task env. A reset before
+    that raises with the reason.
+    """
+
+    def __init__(self, env: gym.Env, settings: dict[str, Any]) -> None:
+        task_reset(env)  # refuse an env tasks cannot reach now, in the env creator
+        super().__init__(env)
+        self._settings = settings
+        self.attached_to: tuple[str, str | None] | None = None
+
+    def attach(self, name: str, namespace: str | None) -> None:
+        """Syncs the env with the curriculum actor ``name``; a repeated call with the same actor does nothing."""
+        if self.attached_to == (name, namespace):
+            return
+        if self.attached_to is not None:
+            raise CurriculumError(
+                f"this env is already attached to the curriculum actor {self.attached_to[0]!r}"
+            )
+        settings = self._settings
+        self.env = RaySyncWrapper(
+            self.env,
+            name,
+            namespace,
+            timeout=settings["timeout"],
+            prefetch=settings.get("prefetch", DEFAULT_PREFETCH),
+            batch_size=settings.get("batch_size"),
+        )
+        self.attached_to = (name, namespace)
+
+    def reset(self, **kwargs: Any) -> Any:
+        """Resets through the sync wrapper; raises [`CurriculumConnectionError`][syllabus.core.errors.CurriculumConnectionError] before it is attached."""
+        if self.attached_to is None:
+            raise CurriculumConnectionError(FORK_FIX if forked_from_ray() else _NOT_ATTACHED)
+        return self.env.reset(**kwargs)
 
 
 class _EnvCreator:
-    """RLlib env creator (picklable): the task env from the factory, synced or in evaluation mode."""
+    """RLlib env creator (picklable): the task env from the factory, for training or evaluation."""
 
     def __init__(self, env_factory: Callable[[EnvContext], gym.Env]) -> None:
         self.env_factory = env_factory
@@ -306,50 +416,26 @@ class _EnvCreator:
             tasks = settings["evaluation_tasks"]
             offset = getattr(env_context, "worker_index", 0)
             return env if tasks is None else EvaluationTasks(env, tasks, offset=offset)
-        if _forked_from_ray:
-            # Fail at the first reset, where the vector env reports errors to its parent.
-            return SyncWrapper(env, _RefuseForked(), timeout=settings["timeout"])
-        actor = settings["actor"] if settings["actor"] is not None else _find(settings)
-        return RaySyncWrapper(
-            env, settings["name"], settings["namespace"], actor=actor, timeout=settings["timeout"]
-        )
-
-
-def _find(settings: dict[str, Any]) -> ActorHandle:
-    """Looks the curriculum actor up now, so a missing one fails the env runner's construction."""
-    import ray
-
-    name, namespace = settings["name"], settings["namespace"]
-    label = f"{name!r}" if namespace is None else f"{name!r} (namespace {namespace!r})"
-    if not ray.is_initialized():
-        raise CurriculumConnectionError(
-            f"Ray is not initialized in this process, so the curriculum actor {label} cannot be found"
-        )
-    try:
-        return ray.get_actor(name, namespace=namespace)
-    except ValueError:
-        raise CurriculumConnectionError(
-            f"no curriculum actor named {label} in this Ray cluster: create it with "
-            f"make_ray_curriculum(curriculum, name={name!r}) before building the algorithm, and pass the "
-            "same name (and namespace) to configure_curriculum"
-        ) from None
+        return _CurriculumSlot(env, settings)
 
 
 def make_env_creator(env_factory: Callable[[EnvContext], gym.Env]) -> Callable[[EnvContext], gym.Env]:
-    """An RLlib env creator that connects training envs to the curriculum.
+    """An RLlib env creator whose training envs sync with the algorithm's curriculum.
 
-    Register it (``ray.tune.registry.register_env(name, creator)``) and pass the name to
-    ``config.environment(env=name)``.
+    Use it as ``config.environment(env=...)`` through
+    [`configure_curriculum`][syllabus.integrations.rllib.configure_curriculum], or register it
+    (``ray.tune.registry.register_env(name, creator)``) for a setup of your own, with
+    [`CurriculumCallback`][syllabus.integrations.rllib.CurriculumCallback] in the callbacks.
 
-    The settings come from ``env_config["syllabus"]`` ([`curriculum_env_config`][syllabus.integrations.rllib.curriculum_env_config]; absent: the
-    actor named ``"curriculum"`` in the job's namespace). On training env runners each env is
-    wrapped in [`RaySyncWrapper`][syllabus.core.ray_sync.RaySyncWrapper]; the actor is looked up when the env is
-    built, so a missing actor fails the env runner (and the algorithm's build). On evaluation env
-    runners (settings with ``evaluation=True``) the env never contacts the curriculum: it cycles
-    through ``evaluation_tasks`` ([`EvaluationTasks`][syllabus.integrations.rllib.EvaluationTasks]), or keeps its own default task.
-
-    In a process forked from a Ray worker (``gym_env_vectorize_mode="async"``) the training env
-    raises [`CurriculumConnectionError`][syllabus.core.errors.CurriculumConnectionError] at its first reset, with the fix.
+    The settings come from ``env_config["syllabus"]``
+    ([`curriculum_env_config`][syllabus.integrations.rllib.curriculum_env_config]). Each training
+    env waits for the callback to attach it to the algorithm's curriculum (a reset before that
+    raises, saying why), then resets into the curriculum's tasks through a
+    [`RaySyncWrapper`][syllabus.core.ray_sync.RaySyncWrapper]. On evaluation env runners (settings
+    with ``evaluation=True``) the env never contacts the curriculum: it cycles through
+    ``evaluation_tasks`` ([`EvaluationTasks`][syllabus.integrations.rllib.EvaluationTasks]), or
+    keeps its own default task. The factory's env may be a task env, a TaskWrapper, or gymnasium
+    wrappers above either (e.g. an observation wrapper).
 
     Args:
         env_factory: Builds one task env from RLlib's ``EnvContext``.
@@ -360,28 +446,59 @@ def make_env_creator(env_factory: Callable[[EnvContext], gym.Env]) -> Callable[[
     return _EnvCreator(env_factory)
 
 
+class _Attach:
+    """Runs on an env runner: attaches its training envs (sync vectorization) to the curriculum actor."""
+
+    def __init__(self, name: str, namespace: str | None) -> None:
+        self.name = name
+        self.namespace = namespace
+
+    def __call__(self, env_runner: Any) -> int:
+        vector_env = getattr(env_runner, "env", None)
+        if vector_env is None:
+            return 0
+        attached = 0
+        for env in getattr(vector_env.unwrapped, "envs", ()):
+            while isinstance(env, gym.Wrapper):
+                if isinstance(env, _CurriculumSlot):
+                    env.attach(self.name, self.namespace)
+                    attached += 1
+                    break
+                env = env.env
+        return attached
+
+
 # --------------------------------------------------------------------------- callback
 class CurriculumCallback(RLlibCallback):
     """Connects an RLlib algorithm to its curriculum; added by [`configure_curriculum`][syllabus.integrations.rllib.configure_curriculum].
 
-    * When the algorithm is built (``on_algorithm_init``): attaches to the curriculum actor
-      ([`attach_ray_curriculum`][syllabus.core.ray_sync.attach_ray_curriculum], a handle that never kills it), so a missing
-      or misnamed actor fails the build; refuses ``gym_env_vectorize_mode="async"``, evaluation
+    * When the algorithm is built (``on_algorithm_init``): starts the algorithm's own curriculum
+      actor (settings with a ``Curriculum``; named after the Tune trial) or attaches to the shared
+      one (a handle that never kills it; in a Tune trial with a warning that trials share it);
+      attaches the training envs to it; refuses ``gym_env_vectorize_mode="async"``, evaluation
       env runners without the evaluation settings, and the PLR feeder with more than one learner;
-      installs the [`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder] on the learner when ``feed_plr`` is set.
+      installs the [`PLRFeeder`][syllabus.integrations.rllib.PLRFeeder] when ``feed_plr`` is set;
+      and hooks the algorithm so that its checkpoints (``algo.save()``, ``save_to_path``, Tune's)
+      carry the curriculum's state ([`CHECKPOINT_FILE`][syllabus.integrations.rllib.CHECKPOINT_FILE]),
+      restoring them (``algo.restore()``, ``restore_from_path``, ``Algorithm.from_checkpoint``,
+      Tune's trial restore) restores it, and ``algo.stop()`` stops its own actor after the envs.
     * After every ``train()`` (``on_train_result``): puts the curriculum's metrics in
-      ``result["curriculum"]``; if the curriculum failed while serving envs, ``train()`` raises
-      its error.
+      ``result["curriculum"]``; if the curriculum failed while serving envs, ``train()`` raises its error.
+    * When env runners are recreated after a failure: attaches their envs.
     * When an env is created in an evaluation env runner: refuses it unless its settings say
       ``evaluation=True``, so evaluation episodes never reach the curriculum.
+
+    Attributes:
+        curriculum: The algorithm's handle on its curriculum (set when the algorithm is built).
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.curriculum: RayCurriculumWrapper | None = None
+        self._actor: tuple[str, str | None] | None = None
 
     def on_algorithm_init(self, *, algorithm: Algorithm, metrics_logger: Any = None, **kwargs: Any) -> None:
-        """Attaches to the curriculum, checks the configuration and installs the PLR feeder.
+        """Starts or attaches to the curriculum, attaches the envs, checks the configuration, installs the feeder.
 
         Args:
             algorithm: The RLlib algorithm being built.
@@ -396,17 +513,41 @@ class CurriculumCallback(RLlibCallback):
         evaluation_config = getattr(algorithm, "evaluation_config", None)
         if evaluation_config is not None and config.evaluation_interval:
             _check_evaluation_settings(evaluation_config.env_config)
-        self.curriculum = attach_ray_curriculum(
-            settings["name"], settings["namespace"], timeout=settings["timeout"]
-        )
-        if settings["feed_plr"]:
-            if config.num_learners > 1:
-                raise CurriculumError(
-                    f"the PLR feeder needs one learner to see every training episode in order, got "
-                    f"num_learners={config.num_learners}: use num_learners=0 or 1"
+        if settings["feed_plr"] and config.num_learners > 1:
+            raise CurriculumError(
+                f"the PLR feeder needs one learner to see every training episode in order, got "
+                f"num_learners={config.num_learners}: use num_learners=0 or 1"
+            )
+        self.curriculum = _start_or_attach(algorithm, settings)
+        try:
+            name, namespace = self.curriculum.name, self.curriculum.namespace
+            self._actor = (name, namespace)
+            _hook_checkpoints_and_stop(algorithm, self.curriculum)
+            if algorithm.env_runner_group is not None:
+                algorithm.env_runner_group.foreach_env_runner(_Attach(name, namespace), local_env_runner=True)
+            if settings["feed_plr"]:
+                num_lanes = max(config.num_env_runners, 1) * config.num_envs_per_env_runner
+                learner_group.foreach_learner(
+                    _FeederInstaller(name, namespace, settings["timeout"], num_lanes)
                 )
-            num_lanes = max(config.num_env_runners, 1) * config.num_envs_per_env_runner
-            learner_group.foreach_learner(_FeederInstaller(settings, num_lanes))
+        except BaseException:
+            self.curriculum.close()
+            raise
+
+    def on_env_runners_recreated(
+        self,
+        *,
+        algorithm: Algorithm,
+        env_runner_group: Any,
+        env_runner_indices: list[int],
+        is_evaluation: bool,
+        **kwargs: Any,
+    ) -> None:
+        """Attaches the training envs of recreated env runners to the curriculum."""
+        if not is_evaluation and self._actor is not None:
+            env_runner_group.foreach_env_runner(
+                _Attach(*self._actor), remote_worker_ids=env_runner_indices, local_env_runner=False
+            )
 
     def on_train_result(
         self, *, algorithm: Algorithm, metrics_logger: Any = None, result: dict, **kwargs: Any
@@ -438,6 +579,119 @@ class CurriculumCallback(RLlibCallback):
             _check_evaluation_settings(env_context)
 
 
+def _ensure_curriculum_callback(*, algorithm: Algorithm, metrics_logger: Any = None, **kwargs: Any) -> None:
+    """``on_algorithm_init`` guard added by configure_curriculum: puts back a CurriculumCallback that a
+    later ``config.callbacks(...)`` replaced (RLlib keeps function callbacks apart from callback classes)."""
+    callbacks = algorithm.callbacks
+    if any(isinstance(callback, CurriculumCallback) for callback in callbacks):
+        return
+    logger.warning(
+        "config.callbacks(...) replaced the CurriculumCallback that configure_curriculum added; Syllabus adds "
+        "it back for the algorithm (not for env runners, where it guards evaluation envs). Pass both to avoid "
+        "this: config.callbacks([YourCallback, CurriculumCallback])"
+    )
+    callback = CurriculumCallback()
+    callbacks.append(callback)
+    callback.on_algorithm_init(algorithm=algorithm, metrics_logger=metrics_logger)
+
+
+def curriculum_of(algorithm: Algorithm) -> RayCurriculumWrapper:
+    """The curriculum of an algorithm built from a config set up by [`configure_curriculum`][syllabus.integrations.rllib.configure_curriculum].
+
+    Use it like the curriculum (e.g. ``curriculum_of(algo).scores``); the algorithm owns it when
+    it serves its own: ``algo.stop()`` stops it.
+
+    Raises:
+        CurriculumError: The algorithm has no [`CurriculumCallback`][syllabus.integrations.rllib.CurriculumCallback].
+    """
+    for callback in algorithm.callbacks or []:
+        if isinstance(callback, CurriculumCallback) and callback.curriculum is not None:
+            return callback.curriculum
+    raise CurriculumError(
+        "this algorithm has no curriculum: build it from a config set up by configure_curriculum"
+    )
+
+
+def _trial_of(algorithm: Algorithm) -> str | None:
+    """The Tune trial running ``algorithm`` (its directory name, which holds the trial id), ``None`` outside Tune.
+
+    RLlib drops Tune's trial info when it turns the trial's config into an ``AlgorithmConfig``
+    (``algorithm.trial_id`` stays ``"default"``); the trial's storage context keeps its directory.
+    """
+    trial = getattr(algorithm, "trial_id", "default")
+    if trial not in (None, "default"):
+        return str(trial)
+    storage = getattr(algorithm, "_storage", None)  # set by Tune only
+    return getattr(storage, "trial_dir_name", None) or None
+
+
+def _start_or_attach(algorithm: Algorithm, settings: dict[str, Any]) -> RayCurriculumWrapper:
+    trial = _trial_of(algorithm)
+    in_trial = trial is not None
+    if settings["curriculum"] is None:
+        curriculum = attach_ray_curriculum(
+            settings["name"], settings["namespace"], timeout=settings["timeout"]
+        )
+        if in_trial:
+            logger.warning(
+                "Tune trial %s trains with the shared curriculum actor %r: every trial configured with it feeds "
+                "one curriculum. Pass the Curriculum itself to configure_curriculum for one curriculum per trial.",
+                trial,
+                settings["name"],
+            )
+        return curriculum
+    suffix = uuid.uuid4().hex[:8]
+    name = settings["name"] or (
+        f"syllabus-curriculum-{trial}-{suffix}" if in_trial else f"syllabus-curriculum-{suffix}"
+    )
+    options = settings["actor_options"]
+    return make_ray_curriculum(
+        pickle.loads(settings["curriculum"]),
+        name,
+        settings["namespace"],
+        timeout=settings["timeout"],
+        actor_options=options() if callable(options) else options,
+    )
+
+
+def _hook_checkpoints_and_stop(algorithm: Algorithm, curriculum: RayCurriculumWrapper) -> None:
+    """Makes the algorithm's checkpoints carry the curriculum's state, and its cleanup close the curriculum.
+
+    RLlib offers callbacks for neither saving nor stopping, so the algorithm's own methods are
+    wrapped (on this instance only): every save path (``save``, ``save_to_path``, Tune) ends in
+    ``save_to_path``, every restore path (``restore``, ``from_checkpoint``, Tune) in
+    ``restore_from_path``, and ``stop`` in ``cleanup``.
+    """
+    save, restore, cleanup = algorithm.save_to_path, algorithm.restore_from_path, algorithm.cleanup
+
+    def save_to_path(path: Any = None, **kwargs: Any) -> str:
+        written = save(path, **kwargs)
+        if _local(kwargs.get("filesystem")):
+            Path(written, CHECKPOINT_FILE).write_bytes(pickle.dumps(curriculum.state_dict()))
+        return written
+
+    def restore_from_path(path: Any, **kwargs: Any) -> None:
+        restore(path, **kwargs)
+        saved = Path(path, CHECKPOINT_FILE)
+        if kwargs.get("component") is None and _local(kwargs.get("filesystem")) and saved.is_file():
+            curriculum.load_state_dict(pickle.loads(saved.read_bytes()))
+
+    def stop_curriculum() -> None:
+        try:
+            cleanup()  # stops the env runners first: their envs' close() sends their last updates
+        finally:
+            curriculum.close()
+
+    algorithm.save_to_path = save_to_path  # type: ignore[method-assign]
+    algorithm.restore_from_path = restore_from_path  # type: ignore[method-assign]
+    algorithm.cleanup = stop_curriculum  # type: ignore[method-assign]
+
+
+def _local(filesystem: Any) -> bool:
+    """Whether a checkpoint path given with ``filesystem`` (pyarrow's, or ``None``) is a local path."""
+    return filesystem is None or type(filesystem).__name__ == "LocalFileSystem"
+
+
 def _check_evaluation_settings(env_config: Any) -> None:
     if not _settings(env_config)["evaluation"]:
         raise CurriculumError(
@@ -450,14 +704,14 @@ def _check_evaluation_settings(env_config: Any) -> None:
 class _FeederInstaller:
     """Runs on each learner: adds the PLR feeder's two pieces around the learner connector pipeline."""
 
-    def __init__(self, settings: dict[str, Any], num_lanes: int) -> None:
-        self.settings = settings
+    def __init__(self, name: str, namespace: str | None, timeout: float, num_lanes: int) -> None:
+        self.name = name
+        self.namespace = namespace
+        self.timeout = timeout
         self.num_lanes = num_lanes
 
     def __call__(self, learner: Learner, _: Any = None) -> None:
-        curriculum = attach_ray_curriculum(
-            self.settings["name"], self.settings["namespace"], timeout=self.settings["timeout"]
-        )
+        curriculum = attach_ray_curriculum(self.name, self.namespace, timeout=self.timeout)
         feeder = PLRFeeder(curriculum, self.num_lanes)
         pipeline = learner._learner_connector  # noqa: SLF001 - RLlib offers no public accessor
         if pipeline is None:
