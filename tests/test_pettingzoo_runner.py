@@ -44,9 +44,11 @@ def test_mpe_dr_trains_in_process_then_evaluates(tmp_path):
     syllabus("train", *TINY_MPE, "sync=none", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     check_run(run_dir)
     out = syllabus("eval", str(run_dir), "--episodes-per-task", "1", cwd=tmp_path).stdout
-    assert "4 episodes on 4 training tasks" in out
-    result = json.loads((run_dir / "eval.json").read_text())
-    assert set(result["tasks"]) == {"0.5", "1.0", "1.5", "2.0"}
+    assert "1 episode on each of 4 training tasks" in out
+    for mode in ("greedy", "sampled"):
+        (path,) = (run_dir / "eval").glob(f"final-{mode}-seed*.json")
+        result = json.loads(path.read_text())
+        assert set(result["tasks"]) == {"0.5", "1.0", "1.5", "2.0"}
 
 
 @pytest.mark.slow
