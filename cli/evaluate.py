@@ -49,6 +49,20 @@ def evaluate_run(
     check_env_config(run.env)
     checkpoint = eval_checkpoint(run_dir)
     verify_checkpoint(checkpoint, curriculum=False, learner=run.learner.name)  # a damaged file is named
+    if run.env.name == "connect_four":  # a two-player game: win rates against fixed opponents
+        from syllabus.cli.evaluate_selfplay import describe, evaluate_against_opponents
+
+        result = evaluate_against_opponents(
+            run_dir,
+            run,
+            checkpoint,
+            episodes=episodes_per_task,
+            max_opponents=max_tasks,
+            seed=seed,
+            deterministic=deterministic,
+        )
+        print(describe(result))
+        return result
     policy = learner_class(run.learner.name).load_policy(run, checkpoint)
     tasks = task_space_of(run.env, evaluation=True).tasks[:max_tasks]
     env = make_task_env(run.env, evaluation=True)

@@ -467,4 +467,7 @@ def plot_runs(run_dirs: list[Path], out_dir: Path | None = None) -> list[Path]:
     comparison_dir = Path(out_dir) if out_dir is not None else runs[0].path / "plots"
     written = [plot_learning_curves(group_runs(runs), comparison_dir / LEARNING_CURVES_PNG)]
     written += [plot_task_distribution(run, run.path / "plots" / TASK_DISTRIBUTION_PNG) for run in runs]
+    from syllabus.cli.plot_selfplay import plot_self_play_runs  # runs with opponents: win rates, opponents
+
+    written += plot_self_play_runs([run.path for run in runs])
     return written

@@ -1,0 +1,116 @@
+"""``syllabus eval`` of a run against fixed opponents (``env=connect_four``): the learner's win rate against each.
+
+The checkpoint's policy plays ``env.eval_opponents`` (``random``, ``heuristic``): ``episodes`` games
+against each, in the seats it trained in (``env.seat``: by default alternating, first in the even
+games), legal moves only. A game's score is 1
+for a win, 0.5 for a draw and 0 for a loss; the win rate is the mean score.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from syllabus.cli.builders import make_task_env, task_space_of
+from syllabus.cli.learners import learner_class
+from syllabus.cli.run_dir import now, write_json
+from syllabus.cli.schema import RunConfig
+
+SCORES = {"win": 1.0, "draw": 0.5, "loss": 0.0}
+"""A game's score by the learner's outcome."""
+
+
+def evaluate_against_opponents(
+    run_dir: Path,
+    run: RunConfig,
+    checkpoint: Path,
+    *,
+    episodes: int,
+    max_opponents: int | None,
+    seed: int,
+    deterministic: bool,
+) -> dict[str, Any]:
+    """Plays ``episodes`` games against each evaluation opponent and writes ``run_dir/eval.json``.
+
+    Args:
+        run_dir: The run.
+        run: Its validated config.
+        checkpoint: The checkpoint whose policy plays.
+        episodes: Games against each opponent.
+        max_opponents: Only the first ``max_opponents`` of ``env.eval_opponents`` (all when ``None``).
+        seed: Seed of the first game's reset; game ``k`` uses ``seed + k``.
+        deterministic: Greedy moves instead of sampled ones.
+
+    Returns:
+        What was written to ``eval.json``: the usual keys of ``syllabus eval`` (a "task" is an opponent)
+        plus ``win_rate`` overall and ``win_rate``, ``wins``, ``draws``, ``losses`` per opponent.
+    """
+    model = learner_class(run.learner.name).load_policy(run, checkpoint).model
+    opponents = task_space_of(run.env, evaluation=True).tasks[:max_opponents]
+    env = make_task_env(run.env, evaluation=True)
+    per_opponent: dict[str, dict[str, Any]] = {}
+    returns: list[float] = []
+    lengths: list[int] = []
+    game = 0
+    try:
+        for opponent in opponents:
+            outcomes, opponent_returns, opponent_lengths = [], [], []
+            for _ in range(episodes):
+                outcome, episode_return, length = _play(env, model, opponent, seed + game, deterministic)
+                game += 1
+                outcomes.append(outcome)
+                opponent_returns.append(episode_return)
+                opponent_lengths.append(length)
+            per_opponent[str(opponent)] = {
+                "episodes": episodes,
+                "win_rate": float(np.mean([SCORES[o] for o in outcomes])),
+                "wins": outcomes.count("win"),
+                "draws": outcomes.count("draw"),
+                "losses": outcomes.count("loss"),
+                "return_mean": float(np.mean(opponent_returns)),
+                "return_std": float(np.std(opponent_returns)),
+                "length_mean": float(np.mean(opponent_lengths)),
+                "completion_mean": float(np.mean([SCORES[o] for o in outcomes])),
+            }
+            returns += opponent_returns
+            lengths += opponent_lengths
+    finally:
+        env.close()
+    result = {
+        "checkpoint": str(checkpoint.relative_to(run_dir)),
+        "task_set": "fixed-opponent",
+        "deterministic": deterministic,
+        "seed": seed,
+        "episodes": len(returns),
+        "return_mean": float(np.mean(returns)),
+        "return_std": float(np.std(returns)),
+        "length_mean": float(np.mean(lengths)),
+        "win_rate": float(np.mean([t["win_rate"] for t in per_opponent.values()])),
+        "tasks": per_opponent,
+        "time": now(),
+    }
+    write_json(run_dir / "eval.json", result)
+    return result
+
+
+def describe(result: dict[str, Any]) -> str:
+    """One line per opponent: the win rate and the wins, draws and losses."""
+    return "\n".join(
+        f"against {opponent}: win rate {stats['win_rate']:.2f} "
+        f"({stats['wins']} wins, {stats['draws']} draws, {stats['losses']} losses in {stats['episodes']} games)"
+        for opponent, stats in result["tasks"].items()
+    )
+
+
+def _play(env: Any, model: Any, opponent: Any, seed: int, deterministic: bool) -> tuple[str, float, int]:
+    """One game against ``opponent`` with legal moves only: the learner's outcome, return and length."""
+    obs, info = env.reset(seed=seed, new_task=opponent)
+    total, length, done = 0.0, 0, False
+    while not done:
+        action, _ = model.predict(obs, action_masks=env.action_masks(), deterministic=deterministic)
+        obs, reward, terminated, truncated, info = env.step(int(action))
+        total += float(reward)
+        length += 1
+        done = terminated or truncated
+    return info["outcome"], total, length
