@@ -125,7 +125,7 @@ class ConnectFourTaskEnv(TaskEnv):
     column (a full one: use :meth:`action_masks`) loses the game at once (``info["illegal_move"]``),
     as in PettingZoo's own ``connect_four_v3``. ``info["seat"]`` is ``"first"`` or ``"second"``.
 
-    ``reset()`` without a task keeps the current opponent (at first the task space's first task).
+    ``reset()`` without a task keeps the current opponent (at first the task space's first task, encoding 0).
 
     Args:
         task_space: The opponents: names of :data:`FIXED_OPPONENTS` and ids ``load_opponent`` knows.
@@ -151,7 +151,7 @@ class ConnectFourTaskEnv(TaskEnv):
         self._load_opponent = load_opponent
         self._seat_choice = seat
         self._fixed = {name: make() for name, make in FIXED_OPPONENTS.items()}
-        self._task = space.decode(0) if space.is_enumerable else space.sample()
+        self._task = space.decode(0)
         self._opponent: Opponent | None = None
         self._episodes = 0
         self._learner = "player_0"
