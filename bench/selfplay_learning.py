@@ -8,7 +8,7 @@ Connect Four settings, 4 envs, ``sync=none`` so that each run is one process; a 
 alternating, greedy moves. Prints a table of win rates (draws count half) per curriculum and seed.
 The learner never trains against the heuristic: the win rate against it measures what self-play taught.
 
-    python bench/selfplay_learning.py [--steps 30000] [--seeds 0 1 2] [--games 100] [--out DIR]
+    python bench/selfplay_learning.py [--steps 20000] [--seeds 0 1 2] [--games 100] [--out DIR]
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def train_and_eval(curriculum: str, seed: int, args: argparse.Namespace, root: P
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30_000, help="env steps of each training run")
-    parser.add_argument("--snapshot-interval", type=int, default=4096, help="env steps between snapshots")
+    parser.add_argument("--steps", type=int, default=20_000, help="env steps of each training run")
+    parser.add_argument("--snapshot-interval", type=int, default=2048, help="env steps between snapshots")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--games", type=int, default=100, help="evaluation games against each opponent")
     parser.add_argument("--curricula", nargs="+", default=list(CURRICULA), choices=CURRICULA)

@@ -131,11 +131,17 @@ class PolicyOpponent:
 
     def act(self, observation: np.ndarray, action_mask: np.ndarray, rng: np.random.Generator) -> int:
         import torch
+        from stable_baselines3.common.preprocessing import preprocess_obs
 
+        # The policy's action logits, computed directly: building SB3's masked distribution object for
+        # one move costs several times the network's forward pass.
         with torch.no_grad():
-            obs, _ = self.policy.obs_to_tensor(observation)
-            dist = self.policy.get_distribution(obs, action_masks=np.asarray(action_mask, dtype=bool)[None])
-            probs = dist.distribution.probs[0].cpu().numpy().astype(np.float64)
+            obs = torch.as_tensor(observation[None])
+            obs = preprocess_obs(obs, self.policy.observation_space, self.policy.normalize_images)
+            latent = self.policy.mlp_extractor.forward_actor(self.policy.pi_features_extractor(obs))
+            logits = self.policy.action_net(latent)[0].numpy().astype(np.float64)
+        logits[~np.asarray(action_mask, dtype=bool)] = -np.inf
+        probs = np.exp(logits - logits.max())
         return int(rng.choice(len(probs), p=probs / probs.sum()))
 
 

@@ -204,7 +204,7 @@ class ConnectFourTaskEnv(TaskEnv):
         if self._done:
             raise RuntimeError("the game is over: call reset() before step()")
         column = int(action)
-        if not (0 <= column < COLUMNS and self.action_masks()[column]):
+        if not (0 <= column < COLUMNS and self._legal()[column]):
             return self._finish("loss", illegal_move=True)
         self._game.step(column)
         outcome = self._outcome()
@@ -219,7 +219,11 @@ class ConnectFourTaskEnv(TaskEnv):
         """The learner's legal columns, ``(7,)`` bool (all ``False`` once the game is over)."""
         if self._done:
             return np.zeros(COLUMNS, dtype=bool)
-        return self._game.observe(self._learner)["action_mask"].astype(bool)
+        return self._legal()
+
+    def _legal(self) -> np.ndarray:
+        """The columns whose top cell is empty (the board is row-major, top row first)."""
+        return np.array(self._game.board[:COLUMNS]) == 0
 
     def _opponent_move(self) -> None:
         assert self._opponent is not None
