@@ -215,7 +215,7 @@ def _prefix_stages(fractions: list[float], task_space: TaskSpace) -> list[list[A
 
 
 def has_action_masks(env_cfg: Any) -> bool:
-    """Whether the env of ``env_cfg`` masks actions (see :data:`MASKED_ENVS`)."""
+    """Whether the env of ``env_cfg`` masks actions (see [`MASKED_ENVS`][syllabus.cli.builders.MASKED_ENVS])."""
     return getattr(env_cfg, "name", None) in MASKED_ENVS
 
 

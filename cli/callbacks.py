@@ -163,7 +163,7 @@ class RunCallback(BaseCallback):
 
 class SnapshotCallback(BaseCallback):
     """Self-play: adds a snapshot of the learner's policy to the curriculum's pool every ``interval`` env steps
-    (:mod:`syllabus.cli.selfplay`).
+    ([`syllabus.cli.selfplay`][syllabus.cli.selfplay]).
 
     A snapshot is taken at the first rollout start at or after each multiple of ``interval``: between
     rollouts the policy has trained on every step counted, and the run's checkpoint (due at the same
