@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 from syllabus.cli.builders import make_task_env, task_space_of
 from syllabus.cli.learners import learner_class
-from syllabus.cli.run_dir import now, write_json
+from syllabus.cli.run_dir import load_curriculum_state, now, write_json
 from syllabus.cli.schema import RunConfig
+from syllabus.cli.selfplay import opponent_name
 
 SCORES = {"win": 1.0, "draw": 0.5, "loss": 0.0}
 """A game's score by the learner's outcome."""
@@ -44,7 +45,9 @@ def evaluate_against_opponents(
 
     Returns:
         What was written to ``eval.json``: the usual keys of ``syllabus eval`` (a "task" is an opponent)
-        plus ``win_rate`` overall and ``win_rate``, ``wins``, ``draws``, ``losses`` per opponent.
+        plus ``win_rate`` overall and ``win_rate``, ``wins``, ``draws``, ``losses`` per opponent, and
+        ``pool``: the training win rates against the opponents in the checkpoint's pool
+        ([`pool_win_rates`][syllabus.cli.evaluate_selfplay.pool_win_rates]).
     """
     model = learner_class(run.learner.name).load_policy(run, checkpoint).model
     opponents = task_space_of(run.env, evaluation=True).tasks[:max_opponents]
@@ -88,19 +91,48 @@ def evaluate_against_opponents(
         "length_mean": float(np.mean(lengths)),
         "win_rate": float(np.mean([t["win_rate"] for t in per_opponent.values()])),
         "tasks": per_opponent,
+        "pool": pool_win_rates(run, checkpoint),
         "time": now(),
     }
     write_json(run_dir / "eval.json", result)
     return result
 
 
+def pool_win_rates(run: RunConfig, checkpoint: Path) -> dict[str, dict[str, Any]] | None:
+    """The training win rate and games against each opponent in the checkpoint's pool (``None`` without a pool).
+
+    Opponents are named by [`opponent_name`][syllabus.cli.selfplay.opponent_name], as in the plots.
+    """
+    state = load_curriculum_state(checkpoint)
+    if state is None or "pool" not in state:
+        return None
+    fixed = list(run.env.initial_opponents)
+    out = {}
+    for agent_id in state["pool"]["ids"]:
+        counts = state["records"].get(agent_id, {"counts": {"wins": 0, "draws": 0, "losses": 0}})["counts"]
+        games = sum(counts.values())
+        out[opponent_name(agent_id, fixed)] = {
+            "id": agent_id,
+            "games": games,
+            "win_rate": (counts["wins"] + 0.5 * counts["draws"]) / games if games else None,
+        }
+    return out
+
+
 def describe(result: dict[str, Any]) -> str:
-    """One line per opponent: the win rate and the wins, draws and losses."""
-    return "\n".join(
+    """One line per evaluation opponent (win rate, wins, draws, losses), then the training win rates against the pool."""
+    lines = [
         f"against {opponent}: win rate {stats['win_rate']:.2f} "
         f"({stats['wins']} wins, {stats['draws']} draws, {stats['losses']} losses in {stats['episodes']} games)"
         for opponent, stats in result["tasks"].items()
-    )
+    ]
+    if result.get("pool"):
+        rates = ", ".join(
+            f"{name} {'-' if stats['win_rate'] is None else format(stats['win_rate'], '.2f')} ({stats['games']})"
+            for name, stats in result["pool"].items()
+        )
+        lines.append(f"training win rates against the pool (games): {rates}")
+    return "\n".join(lines)
 
 
 def _play(env: Any, model: Any, opponent: Any, seed: int, deterministic: bool) -> tuple[str, float, int]:

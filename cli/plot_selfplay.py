@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import yaml
 from matplotlib.figure import Figure
+from syllabus.cli.selfplay import opponent_name
 
 SELF_PLAY_PNG = "self_play.png"
 MAX_WINDOW = 200  # at most this many games in the trailing win rate
@@ -39,17 +40,11 @@ def plot_self_play_runs(run_dirs: list[Path]) -> list[Path]:
 
 
 def opponent_names(config: dict[str, Any], opponents: list[str]) -> dict[str, str]:
-    """A label for each opponent as logged: fixed opponents by name, snapshots as ``snapshot N`` (from 1)."""
+    """A label for each opponent as logged ([`opponent_name`][syllabus.cli.selfplay.opponent_name] of a pool id)."""
     if config.get("curriculum", {}).get("name") not in ("sp", "fsp", "pfsp"):
         return {o: o for o in opponents}  # the tasks are the fixed opponents' names
     fixed = list(config.get("env", {}).get("initial_opponents", []))
-    names = {}
-    for opponent in opponents:
-        agent_id = int(opponent)
-        names[opponent] = (
-            fixed[agent_id] if agent_id < len(fixed) else f"snapshot {agent_id - len(fixed) + 1}"
-        )
-    return names
+    return {opponent: opponent_name(int(opponent), fixed) for opponent in opponents}
 
 
 def _read_games(run_dir: Path) -> tuple[np.ndarray, list[str], np.ndarray]:

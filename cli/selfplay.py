@@ -44,6 +44,13 @@ def is_self_play(run: RunConfig) -> bool:
     return isinstance(run.curriculum, SelfPlayConfig)
 
 
+def opponent_name(agent_id: int, initial_opponents: list[str]) -> str:
+    """How logs, plots and ``syllabus eval`` name a pool id: a fixed opponent's name, or ``snapshot N`` (from 1)."""
+    if agent_id < len(initial_opponents):
+        return initial_opponents[agent_id]
+    return f"snapshot {agent_id - len(initial_opponents) + 1}"
+
+
 def make_self_play_curriculum(run: RunConfig) -> Any:
     """The self-play curriculum of ``run``, its pool holding ``env.initial_opponents`` (ids 0, 1, ...)."""
     from syllabus.curricula import (

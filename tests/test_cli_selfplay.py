@@ -220,6 +220,9 @@ def test_connect_four_pfsp_trains_resumes_evaluates_and_plots(tmp_path):
     assert set(evaluation["tasks"]) == {"random", "heuristic"} and evaluation["episodes"] == 8
     for stats in evaluation["tasks"].values():
         assert stats["wins"] + stats["draws"] + stats["losses"] == 4 and 0 <= stats["win_rate"] <= 1
+    assert list(evaluation["pool"]) == ["random", "snapshot 1", "snapshot 2"]  # the checkpoint's pool
+    assert [entry["id"] for entry in evaluation["pool"].values()] == [0, 1, 2]
+    assert "training win rates against the pool (games): random " in result.stdout
 
     result = syllabus("plot", str(run_dir), cwd=tmp_path, timeout=scaled(120))
     assert (run_dir / "plots" / "self_play.png").stat().st_size > 0
