@@ -120,7 +120,8 @@ def pool_win_rates(run: RunConfig, checkpoint: Path) -> dict[str, dict[str, Any]
 
 
 def describe(result: dict[str, Any]) -> str:
-    """One line per evaluation opponent (win rate, wins, draws, losses), then the training win rates against the pool."""
+    """One line per evaluation opponent (win rate, wins, draws, losses), then the training win rates
+    against the pool."""
     lines = [
         f"against {opponent}: win rate {stats['win_rate']:.2f} "
         f"({stats['wins']} wins, {stats['draws']} draws, {stats['losses']} losses in {stats['episodes']} games)"

@@ -30,7 +30,11 @@ GAMES_PER_BIN = 20  # a bin holds about this many games (up to MAX_BINS bins)
 
 
 def plot_self_play_runs(run_dirs: list[Path]) -> list[Path]:
-    """Writes ``plots/self_play.png`` for each run of ``run_dirs`` that plays against opponents; returns the PNGs."""
+    """Writes ``plots/self_play.png`` for each run of ``run_dirs`` that plays against opponents.
+
+    Returns:
+        The PNGs written.
+    """
     written = []
     for run_dir in run_dirs:
         config = yaml.safe_load((Path(run_dir) / ".hydra" / "config.yaml").read_text()) or {}
@@ -40,7 +44,7 @@ def plot_self_play_runs(run_dirs: list[Path]) -> list[Path]:
 
 
 def opponent_names(config: dict[str, Any], opponents: list[str]) -> dict[str, str]:
-    """A label for each opponent as logged ([`opponent_name`][syllabus.cli.selfplay.opponent_name] of a pool id)."""
+    """A label for each opponent as logged: [`opponent_name`][syllabus.cli.selfplay.opponent_name] of a pool id."""
     if config.get("curriculum", {}).get("name") not in ("sp", "fsp", "pfsp"):
         return {o: o for o in opponents}  # the tasks are the fixed opponents' names
     fixed = list(config.get("env", {}).get("initial_opponents", []))

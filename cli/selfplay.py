@@ -1,16 +1,18 @@
-"""Self-play runs: the opponent pool, its curricula (``sp``, ``fsp``, ``pfsp``), the envs that load opponents
-from it, and the learner's policy snapshots (added by [`SnapshotCallback`][syllabus.cli.callbacks.SnapshotCallback]).
+"""Self-play runs: the opponent pool, its curricula (``sp``, ``fsp``, ``pfsp``), the envs that load
+opponents from it, and the snapshots of the learner's policy.
 
 The curriculum owns an [`OpponentPool`][syllabus.curricula.OpponentPool] (a private temporary
 directory of pickled snapshots; a checkpoint holds the snapshots in the curriculum state). It starts
 with ``env.initial_opponents`` (fixed opponents, ids 0, 1, ... in that order); then every
-``curriculum.snapshot_interval`` env steps [`SnapshotCallback`][syllabus.cli.callbacks.SnapshotCallback] adds a snapshot of the learner's
-policy. Envs get the pool with their config ([`PooledEnvConfig`][syllabus.cli.selfplay.PooledEnvConfig]), load the opponent of each
-task (an id) from it and play it in the other seat ([`PoolOpponents`][syllabus.cli.selfplay.PoolOpponents]).
+``curriculum.snapshot_interval`` env steps
+[`SnapshotCallback`][syllabus.cli.callbacks.SnapshotCallback] adds a snapshot of the learner's
+policy. Envs get the pool with their config
+([`PooledEnvConfig`][syllabus.cli.selfplay.PooledEnvConfig]), load the opponent of each task (an
+id) from it and play it in the other seat ([`PoolOpponents`][syllabus.cli.selfplay.PoolOpponents]).
 
-A snapshot is a dict: ``{"fixed": name}`` for a fixed opponent, or ``{"policy_class", "observation_space",
-"action_space", "policy_kwargs", "state_dict"}`` for a policy (the SB3 policy is rebuilt in the env's
-process from it).
+A snapshot is a dict: ``{"fixed": name}`` for a fixed opponent, or ``{"policy_class",
+"observation_space", "action_space", "policy_kwargs", "state_dict"}`` for a policy (the SB3 policy
+is rebuilt from it in the env's process).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def is_self_play(run: RunConfig) -> bool:
 
 
 def opponent_name(agent_id: int, initial_opponents: list[str]) -> str:
-    """How logs, plots and ``syllabus eval`` name a pool id: a fixed opponent's name, or ``snapshot N`` (from 1)."""
+    """How plots and ``syllabus eval`` name a pool id: a fixed opponent's name, or ``snapshot N`` (from 1)."""
     if agent_id < len(initial_opponents):
         return initial_opponents[agent_id]
     return f"snapshot {agent_id - len(initial_opponents) + 1}"
@@ -83,8 +85,9 @@ def make_self_play_curriculum(run: RunConfig) -> Any:
 
 
 def with_opponent_pool(run: RunConfig, curriculum: Any) -> RunConfig:
-    """``run`` with its env config carrying ``curriculum``'s pool ([`PooledEnvConfig`][syllabus.cli.selfplay.PooledEnvConfig]) for a
-    self-play run; ``run`` itself otherwise."""
+    """``run`` with its env config carrying ``curriculum``'s pool
+    ([`PooledEnvConfig`][syllabus.cli.selfplay.PooledEnvConfig]) for a self-play run; ``run`` itself
+    otherwise."""
     if not is_self_play(run) or curriculum is None:
         return run
     return dataclasses.replace(run, env=PooledEnvConfig(run.env, curriculum.pool))
@@ -164,7 +167,7 @@ def policy_snapshot(policy: Any) -> dict[str, Any]:
 
 
 def build_policy(snapshot: dict[str, Any]) -> Any:
-    """The SB3 policy of a [`policy_snapshot`][syllabus.cli.selfplay.policy_snapshot], on the CPU, in evaluation mode."""
+    """The SB3 policy of a [`policy_snapshot`][syllabus.cli.selfplay.policy_snapshot], on the CPU, for inference."""
     kwargs = {
         key: value
         for key, value in snapshot["policy_kwargs"].items()

@@ -3,14 +3,15 @@
 Needs the optional ``pettingzoo`` extra (``pip install "syllabus-curriculum[pettingzoo]"``): the game
 is PettingZoo's classic ``connect_four_v3``, imported when the first environment is built.
 
-The task is the opponent. [`ConnectFourTaskEnv`][syllabus.envs.connect_four.ConnectFourTaskEnv] plays one seat for the learner and runs the
-opponent of the current task in the other: a fixed opponent (``"random"``, ``"heuristic"``) or
-whatever ``load_opponent(task)`` returns, e.g. a policy snapshot from an opponent pool. Opponents
-implement [`Opponent`][syllabus.envs.connect_four.Opponent].
+The task is the opponent. [`ConnectFourTaskEnv`][syllabus.envs.connect_four.ConnectFourTaskEnv]
+plays one seat for the learner and runs the opponent of the current task in the other: a fixed
+opponent (``"random"``, ``"heuristic"``) or whatever ``load_opponent(task)`` returns, e.g. a policy
+snapshot from an opponent pool. Opponents implement [`Opponent`][syllabus.envs.connect_four.Opponent].
 
 Observations are PettingZoo's, from the learner's side: ``Box(0, 1, (6, 7, 2), int8)``, plane 0 the
 learner's pieces and plane 1 the opponent's, row 0 the top row. Actions are the 7 columns;
-[`action_masks`][syllabus.envs.connect_four.ConnectFourTaskEnv.action_masks] gives the legal ones (for ``sb3-contrib``'s ``MaskablePPO``).
+[`action_masks`][syllabus.envs.connect_four.ConnectFourTaskEnv.action_masks] gives the legal ones
+(for ``sb3-contrib``'s ``MaskablePPO``).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ FIXED_OPPONENTS: dict[str, Callable[[], Opponent]] = {
     "random": RandomOpponent,
     "heuristic": HeuristicOpponent,
 }
-"""Opponents every [`ConnectFourTaskEnv`][syllabus.envs.connect_four.ConnectFourTaskEnv] knows by name, without a pool."""
+"""Opponents every [`ConnectFourTaskEnv`][syllabus.envs.connect_four.ConnectFourTaskEnv] knows by name."""
 
 
 def drop(pieces: np.ndarray, occupied: np.ndarray, column: int) -> np.ndarray:
@@ -122,16 +123,21 @@ class ConnectFourTaskEnv(TaskEnv):
     the game ends, then +1 (learner won), -1 (lost) or 0 (draw): the episode return is the
     outcome. At the episode end ``info["outcome"]`` is ``"win"``, ``"loss"`` or ``"draw"`` and
     ``info["task_completion"]`` is 1.0 for a win, 0.5 for a draw and 0.0 for a loss. An illegal
-    column (a full one: use [`action_masks`][syllabus.envs.connect_four.ConnectFourTaskEnv.action_masks]) loses the game at once (``info["illegal_move"]``),
-    as in PettingZoo's own ``connect_four_v3``. ``info["seat"]`` is ``"first"`` or ``"second"``.
+    column (a full one: use
+    [`action_masks`][syllabus.envs.connect_four.ConnectFourTaskEnv.action_masks]) loses the game at
+    once (``info["illegal_move"]``), as in PettingZoo's own ``connect_four_v3``. ``info["seat"]`` is
+    ``"first"`` or ``"second"``.
 
-    ``reset()`` without a task keeps the current opponent (at first the task space's first task, encoding 0).
+    ``reset()`` without a task keeps the current opponent (at first the task space's first task,
+    encoding 0).
 
     Args:
-        task_space: The opponents: names of [`FIXED_OPPONENTS`][syllabus.envs.connect_four.FIXED_OPPONENTS] and ids ``load_opponent`` knows.
-            Defaults to the fixed opponents.
-        load_opponent: Returns the [`Opponent`][syllabus.envs.connect_four.Opponent] of a task that is not a fixed opponent's name;
-            called at every reset with such a task (cache in it what is expensive to load).
+        task_space: The opponents: names of
+            [`FIXED_OPPONENTS`][syllabus.envs.connect_four.FIXED_OPPONENTS] and ids ``load_opponent``
+            knows. Defaults to the fixed opponents.
+        load_opponent: Returns the [`Opponent`][syllabus.envs.connect_four.Opponent] of a task that
+            is not a fixed opponent's name; called at every reset with such a task (cache in it what
+            is expensive to load).
         seat: The learner's seat, one of [`SEATS`][syllabus.envs.connect_four.SEATS].
     """
 
@@ -262,11 +268,13 @@ def make_connect_four(
     load_opponent: Callable[[Any], Opponent] | None = None,
     seat: str = "alternate",
 ) -> ConnectFourTaskEnv:
-    """Builds a [`ConnectFourTaskEnv`][syllabus.envs.connect_four.ConnectFourTaskEnv] whose tasks are ``opponents`` (default: the fixed ones).
+    """Builds a [`ConnectFourTaskEnv`][syllabus.envs.connect_four.ConnectFourTaskEnv] whose tasks are
+    ``opponents`` (default: the fixed ones).
 
     Args:
         opponents: Opponent ids (a sequence or a task space).
-        load_opponent: Loads an opponent that is not fixed (see [`ConnectFourTaskEnv`][syllabus.envs.connect_four.ConnectFourTaskEnv]).
+        load_opponent: Loads an opponent that is not fixed (see
+            [`ConnectFourTaskEnv`][syllabus.envs.connect_four.ConnectFourTaskEnv]).
         seat: The learner's seat, one of [`SEATS`][syllabus.envs.connect_four.SEATS].
     """
     if opponents is None or isinstance(opponents, TaskSpace):
