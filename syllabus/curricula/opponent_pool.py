@@ -6,7 +6,7 @@ Where snapshots live is a *store*, chosen for where the environments run:
   Works for every environment process on the machine (multiprocessing, SB3 ``SubprocVecEnv``,
   gymnasium ``AsyncVectorEnv``, under fork, forkserver and spawn, since a pickled pool carries
   only the path), and across Ray nodes that share a filesystem. The default (a private temporary
-  directory, removed when the pool that made it is closed or collected).
+  directory, removed when the pool that made it is closed or its process exits).
 - [`RayStore`][syllabus.curricula.RayStore]: snapshots held by one named Ray actor; environments
   on any node of the Ray cluster fetch them from it. For clusters without a shared filesystem.
 
@@ -23,13 +23,14 @@ added, so the pool keeps the weights of that moment even if the learner's tensor
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pickle
 import shutil
 import tempfile
 import threading
-import weakref
+import uuid
 from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any, Protocol
@@ -56,8 +57,28 @@ class SnapshotStore(Protocol):
     def delete(self, agent_id: int) -> None:
         """Removes the snapshot of ``agent_id``, if any."""
 
+    def ids(self) -> list[int]:
+        """The ids of every stored snapshot, in no particular order."""
+
     def close(self) -> None:
         """Releases what this handle created (a temporary directory, an actor); idempotent."""
+
+
+class _RemoveTemporary:
+    """Removes a temporary directory once, at the first call or at the exit of the process that made it.
+
+    Forked children inherit the exit hook; the process id check keeps them from removing it.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.pid = os.getpid()
+        atexit.register(self)
+
+    def __call__(self) -> None:
+        atexit.unregister(self)
+        if os.getpid() == self.pid:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class DirectoryStore:
@@ -65,15 +86,16 @@ class DirectoryStore:
 
     Args:
         directory: The directory (created if missing). ``None`` makes a private temporary directory,
-            removed when this store is closed, garbage-collected or the interpreter exits; copies of
-            the store sent to other processes never remove it.
+            removed when this store is closed or when the process that made it exits. Not when the
+            store is garbage-collected: a copy may still use it (e.g. in the curriculum's Ray actor,
+            while the learner dropped its own). Copies sent to other processes never remove it.
     """
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
-        self._cleanup: weakref.finalize | None = None
+        self._cleanup: _RemoveTemporary | None = None
         if directory is None:
             directory = tempfile.mkdtemp(prefix="syllabus-opponents-")
-            self._cleanup = weakref.finalize(self, shutil.rmtree, directory, ignore_errors=True)
+            self._cleanup = _RemoveTemporary(directory)
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
 
@@ -103,6 +125,10 @@ class DirectoryStore:
         """Removes the snapshot file, if any."""
         with contextlib.suppress(FileNotFoundError):
             self._path(agent_id).unlink()
+
+    def ids(self) -> list[int]:
+        """The ids of the snapshot files (``<id>.pkl``) in the directory."""
+        return [int(path.stem) for path in self.directory.glob("*.pkl") if path.stem.isdigit()]
 
     def close(self) -> None:
         """Removes the directory if this store created it as a temporary one."""
@@ -135,6 +161,9 @@ class _SnapshotHolder:
     def delete(self, agent_id: int) -> None:
         self.snapshots.pop(agent_id, None)
 
+    def ids(self) -> list[int]:
+        return list(self.snapshots)
+
 
 class RayStore:
     """Snapshots held by a named Ray actor, readable from every node of the Ray cluster.
@@ -145,16 +174,20 @@ class RayStore:
     Readers find it by name. Needs a connected Ray (``ray.init``) in each process that uses it.
 
     Args:
-        name: The actor's name, unique in its namespace while the store is in use.
+        name: The actor's name. ``None`` (the default) picks a unique one, which copies of the store
+            sent to environments carry along; give a name only to find the store from elsewhere, and
+            never the same one to two running curricula (they would share snapshots).
         namespace: The actor's Ray namespace; ``None`` is the current job's.
         timeout: Seconds a read or write may wait for the actor before raising.
     """
 
     def __init__(
-        self, name: str = "syllabus-opponents", *, namespace: str | None = None, timeout: float = 60.0
+        self, name: str | None = None, *, namespace: str | None = None, timeout: float = 60.0
     ) -> None:
+        if name is None:
+            name = f"syllabus-opponents-{uuid.uuid4().hex[:12]}"
         if not isinstance(name, str) or not name:
-            raise ValueError(f"name must be a non-empty string, got {name!r}")
+            raise ValueError(f"name must be None or a non-empty string, got {name!r}")
         self.name = name
         self.namespace = namespace
         self.timeout = check_seconds("timeout", timeout)
@@ -207,6 +240,15 @@ class RayStore:
         """Removes the snapshot from the actor."""
         self._get(self._handle(create=True).delete.remote(agent_id))
 
+    def ids(self) -> list[int]:
+        """The ids the actor holds (none before the first write)."""
+        try:
+            return self._get(self._handle(create=False).ids.remote())
+        except CurriculumError:
+            if self._actor is None:
+                return []
+            raise
+
     def close(self) -> None:
         """Kills the actor if this handle started it; idempotent."""
         if self._owner and self._actor is not None:
@@ -236,7 +278,8 @@ class OpponentPool:
     curriculum (``curriculum.add_agent(policy.state_dict())``, which works through every sync
     backend), and environments, in any process, load them with [`load`][syllabus.curricula.OpponentPool.load].
     Pass environments the pool itself (it pickles to a small handle: the store and the ids,
-    without its cache).
+    without its cache); a copy's ids are those of the moment it was pickled, so copies are for
+    [`load`][syllabus.curricula.OpponentPool.load] only. Thread-safe.
 
     The pool keeps the last ``max_agents`` snapshots as opponents. An older snapshot leaves the
     opponents but stays loadable for ``retain_evicted`` more evictions, since an environment may
@@ -264,10 +307,10 @@ class OpponentPool:
         self.retain_evicted = check_count("retain_evicted", retain_evicted, 0)
         if store is None or isinstance(store, (str, os.PathLike)):
             store = DirectoryStore(store)
-        for method in ("put", "get", "delete", "close"):
+        for method in ("put", "get", "delete", "ids", "close"):
             if not callable(getattr(store, method, None)):
                 raise TypeError(
-                    f"store must be a directory path or a SnapshotStore (put, get, delete, close), got {store!r}"
+                    f"store must be a directory path or a SnapshotStore (put, get, delete, ids, close), got {store!r}"
                 )
         self.store: SnapshotStore = store
         self._ids: deque[int] = deque()  # the opponents, oldest first
@@ -275,6 +318,7 @@ class OpponentPool:
         self._next_id = 0
         self._cache: OrderedDict[int, Any] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._lock = threading.RLock()  # the ids: a learner thread may add while the sync thread samples
 
     # ------------------------------------------------------------------ learner side
     def add_agent(self, agent: Any) -> int:
@@ -292,10 +336,16 @@ class OpponentPool:
             raise TypeError(
                 f"add_agent needs a picklable snapshot (e.g. a state_dict), got {type(agent).__name__}: {exc}"
             ) from exc
-        agent_id = self._next_id
-        self.store.put(agent_id, data)
-        self._next_id += 1
-        self._ids.append(agent_id)
+        with self._lock:
+            agent_id = self._next_id
+            self.store.put(agent_id, data)
+            self._next_id += 1
+            self._ids.append(agent_id)
+            self._apply_bounds()
+        return agent_id
+
+    def _apply_bounds(self) -> None:
+        """Evicts opponents beyond ``max_agents``, deletes evicted snapshots beyond ``retain_evicted``."""
         while len(self._ids) > self.max_agents:
             self._evicted.append(self._ids.popleft())
         while len(self._evicted) > self.retain_evicted:
@@ -303,28 +353,31 @@ class OpponentPool:
             self.store.delete(gone)
             with self._cache_lock:
                 self._cache.pop(gone, None)
-        return agent_id
 
     @property
     def agent_ids(self) -> list[int]:
         """The opponents' ids, oldest first (at most ``max_agents``)."""
-        return list(self._ids)
+        with self._lock:
+            return list(self._ids)
 
     @property
     def latest_id(self) -> int | None:
         """The id of the most recent snapshot, ``None`` while the pool is empty."""
-        return self._ids[-1] if self._ids else None
+        with self._lock:
+            return self._ids[-1] if self._ids else None
 
     @property
     def loadable_ids(self) -> list[int]:
         """Every id [`load`][syllabus.curricula.OpponentPool.load] accepts: retained evicted ones, then opponents."""
-        return [*self._evicted, *self._ids]
+        with self._lock:
+            return [*self._evicted, *self._ids]
 
     def __len__(self) -> int:
         return len(self._ids)
 
     def __contains__(self, agent_id: object) -> bool:
-        return agent_id in self._ids
+        with self._lock:
+            return agent_id in self._ids
 
     # ------------------------------------------------------------------ environment side
     def load(self, agent_id: int) -> Any:
@@ -343,8 +396,9 @@ class OpponentPool:
         data = self.store.get(agent_id)
         if data is None:
             raise KeyError(
-                f"opponent {agent_id!r} is not in the pool's store {self.store!r}: it was never added, or it was "
-                "evicted and deleted (raise retain_evicted if tasks outlive that many additions)"
+                f"opponent {agent_id!r} is not in the pool's store {self.store!r}: it was never added, it was "
+                "evicted and deleted (raise retain_evicted if tasks outlive that many additions), or this process "
+                "cannot see the store (a directory on another machine: use a shared directory or a RayStore)"
             )
         agent = pickle.loads(data)
         if self.cache_size:
@@ -368,42 +422,43 @@ class OpponentPool:
         Raises:
             CurriculumError: The store lost a snapshot the pool still lists.
         """
-        snapshots = {}
-        for agent_id in self.loadable_ids:
-            data = self.store.get(agent_id)
-            if data is None:
-                raise CurriculumError(
-                    f"the store {self.store!r} lost opponent {agent_id}, which the pool still lists"
-                )
-            snapshots[agent_id] = data
-        return {
-            "ids": list(self._ids),
-            "evicted": list(self._evicted),
-            "next_id": self._next_id,
-            "snapshots": snapshots,
-        }
+        with self._lock:
+            snapshots = {}
+            for agent_id in self.loadable_ids:
+                data = self.store.get(agent_id)
+                if data is None:
+                    raise CurriculumError(
+                        f"the store {self.store!r} lost opponent {agent_id}, which the pool still lists"
+                    )
+                snapshots[agent_id] = data
+            return {
+                "ids": list(self._ids),
+                "evicted": list(self._evicted),
+                "next_id": self._next_id,
+                "snapshots": snapshots,
+            }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores a [`state_dict`][syllabus.curricula.OpponentPool.state_dict]: writes its snapshots to this pool's store.
 
-        Call it before environments load opponents (their caches key snapshots by id). The pool's
-        ``max_agents`` and ``retain_evicted`` stay this pool's; extra snapshots are evicted or deleted.
+        Afterwards the store holds exactly the state's snapshots: others (e.g. ones a resumed run's
+        directory kept from after its last checkpoint) are deleted. Call it before environments
+        load opponents (their caches key snapshots by id). The pool's ``max_agents`` and
+        ``retain_evicted`` stay this pool's; extra snapshots are evicted or deleted.
         """
-        keep = set(state["snapshots"])
-        for agent_id in self.loadable_ids:
-            if agent_id not in keep:
-                self.store.delete(agent_id)
-        for agent_id, data in state["snapshots"].items():
-            self.store.put(agent_id, data)
-        self._ids = deque(state["ids"])
-        self._evicted = deque(state["evicted"])
-        self._next_id = state["next_id"]
-        with self._cache_lock:
-            self._cache.clear()
-        while len(self._ids) > self.max_agents:
-            self._evicted.append(self._ids.popleft())
-        while len(self._evicted) > self.retain_evicted:
-            self.store.delete(self._evicted.popleft())
+        with self._lock:
+            keep = set(state["snapshots"])
+            for agent_id in self.store.ids():
+                if agent_id not in keep:
+                    self.store.delete(agent_id)
+            for agent_id, data in state["snapshots"].items():
+                self.store.put(agent_id, data)
+            self._ids = deque(state["ids"])
+            self._evicted = deque(state["evicted"])
+            self._next_id = state["next_id"]
+            with self._cache_lock:
+                self._cache.clear()
+            self._apply_bounds()
 
     def close(self) -> None:
         """Closes the store (removing a temporary directory this pool made); idempotent."""
@@ -413,13 +468,14 @@ class OpponentPool:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_cache"], state["_cache_lock"]
+        del state["_cache"], state["_cache_lock"], state["_lock"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._cache = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
-        return f"OpponentPool({self.store!r}, max_agents={self.max_agents}, opponents={list(self._ids)})"
+        return f"OpponentPool({self.store!r}, max_agents={self.max_agents}, opponents={self.agent_ids})"

@@ -12,6 +12,8 @@ that opponent (or the last ``window`` ones); an opponent without games has ``p =
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections import deque
 from collections.abc import Hashable
 from typing import Any, Literal
@@ -28,7 +30,7 @@ from syllabus.task_space.base import is_index
 Outcome = Literal["return", "progress"]
 _OUTCOMES = ("return", "progress")
 _SCORES = {1.0: "wins", 0.5: "draws", 0.0: "losses"}
-_MAX_ID = np.iinfo(np.int64).max
+_MAX_ID = np.iinfo(np.int32).max  # ids stay below it: no pool adds 2**31 snapshots
 
 
 class OpponentTaskSpace(TaskSpace):
@@ -52,7 +54,7 @@ class OpponentTaskSpace(TaskSpace):
         )
 
     def contains(self, task: Any) -> bool:
-        """Whether ``task`` is a non-negative int (a Python or numpy integer, not a bool)."""
+        """Whether ``task`` is an int in ``[0, 2**31 - 1)`` (a Python or numpy integer, not a bool)."""
         return is_index(task, _MAX_ID)
 
     def encode(self, task: Any) -> int:
@@ -68,8 +70,8 @@ class OpponentTaskSpace(TaskSpace):
         return int(encoding)
 
     def to_gym_space(self) -> gym.spaces.Space:
-        """A scalar ``int64`` box of ids."""
-        return gym.spaces.Box(0, _MAX_ID, shape=(), dtype=np.int64)
+        """``Discrete(2**31 - 1)``: the ids."""
+        return gym.spaces.Discrete(_MAX_ID)
 
     def _valid_encodings(self) -> str:
         return "non-negative integers (opponent ids)"
@@ -84,25 +86,29 @@ class OpponentTaskSpace(TaskSpace):
 class _Record:
     """Wins, draws and losses against one opponent, over all games or the last ``window``."""
 
+    __slots__ = ("counts", "recent", "window", "games", "points")
+
     def __init__(self, window: int | None) -> None:
         self.counts = {"wins": 0, "draws": 0, "losses": 0}
         self.recent: deque[float] | None = deque() if window is not None else None
         self.window = window
+        self.games = 0
+        self.points = 0.0  # wins + draws / 2
 
     def add(self, score: float) -> None:
         self.counts[_SCORES[score]] += 1
+        self.games += 1
+        self.points += score
         if self.recent is not None and self.window is not None:
             self.recent.append(score)
             if len(self.recent) > self.window:
-                self.counts[_SCORES[self.recent.popleft()]] -= 1
-
-    @property
-    def games(self) -> int:
-        return sum(self.counts.values())
+                old = self.recent.popleft()
+                self.counts[_SCORES[old]] -= 1
+                self.games -= 1
+                self.points -= old
 
     def win_rate(self) -> float:
-        games = self.games
-        return 0.5 if games == 0 else (self.counts["wins"] + 0.5 * self.counts["draws"]) / games
+        return 0.5 if self.games == 0 else self.points / self.games
 
     def state(self) -> dict[str, Any]:
         return {"counts": dict(self.counts), "recent": None if self.recent is None else list(self.recent)}
@@ -112,6 +118,8 @@ class _Record:
         record = cls(window)
         record.counts = dict(state["counts"])
         record.recent = None if state["recent"] is None else deque(state["recent"])
+        record.games = sum(record.counts.values())
+        record.points = record.counts["wins"] + 0.5 * record.counts["draws"]
         return record
 
 
@@ -122,6 +130,8 @@ class OpponentCurriculum(Curriculum):
     opponents. The learner adds snapshots with
     [`add_agent`][syllabus.curricula.OpponentCurriculum.add_agent], through the curriculum (also
     when ``make_*_curriculum`` serves it), before any env resets and then as often as it likes.
+    Envs get their tasks ahead of time (the sync wrappers prefetch), so a new snapshot is first
+    played about one episode after it is added.
 
     Args:
         pool: The opponent pool; the curriculum is its only writer.
@@ -158,9 +168,12 @@ class OpponentCurriculum(Curriculum):
         Win records of opponents that leave the pool are dropped.
         """
         agent_id = self.pool.add_agent(agent)
+        self._drop_records_of_evicted()
+        return agent_id
+
+    def _drop_records_of_evicted(self) -> None:
         for gone in set(self._records) - set(self.pool.agent_ids):
             del self._records[gone]
-        return agent_id
 
     # ------------------------------------------------------------------ win rates
     def _score(self, episode_return: float, progress: float | None) -> float:
@@ -219,18 +232,22 @@ class OpponentCurriculum(Curriculum):
         """Unnormalized sampling weights of ``agent_ids`` (the pool's opponents, oldest first)."""
         raise NotImplementedError
 
-    def task_distribution(self) -> np.ndarray:
-        """The probability of each opponent in the pool, oldest first (aligned with ``pool.agent_ids``).
-
-        Raises:
-            CurriculumError: The pool is empty.
-        """
+    def _opponents(self) -> list[int]:
         ids = self.pool.agent_ids
         if not ids:
             raise CurriculumError(
                 f"{type(self).__name__}: the opponent pool is empty. Add the initial policy with "
                 "curriculum.add_agent(policy.state_dict()) before environments reset"
             )
+        return ids
+
+    def task_distribution(self) -> np.ndarray:
+        """The probability of each opponent in the pool, oldest first (aligned with ``pool.agent_ids``).
+
+        Raises:
+            CurriculumError: The pool is empty.
+        """
+        ids = self._opponents()
         weights = np.asarray(self.weights(ids), dtype=np.float64)
         total = weights.sum()
         if not total > 0:  # every weight zero (e.g. "hard" after winning every game): uniform
@@ -238,14 +255,21 @@ class OpponentCurriculum(Curriculum):
         return weights / total
 
     def sample(self, k: int = 1) -> list[Task]:
-        """Samples ``k`` opponent ids from [`task_distribution`][syllabus.curricula.OpponentCurriculum.task_distribution]."""
+        """Samples ``k`` opponent ids from [`task_distribution`][syllabus.curricula.OpponentCurriculum.task_distribution].
+
+        Raises:
+            CurriculumError: The pool is empty.
+        """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise ValueError(f"k must be an integer >= 0 (the number of tasks to sample), got k={k!r}")
-        ids = self.pool.agent_ids
-        dist = self.task_distribution()
-        if len(ids) == 1:
-            return [ids[0]] * k
-        return [ids[int(i)] for i in self.rng.choice(len(ids), size=k, p=dist)]
+        ids = self._opponents()
+        return [ids[i] for i in self._draw(len(ids), int(k))]
+
+    def _draw(self, n: int, k: int) -> list[int]:
+        """``k`` indices into the ``n`` opponents, by inverse CDF of the distribution (one uniform draw each)."""
+        cdf = np.cumsum(self.task_distribution())
+        picks = np.searchsorted(cdf, self.rng.random(k) * cdf[-1], side="right")
+        return [min(int(i), n - 1) for i in picks]
 
     # ------------------------------------------------------------------ logging
     def metrics(self, max_tasks: int = 10) -> dict[str, float]:
@@ -272,14 +296,25 @@ class OpponentCurriculum(Curriculum):
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         """The base state plus the pool (ids and snapshots) and the win records."""
+        self._drop_records_of_evicted()  # snapshots added to the pool directly evict too
         state = super().state_dict()
         state["pool"] = self.pool.state_dict()
         state["records"] = {agent_id: record.state() for agent_id, record in self._records.items()}
         state["stale_updates"] = self.stale_updates
+        state["window"] = self.window
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores the pool (writing its snapshots to this pool's store) and the win records."""
+        """Restores the pool (writing its snapshots to this pool's store) and the win records.
+
+        Raises:
+            ValueError: The state's win rates are over another ``window`` than this curriculum's.
+        """
+        if state["window"] != self.window:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: the state's win rates are over window={state['window']!r}, "
+                f"this curriculum's over window={self.window!r}; build it with the run's window"
+            )
         super().load_state_dict(state)
         self.pool.load_state_dict(state["pool"])
         self._records = {
@@ -308,6 +343,9 @@ class SelfPlay(OpponentCurriculum):
         weights[-1] = 1.0
         return weights
 
+    def _draw(self, n: int, k: int) -> list[int]:
+        return [n - 1] * k  # no random draw
+
 
 class FictitiousSelfPlay(OpponentCurriculum):
     """Fictitious self-play: opponents uniformly from the last ``max_agents`` snapshots (the pool's).
@@ -323,6 +361,11 @@ class FictitiousSelfPlay(OpponentCurriculum):
     def weights(self, agent_ids: list[int]) -> np.ndarray:
         """Equal weights."""
         return np.ones(len(agent_ids))
+
+    def _draw(self, n: int, k: int) -> list[int]:
+        if k == 1:  # numpy's scalar path is several times faster
+            return [int(self.rng.integers(n))]
+        return [int(i) for i in self.rng.integers(n, size=k)]
 
 
 Weighting = Literal["hard", "variance", "linear", "squared"]
@@ -364,13 +407,23 @@ class PrioritizedFictitiousSelfPlay(OpponentCurriculum):
         self.weighting = weighting
         self.exponent = float(exponent)
 
+    def _f(self, agent_ids: list[int]) -> list[float]:
+        rates = [self.win_rate(agent_id) for agent_id in agent_ids]
+        if self.weighting == "variance":
+            return [p * (1.0 - p) for p in rates]
+        exponent = {"hard": self.exponent, "linear": 1.0, "squared": 2.0}[self.weighting]
+        return [(1.0 - p) ** exponent for p in rates]
+
     def weights(self, agent_ids: list[int]) -> np.ndarray:
         """``f(p)`` of each opponent's win rate."""
-        p = np.array([self.win_rate(agent_id) for agent_id in agent_ids])
-        if self.weighting == "variance":
-            return p * (1.0 - p)
-        exponent = {"hard": self.exponent, "linear": 1.0, "squared": 2.0}[self.weighting]
-        return (1.0 - p) ** exponent
+        return np.array(self._f(agent_ids))
+
+    def _draw(self, n: int, k: int) -> list[int]:
+        # Plain Python: for pools of up to a few hundred opponents, several times faster than numpy.
+        cdf = list(itertools.accumulate(self._f(self.pool.agent_ids)))
+        if not cdf[-1] > 0:  # every weight zero: uniform, as task_distribution says
+            cdf = list(range(1, n + 1))
+        return [min(bisect.bisect_right(cdf, u * cdf[-1]), n - 1) for u in self.rng.random(k).tolist()]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.pool!r}, weighting={self.weighting!r})"
