@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Wheel smoke test: what a new user gets from `pip install "syllabus-curriculum[runner]"`.
-# Builds the wheel, installs it with the runner extra (and the tested torch/numpy from
+# Wheel smoke test: what a new user gets from `pip install "syllabus-curriculum[runner,pettingzoo]"`.
+# Builds the wheel, installs it with the runner and pettingzoo extras (and the tested torch/numpy from
 # constraints.txt) into a fresh virtualenv in a temporary directory outside the checkout, then runs
-# `syllabus configs`, a tiny `syllabus train`, `syllabus eval`, `compare` and `plot` from there.
+# `syllabus configs`, a tiny `syllabus train`, `syllabus eval`, `compare` and `plot` from there, and a
+# tiny self-play run (`env=connect_four curriculum=pfsp`).
 # Usage: .ci/wheel_smoke.sh [PYTHON]   (default: python3; `make smoke` passes the project's venv)
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -45,10 +46,10 @@ if problems:
     sys.exit("wheel smoke: " + "; ".join(problems))
 PY
 
-step "install it with the runner extra into a fresh virtualenv in $WORK"
+step "install it with the runner and pettingzoo extras into a fresh virtualenv in $WORK"
 "$PYTHON" -m venv "$WORK/venv"
 "$WORK/venv/bin/python" -m pip install --quiet --upgrade pip >"$WORK/pip.log" 2>&1 || { cat "$WORK/pip.log"; exit 1; }
-"$WORK/venv/bin/python" -m pip install --quiet -c "$REPO/constraints.txt" "${WHEEL}[runner]" >>"$WORK/pip.log" 2>&1 \
+"$WORK/venv/bin/python" -m pip install --quiet -c "$REPO/constraints.txt" "${WHEEL}[runner,pettingzoo]" >>"$WORK/pip.log" 2>&1 \
     || { cat "$WORK/pip.log"; exit 1; }
 "$WORK/venv/bin/python" -m pip show syllabus-curriculum | grep -E '^(Name|Version|Location)'
 
@@ -72,4 +73,11 @@ step "Hydra finds the Ray launcher plugin in the wheel"
 step "syllabus plot run"
 "$SYLLABUS" plot run
 test -f run/plots/learning_curves.png && test -f run/plots/task_distribution.png
+step "syllabus train env=connect_four curriculum=pfsp (self-play, tiny), eval, plot"
+"$SYLLABUS" train env=connect_four curriculum=pfsp num_envs=2 total_timesteps=512 learner.n_steps=64 \
+    learner.n_minibatches=2 curriculum.snapshot_interval=128 logger.tensorboard=false hydra.run.dir=c4 --quiet
+test -f c4/checkpoints/final/curriculum.pkl || { echo "wheel smoke: no final checkpoint in $WORK/c4" >&2; exit 1; }
+"$SYLLABUS" eval c4 -n 2
+"$SYLLABUS" plot c4
+test -f c4/plots/self_play.png
 step "done in $((SECONDS - START)) s"

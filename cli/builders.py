@@ -12,9 +12,11 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
+from syllabus.cli.env_names import CONNECT_FOUR_OPPONENTS
 from syllabus.cli.schema import (
     CartPoleEnvConfig,
     ConfigError,
+    ConnectFourEnvConfig,
     MiniGridEnvConfig,
     MpeEnvConfig,
     ProcgenEnvConfig,
@@ -27,7 +29,9 @@ from syllabus.task_space import DiscreteTaskSpace, TaskSpace
 if TYPE_CHECKING:
     pass
 
-EXTRAS = {"procgen": "procgen", "minigrid": "minigrid", "mpe": "mpe"}
+EXTRAS = {"procgen": "procgen", "minigrid": "minigrid", "mpe": "mpe", "connect_four": "pettingzoo"}
+MASKED_ENVS = ("connect_four",)
+"""Envs with action masks (``action_masks()``): ``learner=sb3_ppo`` trains sb3-contrib's MaskablePPO on them."""
 
 
 class MissingDependencyError(RuntimeError):
@@ -52,6 +56,8 @@ def task_space_of(env_cfg: Any, *, evaluation: bool = False) -> TaskSpace:
     if isinstance(env_cfg, MpeEnvConfig):
         tasks = env_cfg.eval_tasks if evaluation and env_cfg.eval_tasks else env_cfg.tasks
         return DiscreteTaskSpace([float(t) for t in tasks])
+    if isinstance(env_cfg, ConnectFourEnvConfig):  # without a self-play curriculum: the fixed opponents
+        return DiscreteTaskSpace(list(env_cfg.eval_opponents if evaluation else CONNECT_FOUR_OPPONENTS))
     raise ConfigError(f"no task space for env config {env_cfg!r}")
 
 
@@ -87,6 +93,13 @@ def make_task_env(env_cfg: Any, *, evaluation: bool = False) -> gym.Env:
         from syllabus.integrations.sb3_pettingzoo import StackedAgentsEnv
 
         return StackedAgentsEnv(make_parallel_task_env(env_cfg, evaluation=evaluation))
+    if isinstance(env_cfg, ConnectFourEnvConfig):
+        make_connect_four = _import_env("connect_four", "make_connect_four")
+        return make_connect_four(task_space_of(env_cfg, evaluation=evaluation), seat=env_cfg.seat)
+    from syllabus.cli.selfplay import PooledEnvConfig, make_pooled_env
+
+    if isinstance(env_cfg, PooledEnvConfig):  # a self-play run: opponents from the curriculum's pool
+        return make_pooled_env(env_cfg)
     raise ConfigError(f"cannot build an env from {env_cfg!r}")
 
 
@@ -174,6 +187,8 @@ def make_curriculum(run: RunConfig, task_space: TaskSpace) -> Curriculum | None:
 
 
 def _make_curriculum(run: RunConfig, task_space: TaskSpace) -> Curriculum | None:
+    from syllabus.cli.selfplay import is_self_play, make_self_play_curriculum
+
     from syllabus.curricula import (
         Constant,
         DomainRandomization,
@@ -183,6 +198,8 @@ def _make_curriculum(run: RunConfig, task_space: TaskSpace) -> Curriculum | None
         SequentialCurriculum,
     )
 
+    if is_self_play(run):  # the task is the opponent: an id of the curriculum's own pool
+        return make_self_play_curriculum(run)
     cfg = run.curriculum
     common = {"random_seed": run.seed, "record_stats": True}
     n = task_space.num_tasks
@@ -241,6 +258,11 @@ def _prefix_stages(fractions: list[float], task_space: TaskSpace) -> list[list[A
             raise ConfigError(f"curriculum.stage_fractions[{i}] must be in (0, 1], got {fraction}")
         stages.append([task_space.decode(j) for j in range(math.ceil(fraction * n))])
     return stages
+
+
+def has_action_masks(env_cfg: Any) -> bool:
+    """Whether the env of ``env_cfg`` masks actions (see [`MASKED_ENVS`][syllabus.cli.builders.MASKED_ENVS])."""
+    return getattr(env_cfg, "name", None) in MASKED_ENVS
 
 
 def takes_learner_updates(run: RunConfig) -> bool:

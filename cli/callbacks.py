@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from syllabus.cli.run_logs import RunLogs
+from syllabus.cli.selfplay import policy_snapshot
 
 RECENT_EPISODES = 100
 
@@ -158,3 +159,35 @@ class RunCallback(BaseCallback):
         )
         self.logs.interval(row, metrics)
         self.display.interval(steps, steps_per_sec, self.mean_return)
+
+
+class SnapshotCallback(BaseCallback):
+    """Self-play: adds a snapshot of the learner's policy to the curriculum's pool every ``interval`` env steps
+    ([`syllabus.cli.selfplay`][syllabus.cli.selfplay]).
+
+    A snapshot is taken at the first rollout start at or after each multiple of ``interval``: between
+    rollouts the policy has trained on every step counted, and the run's checkpoint (due at the same
+    rollout start, later in the callback list) already holds it.
+
+    Args:
+        curriculum: The learner-side curriculum (a self-play curriculum, or the sync wrapper serving it).
+        interval: Env steps between snapshots.
+    """
+
+    def __init__(self, curriculum: Any, interval: int) -> None:
+        super().__init__()
+        self.curriculum = curriculum
+        self.interval = interval
+        self._next = 0
+
+    def _on_training_start(self) -> None:
+        self._next = (self.model.num_timesteps // self.interval + 1) * self.interval
+
+    def _on_rollout_start(self) -> None:
+        steps = self.model.num_timesteps
+        if steps >= self._next:
+            self.curriculum.add_agent(policy_snapshot(self.model.policy))
+            self._next = (steps // self.interval + 1) * self.interval
+
+    def _on_step(self) -> bool:
+        return True

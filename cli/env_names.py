@@ -209,3 +209,8 @@ MINIGRID_ENV_IDS = (
     "MiniGrid-WFC-RoomsFabric-v0",
 )
 """Env ids minigrid registers (``MiniGrid-*`` and ``BabyAI-*``)."""
+
+CONNECT_FOUR_OPPONENTS = ("random", "heuristic")
+"""Fixed opponents of ``env=connect_four`` (``syllabus.envs.connect_four.FIXED_OPPONENTS``)."""
+CONNECT_FOUR_SEATS = ("alternate", "first", "second", "random")
+"""Seats of the learner in ``env=connect_four`` (``syllabus.envs.connect_four.SEATS``)."""

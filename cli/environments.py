@@ -17,6 +17,7 @@ import gymnasium as gym
 from syllabus.cli.builders import MissingDependencyError, is_multiagent, make_parallel_task_env, make_task_env
 from syllabus.cli.ray_cluster import check_cluster, connect_ray, curriculum_actor_name, start_curriculum_actor
 from syllabus.cli.schema import ConfigError, RaySyncConfig, RunConfig
+from syllabus.cli.selfplay import with_opponent_pool
 
 from syllabus.core import (
     Curriculum,
@@ -191,6 +192,7 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
     """
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
+    run = with_opponent_pool(run, curriculum)  # self-play: envs load opponents from the curriculum's pool
     envs = Environments(venv=None, curriculum=curriculum)
     try:
         if run.sync.name == "multiprocessing":

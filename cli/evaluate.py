@@ -55,6 +55,10 @@ def evaluate_run(
     state = verify_checkpoint(
         checkpoint, curriculum=False, learner=run.learner.name
     )  # a damaged file is named
+    if run.env.name == "connect_four":  # a two-player game: win rates against fixed opponents
+        return _evaluate_game(
+            run_dir, run, checkpoint, state.num_timesteps, modes, episodes_per_task, max_tasks, seed
+        )
     policy = learner_class(run.learner.name).load_policy(run, checkpoint)
     tasks = task_space_of(run.env, evaluation=True).tasks[:max_tasks]
     threshold = getattr(run.env, "success_threshold", None)
@@ -85,6 +89,38 @@ def evaluate_run(
             written.append((path, result))
     finally:
         env.close()
+    return written
+
+
+def _evaluate_game(
+    run_dir: Path,
+    run: Any,
+    checkpoint: Path,
+    step: int,
+    modes: tuple[str, ...],
+    episodes_per_task: int,
+    max_tasks: int | None,
+    seed: int,
+) -> list[tuple[Path, dict[str, Any]]]:
+    """``evaluate_run`` of a two-player game: games against each fixed opponent, one file per mode."""
+    from syllabus.cli.evaluate_selfplay import describe, evaluate_against_opponents
+
+    written = []
+    for mode in modes:
+        result = evaluate_against_opponents(
+            run,
+            checkpoint,
+            episodes=episodes_per_task,
+            max_opponents=max_tasks,
+            seed=seed,
+            deterministic=mode == "greedy",
+        )
+        result.update(step=step, mode=mode, episodes_per_task=episodes_per_task)
+        print(f"{mode} moves:\n{describe(result)}")
+        path = eval_path(run_dir, checkpoint.name, mode, seed)
+        path.parent.mkdir(exist_ok=True)
+        write_json(path, result)
+        written.append((path, result))
     return written
 
 

@@ -922,4 +922,7 @@ def plot_runs(run_dirs: list[Path], out_dir: Path | None = None) -> list[Path]:
         written.append(plot_task_distribution(run, run.path / "plots" / TASK_DISTRIBUTION_PNG))
         if (run.path / CURRICULUM_FILE).is_file():
             written.append(plot_curriculum(run, run.path / "plots" / CURRICULUM_PNG))
+    from syllabus.cli.plot_selfplay import plot_self_play_runs  # runs with opponents: win rates, opponents
+
+    written += plot_self_play_runs([run.path for run in runs])
     return written

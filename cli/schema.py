@@ -17,7 +17,13 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from syllabus.cli.env_names import MINIGRID_ENV_IDS, PROCGEN_DISTRIBUTION_MODES, PROCGEN_GAMES
+from syllabus.cli.env_names import (
+    CONNECT_FOUR_OPPONENTS,
+    CONNECT_FOUR_SEATS,
+    MINIGRID_ENV_IDS,
+    PROCGEN_DISTRIBUTION_MODES,
+    PROCGEN_GAMES,
+)
 
 # ---------------------------------------------------------------------------- env
 
@@ -67,6 +73,16 @@ class MpeEnvConfig:
     n_agents: int = 3
     max_cycles: int = 25
     local_ratio: float = 0.5
+
+
+@dataclass
+class ConnectFourEnvConfig:
+    """PettingZoo's Connect Four; a task is the opponent (an id of the self-play curricula's pool)."""
+
+    name: str = "connect_four"
+    seat: str = "alternate"
+    initial_opponents: list[str] = field(default_factory=lambda: ["random"])
+    eval_opponents: list[str] = field(default_factory=lambda: ["random", "heuristic"])
 
 
 # --------------------------------------------------------------------- curriculum
@@ -146,6 +162,34 @@ class LearnabilityConfig:
     eps: float = 0.05
     ema_alpha: float | None = None
     success_threshold: float | None = None
+
+
+@dataclass
+class SelfPlayConfig:
+    """Self-play: the opponent is the latest snapshot of the learner's policy."""
+
+    name: str = "sp"
+    snapshot_interval: int = 8192
+    max_agents: int = 1
+    window: int | None = None
+
+
+@dataclass
+class FictitiousSelfPlayConfig(SelfPlayConfig):
+    """Fictitious self-play: opponents uniformly from the last ``max_agents`` snapshots."""
+
+    name: str = "fsp"
+    max_agents: int = 10
+
+
+@dataclass
+class PFSPConfig(FictitiousSelfPlayConfig):
+    """Prioritized fictitious self-play: opponents weighted by the learner's win rate against them."""
+
+    name: str = "pfsp"
+    window: int | None = 50
+    weighting: str = "hard"
+    exponent: float = 2.0
 
 
 # --------------------------------------------------------------- sync, learner, logger
@@ -264,6 +308,7 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
         "procgen": ProcgenEnvConfig,
         "minigrid": MiniGridEnvConfig,
         "mpe": MpeEnvConfig,
+        "connect_four": ConnectFourEnvConfig,
     },
     "curriculum": {
         "none": NoCurriculumConfig,
@@ -275,6 +320,9 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
         "plr_reference": PLRConfig,
         "lp": LearningProgressConfig,
         "learnability": LearnabilityConfig,
+        "sp": SelfPlayConfig,
+        "fsp": FictitiousSelfPlayConfig,
+        "pfsp": PFSPConfig,
     },
     "sync": {"multiprocessing": MultiprocessingSyncConfig, "ray": RaySyncConfig, "none": NoSyncConfig},
     "learner": {"sb3_ppo": SB3PPOConfig, "rllib_ppo": RLlibPPOConfig},
@@ -297,6 +345,7 @@ _OPTIONAL = {
     ("env", "procgen"): "procgen",
     ("env", "minigrid"): "minigrid",
     ("env", "mpe"): "mpe2",
+    ("env", "connect_four"): "pettingzoo",
     ("sync", "ray"): "ray",
 }
 _EXTRA_OF = {"mpe2": "mpe"}  # the extra that installs a module, where their names differ
@@ -404,6 +453,7 @@ def _check_values(run: RunConfig) -> None:
         )
     if isinstance(run.sync, RaySyncConfig):
         _check_ray_sync(run.sync)
+    _check_self_play(run)
     if isinstance(run.sync, MultiprocessingSyncConfig) and not run.sync.timeout > 0:
         raise ConfigError(f"sync.timeout must be > 0 seconds, got {run.sync.timeout}")
     for key, choices in _CHOICES.items():
@@ -561,6 +611,48 @@ def _check_mpe(env: MpeEnvConfig) -> None:
             raise ConfigError(f"env.{key} must be >= 1, got {getattr(env, key)}")
     if not 0.0 <= env.local_ratio <= 1.0:
         raise ConfigError(f"env.local_ratio must be in [0, 1], got {env.local_ratio}")
+
+
+def _check_self_play(run: RunConfig) -> None:
+    """Self-play curricula need an env whose task is the opponent; Connect Four needs a masking SB3 learner."""
+    env, cfg = run.env, run.curriculum
+    if isinstance(cfg, SelfPlayConfig) and not isinstance(env, ConnectFourEnvConfig):
+        raise ConfigError(
+            f"curriculum={cfg.name} chooses opponents; it needs an env whose task is the opponent: env=connect_four "
+            f"(got env={env.name})"
+        )
+    if isinstance(cfg, SelfPlayConfig):
+        for key in ("snapshot_interval", "max_agents"):
+            if getattr(cfg, key) < 1:
+                raise ConfigError(f"curriculum.{key} must be >= 1, got {getattr(cfg, key)}")
+        if cfg.window is not None and cfg.window < 1:
+            raise ConfigError(f"curriculum.window must be >= 1 (or null: all games), got {cfg.window}")
+    if isinstance(cfg, PFSPConfig):
+        _one_of("curriculum.weighting", cfg.weighting, ("hard", "variance", "linear", "squared"), "weighting")
+        if not 0 < cfg.exponent < float("inf"):
+            raise ConfigError(f"curriculum.exponent must be a finite number > 0, got {cfg.exponent}")
+    if not isinstance(env, ConnectFourEnvConfig):
+        return
+    if getattr(cfg, "robust", False):
+        raise ConfigError(
+            f"curriculum={cfg.name} (Robust PLR's PPO) cannot mask actions; env=connect_four needs it"
+        )
+    if not isinstance(run.learner, SB3PPOConfig):
+        raise ConfigError(
+            f"env=connect_four masks full columns and trains with learner=sb3_ppo (MaskablePPO), got "
+            f"learner={run.learner.name}"
+        )
+    _one_of("env.seat", env.seat, CONNECT_FOUR_SEATS, "seat")
+    for key in ("initial_opponents", "eval_opponents"):
+        for opponent in getattr(env, key):
+            _one_of(f"env.{key}", opponent, CONNECT_FOUR_OPPONENTS, "fixed opponent")
+    if not env.eval_opponents:
+        raise ConfigError("env.eval_opponents must name at least one fixed opponent, got []")
+    if isinstance(cfg, SelfPlayConfig) and not env.initial_opponents:
+        raise ConfigError(
+            f"curriculum={cfg.name} needs an opponent before the learner's first snapshot: env.initial_opponents "
+            f"must name at least one of {', '.join(CONNECT_FOUR_OPPONENTS)}, got []"
+        )
 
 
 def check_installed(run: RunConfig) -> None:

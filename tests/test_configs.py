@@ -45,14 +45,17 @@ def test_defaults_are_cartpole_plr_multiprocessing():
 
 @pytest.mark.parametrize("curriculum", GROUPS["curriculum"])
 def test_each_curriculum_builds_on_cartpole(curriculum):
-    run = validate(compose_train(f"curriculum={curriculum}"))
+    # Self-play curricula choose opponents: they build on the env whose task is the opponent.
+    env = "connect_four" if curriculum in ("sp", "fsp", "pfsp") else "cartpole"
+    run = validate(compose_train(f"curriculum={curriculum}", f"env={env}"))
     space = task_space_of(run.env)
     built = make_curriculum(run, space)
     if curriculum == "none":
         assert built is None
     else:
         assert isinstance(built, Curriculum)
-        assert all(space.contains(task) for task in built.sample(5))
+        tasks = built.task_space if env == "connect_four" else space  # self-play: the pool's opponent ids
+        assert all(tasks.contains(task) for task in built.sample(5))
 
 
 @pytest.mark.parametrize("env", GROUPS["env"])

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from syllabus.cli.builders import takes_learner_updates
+from syllabus.cli.builders import MissingDependencyError, has_action_masks, takes_learner_updates
 from syllabus.cli.environments import Environments, open_environments, start_worker_server
 from syllabus.cli.learners.base import Learner
 from syllabus.cli.run_dir import TrainerState, verify_sb3_model
 from syllabus.cli.schema import RunConfig, SB3PPOConfig
+from syllabus.cli.selfplay import is_self_play
 
 MODEL_FILE = "model.zip"
 """The SB3 model (policy, optimizer and hyperparameters) inside a checkpoint directory."""
@@ -36,7 +38,12 @@ class SB3Learner(Learner):
 
     @classmethod
     def check(cls, run: RunConfig) -> None:
-        """SB3 PPO trains with every sync backend: nothing to check."""
+        """SB3 PPO trains with every sync backend; an env with action masks needs sb3-contrib (MaskablePPO)."""
+        if has_action_masks(run.env) and importlib.util.find_spec("sb3_contrib") is None:
+            raise MissingDependencyError(
+                f"env={run.env.name} masks actions and trains with sb3-contrib's MaskablePPO; install it with: "
+                'pip install "syllabus-curriculum[pettingzoo]"'
+            )
 
     @classmethod
     def open(
@@ -117,8 +124,12 @@ def make_ppo(run: RunConfig, venv: Any) -> Any:
 
 
 def ppo_class(run: RunConfig) -> Any:
-    """SB3 ``PPO``, or [`RobustPPO`][syllabus.integrations.sb3_robust_ppo.RobustPPO] for Robust PLR (no
-    gradient steps on new levels)."""
+    """SB3 ``PPO``, [`RobustPPO`][syllabus.integrations.sb3_robust_ppo.RobustPPO] for Robust PLR (no
+    gradient steps on new levels), or sb3-contrib's ``MaskablePPO`` for an env with action masks."""
+    if has_action_masks(run.env):
+        from sb3_contrib import MaskablePPO
+
+        return MaskablePPO
     if getattr(run.curriculum, "robust", False):
         from syllabus.integrations.sb3_robust_ppo import RobustPPO
 
@@ -167,7 +178,12 @@ def policy_for(cfg: SB3PPOConfig, observation_space: gym.Space) -> str:
 
 
 def learner_callbacks(run: RunConfig, curriculum: Any) -> list[Any]:
-    """SB3 callbacks the curriculum needs: the PLR callback feeds PLR value predictions."""
+    """SB3 callbacks the curriculum needs: the PLR callback feeds PLR value predictions; self-play
+    curricula get snapshots of the policy."""
+    if curriculum is not None and is_self_play(run):
+        from syllabus.cli.callbacks import SnapshotCallback
+
+        return [SnapshotCallback(curriculum, run.curriculum.snapshot_interval)]
     if curriculum is None or not takes_learner_updates(run):
         return []
     from syllabus.integrations.sb3 import PLRCallback
