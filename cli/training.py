@@ -159,6 +159,7 @@ def _learn(
         multirun=multirun,
         total=run.total_timesteps,
         initial=state.num_timesteps,
+        log_seconds=run.logger.log_seconds,
     )
 
     def snapshot(name: str) -> Path:

@@ -1,9 +1,23 @@
-"""Suite-wide settings: every test's pytest-timeout limit follows ``SYLLABUS_TEST_TIMEOUT_SCALE``."""
+"""Suite-wide settings: time limits follow ``SYLLABUS_TEST_TIMEOUT_SCALE``; no test leaves a temp dir.
+
+Every test runs with a private temporary directory (``TMPDIR`` for subprocesses, ``tempfile.tempdir``
+in this process), so a ``syllabus-*`` directory a test leaves behind is found and blamed on that test,
+whatever else runs on the machine.
+"""
 
 from __future__ import annotations
 
+import multiprocessing.util
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from timeouts import SCALE
+
+LEFTOVER_PATTERN = "syllabus-*"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -14,3 +28,50 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         seconds = float(marker.args[0]) if marker is not None and marker.args else default
         if seconds > 0:
             item.add_marker(pytest.mark.timeout(seconds * SCALE), append=False)
+
+
+def leftovers(directory: Path) -> set[str]:
+    """Names of the ``syllabus-*`` entries in ``directory``."""
+    return {path.name for path in directory.glob(LEFTOVER_PATTERN)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_tempdir() -> Iterator[Path]:
+    """The session's temporary directory; fails the session if a ``syllabus-*`` entry is left in it.
+
+    Short (``/tmp/st…``): Ray's socket paths live under the temp dirs made in it and must stay under
+    107 characters.
+    """
+    # multiprocessing's own temp dir is removed at interpreter exit, after this fixture: not in ours.
+    multiprocessing.util.get_temp_dir()
+    directory = Path(tempfile.mkdtemp(prefix="st", dir="/tmp"))
+    saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = str(directory)
+    tempfile.tempdir = str(directory)
+    try:
+        yield directory
+    finally:
+        left = sorted(leftovers(directory))
+        tempfile.tempdir = saved_tempdir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+        shutil.rmtree(directory, ignore_errors=True)
+    assert not left, f"the test session left temporary directories: {', '.join(left)}"
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_tempdirs(private_tempdir: Path) -> Iterator[None]:
+    """Fails a test that leaves a new ``syllabus-*`` entry in the temp dir (and removes it)."""
+    before = leftovers(private_tempdir)
+    yield
+    new = sorted(leftovers(private_tempdir) - before)
+    for name in new:
+        path = private_tempdir / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    if new:
+        pytest.fail(f"the test left temporary directories in {private_tempdir}: {', '.join(new)}")

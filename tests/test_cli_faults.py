@@ -26,7 +26,7 @@ from timeouts import scaled
 
 DRIVER = [sys.executable, str(ROOT / "tests" / "fault_driver.py")]
 NUM_ENVS = 3
-SYNC_TIMEOUT = 20.0  # the bound on the stop time
+SYNC_TIMEOUT = scaled(20.0)  # the bound on the stop time
 RUN = [
     f"num_envs={NUM_ENVS}",
     "total_timesteps=100000",  # stops by the fault, long before
@@ -62,7 +62,7 @@ def run_with_fault(
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+            proc.wait(scaled(10))
     ended = time.time()
     result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     assert stamp.exists(), f"the fault never happened\n{out}\n{err}"
@@ -176,9 +176,12 @@ def test_ray_env_actor_failure_stops_the_run(tmp_path, fault):
 @pytest.mark.parametrize("sync", ["multiprocessing", "none"])
 def test_learner_killed_after_a_checkpoint_resumes_without_a_hole_in_the_logs(tmp_path, sync):
     run_dir = tmp_path / "run"
+    # A killed learner cannot remove its temporary directories (sweep state, sync socket): they go here.
+    (tmp_path / "tmp").mkdir()
     proc = subprocess.Popen(
         [*SYLLABUS, "train", *RUN, f"sync={sync}", f"hydra.run.dir={run_dir}"],
-        cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path, env=cli_env() | {"TMPDIR": str(tmp_path / "tmp")}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )  # fmt: skip
     try:
@@ -190,12 +193,12 @@ def test_learner_killed_after_a_checkpoint_resumes_without_a_hole_in_the_logs(tm
         else:
             pytest.fail("the run ended before logging progress:\n" + "".join(lines))
         os.kill(proc.pid, signal.SIGKILL)  # the learner only: its workers must notice and exit
-        proc.wait(30)
+        proc.wait(scaled(30))
         _assert_no_process_left(proc.pid)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+            proc.wait(scaled(10))
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["status"] == "running"  # what a SIGKILL leaves; the lock went with the process
     latest = latest_checkpoint(run_dir)
@@ -269,7 +272,7 @@ def test_ctrl_c_of_a_joblib_sweep_checkpoints_every_running_job(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+            proc.wait(scaled(10))
     assert proc.returncode == 130, "".join(lines) + rest
     _assert_no_process_left(proc.pid)
     for job in range(2):

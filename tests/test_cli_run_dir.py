@@ -157,7 +157,7 @@ def test_ctrl_c_saves_a_checkpoint_leaves_no_process_and_resumes(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+            proc.wait(scaled(10))
     assert proc.returncode == 130, "".join(lines) + rest
     assert "interrupted at step" in rest
     assert not live_session_processes(proc.pid), "processes of the run outlived it"
