@@ -18,8 +18,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
+# Trains with the defaults, draws the run's plots, then prints its directory and what to run next.
 train: install
 	$(VENV)/bin/syllabus train
+	@run="$$(ls -dt outputs/*/*/ | head -n 1)"; run="$${run%/}"; \
+	$(VENV)/bin/syllabus plot "$$run" >/dev/null && \
+	printf '\nRun directory: %s (config, logs, checkpoints, plots/)\n' "$$run" && \
+	printf 'Next: %s/bin/syllabus eval %s   (after `source %s/bin/activate`: syllabus eval ...)\n' \
+		"$(VENV)" "$$run" "$(VENV)"
 
 test: install
 	$(PY) -m pytest
