@@ -50,7 +50,8 @@ typecheck: install
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
-# The built wheel, installed with the runner extra in a fresh virtualenv outside the checkout,
-# runs `syllabus configs/train/eval/plot` (.ci/wheel_smoke.sh).
+# The built wheel, installed in a fresh virtualenv outside the checkout (the library alone, then the
+# runner extra, then every extra), runs `syllabus configs/train/eval/plot` and every example and
+# docs Python block in the install it needs (.ci/wheel_smoke.sh).
 smoke: install
 	.ci/wheel_smoke.sh $(PY)

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Wheel smoke test: what a new user gets from `pip install "syllabus-curriculum[runner]"`.
-# Builds the wheel, installs it with the runner extra (and the tested torch/numpy from
-# constraints.txt) into a fresh virtualenv in a temporary directory outside the checkout, then runs
-# `syllabus configs`, a tiny `syllabus train`, `syllabus eval` and `syllabus plot` from there.
-# Usage: .ci/wheel_smoke.sh [PYTHON]   (default: python3; `make smoke` passes the project's venv)
+# Wheel smoke test: what a new user gets from `pip install syllabus-curriculum` and its extras.
+# Builds the wheel and installs it (with the tested torch/numpy from constraints.txt) into a fresh
+# virtualenv in a temporary directory outside the checkout, in three steps; after each, runs every
+# example and docs Python block that needs no more than that install (.ci/smoke_examples.py):
+#   1. the library alone (numpy, gymnasium);
+#   2. the runner extra: also `syllabus --version`, `train --help`, `configs`, a tiny `train`, `eval`, `plot`;
+#   3. every extra but dev and docs (Ray, RLlib, Procgen, MiniGrid, ...).
+# Usage: .ci/wheel_smoke.sh [PYTHON]   (default: python3; `make smoke` passes the project's venv,
+# whose pytest reads the docs' blocks as tests/test_docs.py does)
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON="${1:-python3}"
@@ -41,16 +45,32 @@ if problems:
     sys.exit("wheel smoke: " + "; ".join(problems))
 PY
 
-step "install it with the runner extra into a fresh virtualenv in $WORK"
+VENV_PY="$WORK/venv/bin/python"
+install() {  # install WHAT: the wheel with extras, into the smoke virtualenv
+    "$VENV_PY" -m pip install --quiet -c "$REPO/constraints.txt" "$1" >>"$WORK/pip.log" 2>&1 \
+        || { cat "$WORK/pip.log"; exit 1; }
+}
+run_scripts() {  # run_scripts STAGE: the examples and docs blocks of that install
+    "$PYTHON" "$REPO/.ci/smoke_examples.py" "$1" "$VENV_PY" "$WORK/scripts"
+}
+
+step "install the library alone into a fresh virtualenv in $WORK"
 "$PYTHON" -m venv "$WORK/venv"
-"$WORK/venv/bin/python" -m pip install --quiet --upgrade pip >"$WORK/pip.log" 2>&1 || { cat "$WORK/pip.log"; exit 1; }
-"$WORK/venv/bin/python" -m pip install --quiet -c "$REPO/constraints.txt" "${WHEEL}[runner]" >>"$WORK/pip.log" 2>&1 \
-    || { cat "$WORK/pip.log"; exit 1; }
-"$WORK/venv/bin/python" -m pip show syllabus-curriculum | grep -E '^(Name|Version|Location)'
+"$VENV_PY" -m pip install --quiet --upgrade pip >"$WORK/pip.log" 2>&1 || { cat "$WORK/pip.log"; exit 1; }
+install "$WHEEL"
+"$VENV_PY" -m pip show syllabus-curriculum | grep -E '^(Name|Version|Location)'
 
 cd "$WORK"
 unset PYTHONPATH  # nothing from the checkout
+step "examples and docs blocks of the library alone"
+run_scripts base
+
+step "add the runner extra"
+install "${WHEEL}[runner]"
 SYLLABUS="$WORK/venv/bin/syllabus"
+step "syllabus --version; syllabus train --help"
+"$SYLLABUS" --version
+"$SYLLABUS" train --help | grep -q "Config groups" || { echo "wheel smoke: train --help lists no config groups" >&2; exit 1; }
 step "syllabus configs"
 "$SYLLABUS" configs
 step "syllabus train experiment=quick"
@@ -62,4 +82,22 @@ test -f run/eval.json
 step "syllabus plot run"
 "$SYLLABUS" plot run
 test -f run/plots/learning_curves.png && test -f run/plots/task_distribution.png
+step "examples and docs blocks of the runner install"
+run_scripts runner
+
+EXTRAS="$("$PYTHON" - "$WHEEL" <<'PY'
+import sys
+import zipfile
+from email.parser import Parser
+
+wheel = zipfile.ZipFile(sys.argv[1])
+(metadata,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+extras = Parser().parsestr(wheel.read(metadata).decode()).get_all("Provides-Extra") or []
+print(",".join(e for e in extras if e not in ("dev", "docs")))
+PY
+)"
+step "add every extra but dev and docs: $EXTRAS"
+install "${WHEEL}[$EXTRAS]"
+step "examples and docs blocks that need them"
+run_scripts all
 step "done in $((SECONDS - START)) s"
