@@ -73,13 +73,17 @@ def needed_extras(code: str) -> set[str]:
             continue
         for name in names:
             top = name.split(".")[0]
-            known = [extra for module, extra in EXTRA_OF_MODULE.items() if f"{name}.".startswith(f"{module}.")]
+            known = [
+                extra for module, extra in EXTRA_OF_MODULE.items() if f"{name}.".startswith(f"{module}.")
+            ]
             if known:
                 extras.update(known)
             elif top in sys.stdlib_module_names or top == "__future__":
                 continue
             elif top in LIBRARY_MODULES:
-                if name.startswith(("syllabus.envs.procgen", "syllabus.envs.minigrid", "syllabus.integrations.rllib")):
+                if name.startswith(
+                    ("syllabus.envs.procgen", "syllabus.envs.minigrid", "syllabus.integrations.rllib")
+                ):
                     extras.add("other")
             else:
                 extras.add("other")
@@ -105,7 +109,9 @@ def scripts() -> list[Script]:
         for block in code_blocks(page):
             if block.lang == "python" and not block.includes:
                 # the block on the page's line numbers, so a traceback points into the page
-                found.append(Script(f"{page_id(page)}:{block.line}", "\n" * (block.line - 1) + block.text, []))
+                found.append(
+                    Script(f"{page_id(page)}:{block.line}", "\n" * (block.line - 1) + block.text, [])
+                )
     return found
 
 
@@ -147,7 +153,9 @@ def main() -> None:
     for script in selected:
         start = time.monotonic()
         passed, output = run(script, python, workdir)
-        print(f"  {'ok  ' if passed else 'FAIL'} {time.monotonic() - start:5.1f} s  {script.name}", flush=True)
+        print(
+            f"  {'ok  ' if passed else 'FAIL'} {time.monotonic() - start:5.1f} s  {script.name}", flush=True
+        )
         if not passed:
             failed.append(script.name)
             print(output, flush=True)
