@@ -15,7 +15,7 @@ app = typer.Typer(
     name="syllabus",
     help="Curriculum-learning experiments: train with Hydra configs, evaluate, plot.",
     no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"]},  # for every command: -h is never Hydra's
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # click's plain help: readable at 80 columns, full option names
 )
@@ -76,11 +76,7 @@ def _quote(value: str) -> str:
 
 @app.command(
     cls=TrainCommand,
-    context_settings={
-        "allow_extra_args": True,
-        "ignore_unknown_options": True,
-        "help_option_names": ["-h", "--help"],
-    },
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     options_metavar="[OPTIONS] [OVERRIDES]...",
     short_help="Train with Hydra configs and overrides; sweeps with -m.",
     help=(
