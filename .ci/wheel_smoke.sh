@@ -11,6 +11,7 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON="${1:-python3}"
+case "$PYTHON" in */*) PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")";; esac  # used after cd
 START=$SECONDS
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/syllabus-wheel-smoke.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
