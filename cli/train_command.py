@@ -7,11 +7,17 @@ of the composed config. The config is read only when help or completion is asked
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
-from click.shell_completion import CompletionItem
 from typer.core import TyperCommand
+
+try:  # recent Typer ships its own copy of click and does not install click
+    from typer._click.shell_completion import CompletionItem
+except ImportError:
+    from click.shell_completion import CompletionItem
+
+if TYPE_CHECKING:
+    from click import Context, HelpFormatter
 
 TOP_LEVEL_KEYS = ("seed", "total_timesteps", "num_envs")
 HYDRA_FLAGS = (
@@ -135,7 +141,7 @@ def complete_override(incomplete: str, typed: list[str]) -> list[str]:
 class TrainCommand(TyperCommand):
     """``syllabus train``: Typer's command with the config groups in its help and override completion."""
 
-    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_epilog(self, ctx: Context, formatter: HelpFormatter) -> None:
         """The config groups and their options, then Hydra's flags."""
         with formatter.section("Config groups (* = default)"):
             formatter.write_dl(config_group_rows())
@@ -148,7 +154,7 @@ class TrainCommand(TyperCommand):
             formatter.write_dl(list(HYDRA_FLAGS))
         super().format_epilog(ctx, formatter)
 
-    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+    def shell_complete(self, ctx: Context, incomplete: str) -> list[CompletionItem]:
         """Options for ``-...``; otherwise Hydra overrides.
 
         bash splits ``env=pro`` into the words ``env``, ``=`` and ``pro``: completions replace only the last.
