@@ -36,14 +36,16 @@ def leftovers(directory: Path) -> set[str]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def private_tempdir() -> Iterator[Path]:
+def private_tempdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The session's temporary directory; fails the session if a ``syllabus-*`` entry is left in it.
 
     Short (``/tmp/st…``): Ray's socket paths live under the temp dirs made in it and must stay under
     107 characters.
     """
-    # multiprocessing's own temp dir is removed at interpreter exit, after this fixture: not in ours.
+    # Not in ours: multiprocessing's own temp dir (removed at interpreter exit, after this fixture) and
+    # pytest's tmp_path (kept for a look after a failure; short enough for the sockets made in it).
     multiprocessing.util.get_temp_dir()
+    tmp_path_factory.getbasetemp()
     directory = Path(tempfile.mkdtemp(prefix="st", dir="/tmp"))
     saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
     os.environ["TMPDIR"] = str(directory)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -176,11 +178,12 @@ def test_ray_env_actor_failure_stops_the_run(tmp_path, fault):
 @pytest.mark.parametrize("sync", ["multiprocessing", "none"])
 def test_learner_killed_after_a_checkpoint_resumes_without_a_hole_in_the_logs(tmp_path, sync):
     run_dir = tmp_path / "run"
-    # A killed learner cannot remove its temporary directories (sweep state, sync socket): they go here.
-    (tmp_path / "tmp").mkdir()
+    # A killed learner cannot remove its temporary directories (sweep state, sync socket): they go in
+    # one of this test's, short for the socket path.
+    temp_dir = tempfile.mkdtemp(prefix="killed-", dir="/tmp")
     proc = subprocess.Popen(
         [*SYLLABUS, "train", *RUN, f"sync={sync}", f"hydra.run.dir={run_dir}"],
-        cwd=tmp_path, env=cli_env() | {"TMPDIR": str(tmp_path / "tmp")}, stdout=subprocess.PIPE,
+        cwd=tmp_path, env=cli_env() | {"TMPDIR": temp_dir}, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )  # fmt: skip
@@ -199,6 +202,7 @@ def test_learner_killed_after_a_checkpoint_resumes_without_a_hole_in_the_logs(tm
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(scaled(10))
+        shutil.rmtree(temp_dir, ignore_errors=True)
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["status"] == "running"  # what a SIGKILL leaves; the lock went with the process
     latest = latest_checkpoint(run_dir)
