@@ -113,6 +113,14 @@ def train(run: RunConfig, run_dir: Path, *, resume: bool, command: str, quiet: b
     learner: Learner | None = None
     try:
         with stop_on_signals(stop):
+            logger.info(
+                "%s: starting %d %s envs (sync=%s) and %s; progress follows once training starts",
+                run_dir,
+                run.num_envs,
+                run.env.name,
+                run.sync.name,
+                run.learner.name,
+            )
             learner = learner_type.open(run, curriculum, checkpoint, state)
             with learner:
                 status = _learn(
