@@ -148,7 +148,8 @@ class TrainCommand(TyperCommand):
             formatter.write_paragraph()
             formatter.write_text(
                 "Pick an option with GROUP=OPTION, set a key with GROUP.KEY=VALUE (e.g. env=procgen "
-                "env.num_levels=200); `syllabus train --cfg job` prints the composed config."
+                "env.num_levels=200); `syllabus configs` lists the groups, `syllabus train --cfg job` "
+                "prints the composed config."
             )
         with formatter.section("Hydra flags"):
             formatter.write_dl(list(HYDRA_FLAGS))
