@@ -18,8 +18,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
+# Trains with the defaults, draws the run's plots, then prints its directory and what to run next.
 train: install
 	$(VENV)/bin/syllabus train
+	@run="$$(ls -dt outputs/*/*/ | head -n 1)"; run="$${run%/}"; \
+	$(VENV)/bin/syllabus plot "$$run" >/dev/null && \
+	printf '\nRun directory: %s (config, logs, checkpoints, plots/)\n' "$$run" && \
+	printf 'Next: %s/bin/syllabus eval %s   (after `source %s/bin/activate`: syllabus eval ...)\n' \
+		"$(VENV)" "$$run" "$(VENV)"
 
 # The whole suite, fast tier first: a broken basic fails in minutes, before the slow tier starts.
 test: install
@@ -68,7 +74,8 @@ docs-figures: install
 	cp $$runs/plr/plots/curriculum.png docs/img/curriculum_plr.png && \
 	cp $$runs/lp/plots/curriculum.png docs/img/curriculum_lp.png
 
-# The built wheel, installed with the runner extra in a fresh virtualenv outside the checkout,
-# runs `syllabus configs/train/eval/plot` (.ci/wheel_smoke.sh).
+# The built wheel, installed in a fresh virtualenv outside the checkout (the library alone, then the
+# runner extra, then every extra), runs `syllabus configs/train/eval/plot` and every example and
+# docs Python block in the install it needs (.ci/wheel_smoke.sh).
 smoke: install
 	.ci/wheel_smoke.sh $(PY)

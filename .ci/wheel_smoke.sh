@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Wheel smoke test: what a new user gets from `pip install "syllabus-curriculum[runner,pettingzoo]"`.
-# Builds the wheel, installs it with the runner and pettingzoo extras (and the tested torch/numpy from
-# constraints.txt) into a fresh virtualenv in a temporary directory outside the checkout, then runs
-# `syllabus configs`, a tiny `syllabus train`, `syllabus eval`, `compare` and `plot` from there, and a
-# tiny self-play run (`env=connect_four curriculum=pfsp`).
-# Usage: .ci/wheel_smoke.sh [PYTHON]   (default: python3; `make smoke` passes the project's venv)
+# Wheel smoke test: what a new user gets from `pip install syllabus-curriculum` and its extras.
+# Builds the wheel and installs it (with the tested torch/numpy from constraints.txt) into a fresh
+# virtualenv in a temporary directory outside the checkout, in three steps; after each, runs every
+# example and docs Python block that needs no more than that install (.ci/smoke_examples.py):
+#   1. the library alone (numpy, gymnasium);
+#   2. the runner extra: also `syllabus --version`, `train --help`, `configs`, a tiny `train`, `eval`, `plot`;
+#   3. every extra but dev and docs (Ray, RLlib, Procgen, MiniGrid, ...).
+# Usage: .ci/wheel_smoke.sh [PYTHON]   (default: python3; `make smoke` passes the project's venv,
+# whose pytest reads the docs' blocks as tests/test_docs.py does)
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON="${1:-python3}"
+case "$PYTHON" in */*) PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")";; esac  # used after cd
 START=$SECONDS
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/syllabus-wheel-smoke.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
@@ -46,16 +50,32 @@ if problems:
     sys.exit("wheel smoke: " + "; ".join(problems))
 PY
 
-step "install it with the runner and pettingzoo extras into a fresh virtualenv in $WORK"
+VENV_PY="$WORK/venv/bin/python"
+install() {  # install WHAT: the wheel with extras, into the smoke virtualenv
+    "$VENV_PY" -m pip install --quiet -c "$REPO/constraints.txt" "$1" >>"$WORK/pip.log" 2>&1 \
+        || { cat "$WORK/pip.log"; exit 1; }
+}
+run_scripts() {  # run_scripts STAGE: the examples and docs blocks of that install
+    "$PYTHON" "$REPO/.ci/smoke_examples.py" "$1" "$VENV_PY" "$WORK/scripts"
+}
+
+step "install the library alone into a fresh virtualenv in $WORK"
 "$PYTHON" -m venv "$WORK/venv"
-"$WORK/venv/bin/python" -m pip install --quiet --upgrade pip >"$WORK/pip.log" 2>&1 || { cat "$WORK/pip.log"; exit 1; }
-"$WORK/venv/bin/python" -m pip install --quiet -c "$REPO/constraints.txt" "${WHEEL}[runner,pettingzoo]" >>"$WORK/pip.log" 2>&1 \
-    || { cat "$WORK/pip.log"; exit 1; }
-"$WORK/venv/bin/python" -m pip show syllabus-curriculum | grep -E '^(Name|Version|Location)'
+"$VENV_PY" -m pip install --quiet --upgrade pip >"$WORK/pip.log" 2>&1 || { cat "$WORK/pip.log"; exit 1; }
+install "$WHEEL"
+"$VENV_PY" -m pip show syllabus-curriculum | grep -E '^(Name|Version|Location)'
 
 cd "$WORK"
 unset PYTHONPATH  # nothing from the checkout
+step "examples and docs blocks of the library alone"
+run_scripts base
+
+step "add the runner extra"
+install "${WHEEL}[runner]"
 SYLLABUS="$WORK/venv/bin/syllabus"
+step "syllabus --version; syllabus train --help"
+"$SYLLABUS" --version
+"$SYLLABUS" train --help | grep -q "Config groups" || { echo "wheel smoke: train --help lists no config groups" >&2; exit 1; }
 step "syllabus configs"
 "$SYLLABUS" configs
 step "syllabus train experiment=quick"
@@ -73,6 +93,25 @@ step "Hydra finds the Ray launcher plugin in the wheel"
 step "syllabus plot run"
 "$SYLLABUS" plot run
 test -f run/plots/learning_curves.png && test -f run/plots/task_distribution.png
+step "examples and docs blocks of the runner install"
+run_scripts runner
+
+EXTRAS="$("$PYTHON" - "$WHEEL" <<'PY'
+import sys
+import zipfile
+from email.parser import Parser
+
+wheel = zipfile.ZipFile(sys.argv[1])
+(metadata,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+extras = Parser().parsestr(wheel.read(metadata).decode()).get_all("Provides-Extra") or []
+print(",".join(e for e in extras if e not in ("dev", "docs")))
+PY
+)"
+step "add every extra but dev and docs: $EXTRAS"
+install "${WHEEL}[$EXTRAS]"
+step "examples and docs blocks that need them"
+run_scripts all
+
 step "syllabus train env=connect_four curriculum=pfsp (self-play, tiny), eval, plot"
 "$SYLLABUS" train env=connect_four curriculum=pfsp num_envs=2 total_timesteps=512 learner.n_steps=64 \
     learner.n_minibatches=2 curriculum.snapshot_interval=128 logger.tensorboard=false hydra.run.dir=c4 --quiet

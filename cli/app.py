@@ -9,13 +9,15 @@ from typing import Annotated
 
 import typer
 from syllabus.cli.errors import DEBUG_ENV, USAGE_EXIT, UserError, enable_debug, report, user_error_types
+from syllabus.cli.train_command import TrainCommand
 
 app = typer.Typer(
     name="syllabus",
     help="Curriculum-learning experiments: train with Hydra configs, evaluate, plot.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # for every command: -h is never Hydra's
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: readable at 80 columns, full option names
 )
 
 _HYDRA_FLAGS_WITHOUT_RESUME = (
@@ -30,8 +32,20 @@ _HYDRA_FLAGS_WITHOUT_RESUME = (
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from syllabus import __version__
+
+        typer.echo(f"syllabus-curriculum {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Show the version and exit.", callback=_show_version, is_eager=True),
+    ] = False,
     debug: Annotated[
         bool,
         typer.Option(
@@ -61,8 +75,10 @@ def _quote(value: str) -> str:
 
 
 @app.command(
+    cls=TrainCommand,
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     options_metavar="[OPTIONS] [OVERRIDES]...",
+    short_help="Train with Hydra configs and overrides; sweeps with -m.",
     help=(
         "Train with Hydra overrides, e.g. `syllabus train env=procgen curriculum=plr seed=3`. "
         "Hydra's grammar and flags work: -m/--multirun sweeps (`-m curriculum=dr,plr seed=0,1`, "
@@ -84,10 +100,19 @@ def train(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Periodic log lines instead of a progress bar.")
     ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Show the version and exit.", callback=_show_version, is_eager=True),
+    ] = False,
 ) -> None:
     from syllabus.cli.hydra_app import run_train
 
     args = list(ctx.args)
+    if any(a in ("-sc", "--shell-completion") or a.startswith("--shell-completion=") for a in args):
+        raise UserError(
+            "Hydra's shell completion does not apply to `syllabus train`; "
+            "install syllabus's own with: syllabus --install-completion"
+        )
     if resume is not None:
         run_dir = _check_run_dir(resume)
         clash = [a for a in args if a.split("=")[0] in _HYDRA_FLAGS_WITHOUT_RESUME]
@@ -280,7 +305,7 @@ def configs() -> None:
 def main() -> None:
     """Entry point of the ``syllabus`` console script: a user's mistake is one line on stderr and exit 2."""
     try:
-        app()
+        app(prog_name="syllabus")
     except user_error_types() as exc:
         report("syllabus", str(exc), exc)
         raise SystemExit(USAGE_EXIT) from None

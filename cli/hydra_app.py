@@ -175,7 +175,7 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
             raise SystemExit(USAGE_EXIT) from None
     main = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")(train_job)
     saved_argv = sys.argv
-    sys.argv = ["syllabus-train", *args]
+    sys.argv = [PROG, *args]  # Hydra's usage and errors name the command
     try:
         with _sweep_interrupts(state_dir):
             try:
@@ -304,17 +304,27 @@ _VALUE_OPTIONS = {
 }
 
 
+_INFO_CHOICES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+
+
 def with_override(args: list[str], override: str) -> list[str]:
-    """``args`` with ``override`` next to the user's overrides (Hydra's parser wants them in one run)."""
+    """``args`` with ``override`` next to the user's overrides (Hydra's parser wants them in one run).
+
+    Without overrides it goes first: after a flag with an optional value (``--info``) it would be
+    taken as that value.
+    """
     last, i = None, 0
     while i < len(args):
         if args[i] in _VALUE_OPTIONS:
             i += 2
             continue
+        if args[i] in ("-i", "--info") and i + 1 < len(args) and args[i + 1] in _INFO_CHOICES:
+            i += 2  # --info takes an optional value
+            continue
         if not args[i].startswith("-"):
             last = i
         i += 1
-    at = len(args) if last is None else last + 1
+    at = 0 if last is None else last + 1
     return [*args[:at], override, *args[at:]]
 
 

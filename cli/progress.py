@@ -18,18 +18,37 @@ def _fmt_return(value: float) -> str:
 
 
 class LogLines:
-    """Writes one log line per log interval (Hydra also copies it into the run's ``train.log``)."""
+    """Log lines for a log reader: one when training starts, then one per log interval (env steps)
+    and one whenever ``log_seconds`` of wall time passed without a line, so a slow run is never silent
+    for long. Hydra also copies them into the run's ``train.log``.
 
-    def __init__(self, total: int, initial: int) -> None:
+    Args:
+        total: The run's step budget.
+        initial: Steps done before this session (resumed runs).
+        log_seconds: The longest time between two lines while training runs.
+    """
+
+    def __init__(self, total: int, initial: int, log_seconds: float = 30.0) -> None:
         self.total = total
-        self._start = time.monotonic()
-        self._initial = initial
+        self._log_seconds = log_seconds
+        self._last_time = time.monotonic()
+        self._last_steps = initial
+        logger.info(
+            "training from step %d to %d; a progress line every %g s or log interval",
+            initial,
+            total,
+            log_seconds,
+        )
 
     def update(self, steps: int, mean_return: float) -> None:
-        """Called on every step; log lines only appear at intervals."""
+        """Called on every step: a line when ``log_seconds`` passed since the last one."""
+        now = time.monotonic()
+        if now - self._last_time >= self._log_seconds:
+            self.interval(steps, (steps - self._last_steps) / (now - self._last_time), mean_return)
 
     def interval(self, steps: int, steps_per_sec: float, mean_return: float) -> None:
         """One line: steps, percent, steps/s, mean return, ETA."""
+        self._last_time, self._last_steps = time.monotonic(), steps
         remaining = max(self.total - steps, 0)
         eta = remaining / steps_per_sec if steps_per_sec > 0 else float("nan")
         logger.info(
@@ -92,7 +111,9 @@ class ProgressBar:
         self._progress.stop()
 
 
-def make_display(mode: str, *, multirun: bool, total: int, initial: int) -> Any:
-    """A [`ProgressBar`][syllabus.cli.progress.ProgressBar] for ``mode=bar``, or ``auto`` on a terminal outside multiruns; else [`LogLines`][syllabus.cli.progress.LogLines]."""
+def make_display(mode: str, *, multirun: bool, total: int, initial: int, log_seconds: float = 30.0) -> Any:
+    """A [`ProgressBar`][syllabus.cli.progress.ProgressBar] for ``mode=bar``, or ``auto`` on a terminal
+    outside multiruns; else [`LogLines`][syllabus.cli.progress.LogLines] (a line at least every
+    ``log_seconds``)."""
     bar = mode == "bar" or (mode == "auto" and not multirun and sys.stdout.isatty())
-    return ProgressBar(total, initial) if bar else LogLines(total, initial)
+    return ProgressBar(total, initial) if bar else LogLines(total, initial, log_seconds)

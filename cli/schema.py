@@ -282,6 +282,7 @@ class LoggerConfig:
 
     name: str = "default"
     log_interval: int = 4096
+    log_seconds: float = 30.0
     checkpoint_interval: int = 0
     tensorboard: bool = True
     progress: str = "auto"
@@ -408,6 +409,7 @@ def _check_values(run: RunConfig) -> None:
         "total_timesteps": run.total_timesteps,
         "num_envs": run.num_envs,
         "logger.log_interval": run.logger.log_interval,
+        "logger.log_seconds": run.logger.log_seconds,
         "logger.max_tasks": run.logger.max_tasks,
     }
     if isinstance(run.learner, SB3PPOConfig):

@@ -137,6 +137,14 @@ def train(
         with stop_on_signals(stop):
             if stop_requested is not None and stop_requested():
                 stop.set()
+            logger.info(
+                "%s: starting %d %s envs (sync=%s) and %s; progress follows once training starts",
+                run_dir,
+                run.num_envs,
+                run.env.name,
+                run.sync.name,
+                run.learner.name,
+            )
             learner = learner_type.open(run, curriculum, checkpoint, state)
             with learner:
                 status = _learn(
@@ -193,6 +201,7 @@ def _learn(
         multirun=multirun,
         total=run.total_timesteps,
         initial=state.num_timesteps,
+        log_seconds=run.logger.log_seconds,
     )
 
     def snapshot(name: str) -> Path:

@@ -12,6 +12,7 @@ NEXT_STEP autoreset mode): that call ignores the action, returns reward 0 and th
 observation of the new episode, and its info holds the new task. This loop stores those
 "autoreset steps" like any other step but masks them out of the PPO loss.
 """
+# smoke-args: --total-timesteps 1024 --num-envs 2 --num-steps 64
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ evaluation episodes run on a fixed task without touching the curriculum.
 
     python examples/rllib_plr.py --iterations 20
 """
+# smoke-args: --iterations 2 --batch-size 256
 
 from __future__ import annotations
 

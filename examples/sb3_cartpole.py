@@ -7,6 +7,7 @@ in this process and hands every env its next task on reset.
 
     python examples/sb3_cartpole.py --timesteps 60000
 """
+# smoke-args: --timesteps 2048 --num-envs 2
 
 from __future__ import annotations
 

@@ -4,13 +4,20 @@
 * No test module leaves a process behind: every process the suite starts inherits a session marker
   in its environment, so one that outlives its test module (even reparented to init, as an orphaned
   Ray or join-probe process would be) fails that module's last test, and is then killed.
+* No test leaves a temp dir: every test runs with a private temporary directory (``TMPDIR`` for
+  subprocesses, ``tempfile.tempdir`` in this process), so a ``syllabus-*`` directory a test leaves
+  behind is found and blamed on that test, whatever else runs on the machine.
 """
 
 from __future__ import annotations
 
+import multiprocessing.util
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -19,6 +26,8 @@ from timeouts import SCALE, scaled
 
 SESSION_MARKER = "SYLLABUS_TEST_SESSION"
 os.environ.setdefault(SESSION_MARKER, uuid.uuid4().hex)  # inherited by every process a test starts
+
+LEFTOVER_PATTERN = "syllabus-*"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -64,3 +73,52 @@ def no_orphan_processes() -> Iterator[None]:
             except psutil.Error:
                 pass
         pytest.fail(f"the test module left {len(alive)} process(es) running: {described}", pytrace=False)
+
+
+def leftovers(directory: Path) -> set[str]:
+    """Names of the ``syllabus-*`` entries in ``directory``."""
+    return {path.name for path in directory.glob(LEFTOVER_PATTERN)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_tempdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The session's temporary directory; fails the session if a ``syllabus-*`` entry is left in it.
+
+    Short (``/tmp/st…``): Ray's socket paths live under the temp dirs made in it and must stay under
+    107 characters.
+    """
+    # Not in ours: multiprocessing's own temp dir (removed at interpreter exit, after this fixture) and
+    # pytest's tmp_path (kept for a look after a failure; short enough for the sockets made in it).
+    multiprocessing.util.get_temp_dir()
+    tmp_path_factory.getbasetemp()
+    directory = Path(tempfile.mkdtemp(prefix="st", dir="/tmp"))
+    saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = str(directory)
+    tempfile.tempdir = str(directory)
+    try:
+        yield directory
+    finally:
+        left = sorted(leftovers(directory))
+        tempfile.tempdir = saved_tempdir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+        shutil.rmtree(directory, ignore_errors=True)
+    assert not left, f"the test session left temporary directories: {', '.join(left)}"
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_tempdirs(private_tempdir: Path) -> Iterator[None]:
+    """Fails a test that leaves a new ``syllabus-*`` entry in the temp dir (and removes it)."""
+    before = leftovers(private_tempdir)
+    yield
+    new = sorted(leftovers(private_tempdir) - before)
+    for name in new:
+        path = private_tempdir / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    if new:
+        pytest.fail(f"the test left temporary directories in {private_tempdir}: {', '.join(new)}")

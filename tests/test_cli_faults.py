@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from timeouts import scaled
 
 DRIVER = [sys.executable, str(ROOT / "tests" / "fault_driver.py")]
 NUM_ENVS = 3
-SYNC_TIMEOUT = 20.0  # the bound on the stop time
+SYNC_TIMEOUT = scaled(20.0)  # the bound on the stop time
 RUN = [
     f"num_envs={NUM_ENVS}",
     "total_timesteps=100000",  # stops by the fault, long before
@@ -62,7 +64,7 @@ def run_with_fault(
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+            proc.wait(scaled(10))
     ended = time.time()
     result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     assert stamp.exists(), f"the fault never happened\n{out}\n{err}"
@@ -189,9 +191,13 @@ def test_ray_env_actor_failure_stops_the_run(tmp_path, fault):
 @pytest.mark.parametrize("sync", ["multiprocessing", "none"])
 def test_learner_killed_after_a_checkpoint_resumes_without_a_hole_in_the_logs(tmp_path, sync):
     run_dir = tmp_path / "run"
+    # A killed learner cannot remove its temporary directories (sweep state, sync socket): they go in
+    # one of this test's, short for the socket path.
+    temp_dir = tempfile.mkdtemp(prefix="killed-", dir="/tmp")
     proc = subprocess.Popen(
         [*SYLLABUS, "train", *RUN, f"sync={sync}", f"hydra.run.dir={run_dir}"],
-        cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path, env=cli_env() | {"TMPDIR": temp_dir}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )  # fmt: skip
     try:
@@ -203,12 +209,13 @@ def test_learner_killed_after_a_checkpoint_resumes_without_a_hole_in_the_logs(tm
         else:
             pytest.fail("the run ended before logging progress:\n" + "".join(lines))
         os.kill(proc.pid, signal.SIGKILL)  # the learner only: its workers must notice and exit
-        proc.wait(30)
+        proc.wait(scaled(30))
         _assert_no_process_left(proc.pid)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+            proc.wait(scaled(10))
+        shutil.rmtree(temp_dir, ignore_errors=True)
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["status"] == "running"  # what a SIGKILL leaves; the lock went with the process
     latest = latest_checkpoint(run_dir)
@@ -282,7 +289,7 @@ def test_ctrl_c_of_a_joblib_sweep_checkpoints_every_running_job(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+            proc.wait(scaled(10))
     assert proc.returncode == 130, "".join(lines) + rest
     _assert_no_process_left(proc.pid)
     for job in range(2):

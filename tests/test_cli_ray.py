@@ -277,7 +277,9 @@ def test_joining_a_silent_listener_fails_within_join_timeout(tmp_path):
     assert result.returncode == 2, output
     assert f"sync.address='{address}': no Ray cluster answered within sync.join_timeout=4 s" in output
     assert "Traceback" not in output
-    assert elapsed < 90, f"took {elapsed:.0f} s"  # the CLI's own start-up (imports) under load, plus 4 s
+    assert elapsed < scaled(90), (
+        f"took {elapsed:.0f} s"
+    )  # the CLI's own start-up (imports) under load, plus 4 s
     assert not marked_processes(marker), "the join probe outlived the run"
 
 
@@ -309,10 +311,10 @@ def test_ctrl_c_stops_a_join_at_once(tmp_path):
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+                proc.wait(scaled(10))
     assert proc.returncode == 130, "".join(lines) + rest
     assert "Traceback" not in rest
-    assert elapsed < 20, f"one Ctrl-C took {elapsed:.0f} s to stop the join"
+    assert elapsed < scaled(20), f"one Ctrl-C took {elapsed:.0f} s to stop the join"
     assert not marked_processes(marker), "the join probe outlived the run"
 
 
@@ -322,7 +324,7 @@ def test_joining_with_a_wrong_token_names_the_cause(tmp_path):
     with other_ray_cluster(tmp_path) as (address, _, _):
         env = {**cli_env(), "RAY_AUTH_TOKEN": secrets.token_hex(16), "RAY_AUTH_MODE": "token"}
         result = subprocess.run(
-            [*SYLLABUS, "train", "sync=ray", f"sync.address={address}", "sync.join_timeout=60",
+            [*SYLLABUS, "train", "sync=ray", f"sync.address={address}", f"sync.join_timeout={scaled(60):g}",
              f"hydra.run.dir={tmp_path / 'run'}"],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=scaled(150),
         )  # fmt: skip

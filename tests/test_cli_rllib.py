@@ -179,7 +179,7 @@ def test_ctrl_c_checkpoints_an_rllib_run_and_leaves_no_ray_process(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+            proc.wait(scaled(10))
     assert proc.returncode == 130, "".join(lines) + rest
     assert "interrupted at step" in rest
     _, alive = psutil.wait_procs(marked_processes(marker), timeout=scaled(15))

@@ -9,6 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import psutil
 import pytest
 from cli_fixtures import SYLLABUS, TINY, cli_env, header, live_session_processes, read_csv, syllabus
 from timeouts import scaled
@@ -168,10 +169,11 @@ def test_ctrl_c_saves_a_checkpoint_leaves_no_process_and_resumes(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+            proc.wait(scaled(10))
     assert proc.returncode == 130, "".join(lines) + rest
     assert "interrupted at step" in rest
-    assert not live_session_processes(proc.pid), "processes of the run outlived it"
+    _, alive = psutil.wait_procs(live_session_processes(proc.pid), timeout=scaled(15))
+    assert not alive, f"processes of the run outlived it: {alive}"
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["status"] == "interrupted"
     (checkpoint,) = (run_dir / "checkpoints").iterdir()

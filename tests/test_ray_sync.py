@@ -218,8 +218,10 @@ def test_id_of_an_env_whose_actor_died_is_free_again():
 
 def test_stalled_learner_call_times_out():
     signal = Signal.remote()
-    with make_ray_curriculum(StallingCurriculum(), timeout=0.5) as curriculum:
-        with pytest.raises(CurriculumTimeoutError, match="'curriculum' did not answer within 0.5 s"):
+    with make_ray_curriculum(StallingCurriculum(), timeout=scaled(0.5)) as curriculum:
+        with pytest.raises(
+            CurriculumTimeoutError, match=f"'curriculum' did not answer within {scaled(0.5):g} s"
+        ):
             curriculum.stall(signal)  # the actor stays blocked after the learner gives up
         ray.get(signal.release.remote(), timeout=scaled(10))
         assert curriculum.sample(1) == [0]
