@@ -25,7 +25,7 @@ class TaskInterfaceError(TypeError):
 class EnvWorkerError(RuntimeError):
     """An environment failed: it raised, its worker process or actor died, or it did not answer in time.
 
-    Raised by the vector envs of [`syllabus.integrations`][syllabus.integrations]; the message names
+    Raised by the vector envs of ``syllabus.integrations``; the message names
     the env's index and the cause (the env's exception and traceback, or how its worker ended).
 
     Attributes:

@@ -33,7 +33,7 @@ class RayVecEnv(VecEnv):
     curriculum with ``make_ray_curriculum`` and wrap each env in ``RaySyncWrapper`` in its factory.
 
     An environment that raises, or whose actor dies (its process crashed, its node failed, it
-    was killed), stops the run: the call raises [`EnvWorkerError`][syllabus.integrations.ray_vec_env.EnvWorkerError] naming the env index and
+    was killed), stops the run: the call raises [`EnvWorkerError`][syllabus.core.errors.EnvWorkerError] naming the env index and
     the cause (the exception and its traceback, or the actor's death). When an env's sync
     wrapper lost the curriculum, the call raises that [`CurriculumError`][syllabus.core.errors.CurriculumError]
     (e.g. ``CurriculumConnectionError`` naming the curriculum actor), prefixed with the env index.
