@@ -122,7 +122,7 @@ def test_procgen_plr_run_and_held_out_eval(tmp_path):
 
 
 MISTAKES = [
-    (["curriculum=nope"], f"Available options in 'curriculum': {', '.join(CURRICULA)}"),
+    (["curriculum=nope"], f"Available options in 'curriculum': {', '.join(group_options()['curriculum'])}"),
     (["seed=abc"], "seed must be an integer, got 'abc'"),
     (["seed=-1"], "seed must be in [0, 4294967295], got -1"),
     (["+curriculum.temprature=1"], "curriculum.temprature: Key 'temprature' not in 'PLRConfig'"),

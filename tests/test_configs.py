@@ -56,6 +56,8 @@ def test_each_curriculum_builds_on_cartpole(curriculum):
         assert isinstance(built, Curriculum)
         tasks = built.task_space if env == "connect_four" else space  # self-play: the pool's opponent ids
         assert all(tasks.contains(task) for task in built.sample(5))
+        if env == "connect_four":
+            built.pool.close()  # its snapshots' temporary directory
 
 
 @pytest.mark.parametrize("env", GROUPS["env"])
