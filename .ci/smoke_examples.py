@@ -40,6 +40,10 @@ EXTRA_OF_MODULE = {
     "stable_baselines3": "sb3",
     "torch": "sb3",
     "syllabus.integrations.sb3": "sb3",
+    "syllabus.integrations.sb3_vec_env": "sb3",
+    "syllabus.integrations.sb3_impala": "sb3",
+    "syllabus.integrations.sb3_robust_ppo": "sb3",
+    "syllabus.integrations.sb3_pettingzoo": "other",
     "hydra": "runner",
     "omegaconf": "runner",
     "typer": "runner",
@@ -48,6 +52,8 @@ EXTRA_OF_MODULE = {
 }
 # Library names that import an optional package when used.
 RAY_NAMES = re.compile(r"\b(RayVecEnv|make_ray_curriculum|RaySyncWrapper|RayPettingZooSyncWrapper)\b")
+# Names syllabus.core loads from PettingZoo when used.
+PETTINGZOO_NAMES = re.compile(r"\bPettingZoo\w*")
 SMOKE_ARGS = re.compile(r"^# smoke-args:(.*)$", re.M)
 TIMEOUT = 600
 
@@ -64,6 +70,8 @@ class Script:
 def needed_extras(code: str) -> set[str]:
     """The extras the code's imports need (``"other"`` for a package no known extra names)."""
     extras = {"ray"} if RAY_NAMES.search(code) else set()
+    if PETTINGZOO_NAMES.search(code):
+        extras.add("other")
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -82,7 +90,13 @@ def needed_extras(code: str) -> set[str]:
                 continue
             elif top in LIBRARY_MODULES:
                 if name.startswith(
-                    ("syllabus.envs.procgen", "syllabus.envs.minigrid", "syllabus.integrations.rllib")
+                    (
+                        "syllabus.envs.procgen",
+                        "syllabus.envs.minigrid",
+                        "syllabus.envs.mpe",
+                        "syllabus.envs.connect_four",
+                        "syllabus.integrations.rllib",
+                    )
                 ):
                     extras.add("other")
             else:

@@ -9,6 +9,7 @@ per episode.
 
     python examples/rllib_multiagent.py --iterations 10
 """
+# smoke-args: --iterations 1 --batch-size 300
 
 from __future__ import annotations
 

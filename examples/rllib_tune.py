@@ -6,6 +6,7 @@ with the trial. Each trial's checkpoints carry its curriculum's state.
 
     python examples/rllib_tune.py --iterations 3
 """
+# smoke-args: --iterations 1 --batch-size 200
 
 from __future__ import annotations
 
