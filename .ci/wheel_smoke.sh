@@ -88,7 +88,7 @@ step "syllabus compare run"
 "$SYLLABUS" compare run --reps 200
 test -f run/compare/compare.md && test -f run/compare/intervals.png
 step "Hydra finds the Ray launcher plugin in the wheel"
-"$SYLLABUS" train --info plugins | grep -q "hydra_plugins.syllabus_launchers.ray_launcher.RayLauncher" \
+"$SYLLABUS" train --info plugins | grep -q "hydra_plugins.syllabus_launchers.ray_launcher" \
   || { echo "wheel smoke: Hydra does not list the Ray launcher plugin" >&2; exit 1; }
 step "syllabus plot run"
 "$SYLLABUS" plot run
