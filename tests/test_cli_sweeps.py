@@ -1,8 +1,9 @@
 """Sweeps beyond one machine: `syllabus train -m` with hydra/launcher=submitit_local and hydra/launcher=ray
 (a local 2-node Ray cluster on loopback), a failing job in each, and `syllabus eval` of a sweep directory.
 
-A job fails for real: ``learner.learning_rate=nan`` passes the config checks and makes torch's Adam raise
-when the learner is built, which the runner reports as a failed run.
+A job fails for real: ``learner.learning_rate=1e30`` passes the config checks (a finite rate > 0) and the
+first update turns the policy's weights into NaN, so the next rollout raises, which the runner reports
+as a failed run.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from cli_fixtures import SYLLABUS, TINY, cli_env, syllabus
 from timeouts import scaled
 
 MARKER = "SYLLABUS_TEST_SWEEP"  # inherited by every process a test starts, Ray's included
-FAILING_AND_GOOD = ["seed=0", "learner.learning_rate=nan,0.0003", "sync=none", *TINY]
+FAILING_AND_GOOD = ["seed=0", "learner.learning_rate=1e30,0.0003", "sync=none", *TINY]
 
 
 def marked_processes(marker: str) -> list[psutil.Process]:
@@ -50,7 +51,7 @@ def free_port() -> int:
 
 
 def assert_one_failed_one_completed(result: subprocess.CompletedProcess, sweep: Path) -> None:
-    """Job 0 (learning rate nan) failed and is named in the summary; job 1 finished."""
+    """Job 0 (learning rate 1e30) failed and is named in the summary; job 1 finished."""
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"1 job(s) of the sweep failed: {sweep / '0'}" in result.stderr, result.stderr
     assert json.loads((sweep / "1" / "meta.json").read_text())["status"] == "completed"
