@@ -28,6 +28,7 @@ from syllabus.core import (
     CurriculumError,
     CurriculumTimeoutError,
     CurriculumWrapper,
+    RayCurriculumWrapper,
     RaySyncWrapper,
     make_ray_curriculum,
 )
@@ -153,6 +154,21 @@ def test_name_taken_and_namespaces():
     replacement = make_ray_curriculum(RecordingCurriculum())  # the name is free again after close
     replacement.close()
     replacement.close()  # idempotent
+
+
+def test_a_hand_built_handle_never_kills_the_actor_unless_it_owns_it():
+    with make_ray_curriculum(RecordingCurriculum()) as curriculum:
+        handle = RayCurriculumWrapper(curriculum.actor, "curriculum", None, 10.0, curriculum.task_space)
+        assert handle.sample(1) == [0]
+        handle.close()
+        del handle
+        assert curriculum.sample(1) == [1]  # the actor lives on for its owner
+        owner = RayCurriculumWrapper(
+            curriculum.actor, "curriculum", None, 10.0, curriculum.task_space, owner=True
+        )
+        owner.close()
+        with pytest.raises(CurriculumError):
+            curriculum.sample(1)
 
 
 def test_missing_actor_and_bad_arguments():

@@ -234,7 +234,8 @@ class RayCurriculumWrapper(CurriculumWrapper):
         namespace: The actor's Ray namespace (``None``: the job's).
         timeout: Seconds a forwarded call may take before raising.
         task_space: The curriculum's task space.
-        owner: Whether closing (or garbage collecting) this wrapper kills the actor.
+        owner: Whether closing (or garbage collecting) this wrapper kills the actor; ``False`` unless
+            asked for, so a handle built by hand never kills a curriculum others use.
     """
 
     def __init__(
@@ -245,7 +246,7 @@ class RayCurriculumWrapper(CurriculumWrapper):
         timeout: float,
         task_space: TaskSpace,
         *,
-        owner: bool = True,
+        owner: bool = False,
     ) -> None:
         # The base class's state (a dispatcher and its lock) lives in the actor; only _call differs.
         self.actor = actor
@@ -444,7 +445,7 @@ def make_ray_curriculum(
         raise CurriculumConnectionError(
             f"the curriculum actor {_label(name, namespace)} failed to start: {exc}"
         ) from None
-    return RayCurriculumWrapper(actor, name, namespace, timeout, task_space)
+    return RayCurriculumWrapper(actor, name, namespace, timeout, task_space, owner=True)
 
 
 def attach_ray_curriculum(
@@ -489,7 +490,7 @@ def attach_ray_curriculum(
         raise CurriculumConnectionError(
             f"the curriculum actor {_label(name, namespace)} is dead (closed, killed, or its node failed): {exc}"
         ) from None
-    return RayCurriculumWrapper(actor, name, namespace, timeout, task_space, owner=False)
+    return RayCurriculumWrapper(actor, name, namespace, timeout, task_space)
 
 
 class _RayTransport:
