@@ -97,9 +97,10 @@ def test_zsh_completion_of_a_sweep_list(tmp_path):
 
 
 def test_completion_installs_with_one_command_for_syllabus(tmp_path):
-    result = run(
-        "--install-completion", "bash", cwd=tmp_path, env={"HOME": str(tmp_path), "SHELL": "/bin/bash"}
-    )
+    # Typer detects the shell from the process tree (here: whatever runs pytest, `sh` in CI);
+    # its test switch makes `--install-completion` take the shell by name instead.
+    env = {"HOME": str(tmp_path), "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    result = run("--install-completion", "bash", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     script = (tmp_path / ".bash_completions" / "syllabus.sh").read_text()
     assert "_SYLLABUS_COMPLETE=complete_bash" in script and "syllabus-train" not in script
