@@ -13,104 +13,21 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-import gymnasium as gym
-from syllabus.cli.builders import MissingDependencyError, is_multiagent, make_parallel_task_env, make_task_env
+from syllabus.cli.builders import MissingDependencyError, is_multiagent, make_task_env
+from syllabus.cli.env_factories import direct_env, ray_env, worker_env
 from syllabus.cli.ray_cluster import check_cluster, connect_ray, curriculum_actor_name, start_curriculum_actor
 from syllabus.cli.schema import ConfigError, RaySyncConfig, RunConfig
 from syllabus.cli.selfplay import with_opponent_pool
 
-from syllabus.core import (
-    Curriculum,
-    MultiProcessingSyncWrapper,
-    RaySyncWrapper,
-    make_multiprocessing_curriculum,
-)
-from syllabus.core.direct_sync import DirectSyncWrapper
-from syllabus.integrations.sb3_vec_env import (
-    FiniteRewardCheck,
-    GuardedSubprocVecEnv,
-    guard_env_fns,
-    worker_signals_blocked,
-)
+from syllabus.core import Curriculum, make_multiprocessing_curriculum
+from syllabus.integrations.env_guard import guard_env_fns
+from syllabus.integrations.sb3_vec_env import FiniteRewardCheck, GuardedSubprocVecEnv, worker_signals_blocked
 
 # Seconds the learner waits for an env beyond sync.timeout, so that the env's own error (e.g. its
 # wait for a task timed out) arrives before the learner gives up on it.
 WORKER_GRACE = 5.0
 
 logger = logging.getLogger("syllabus.train")
-
-
-class TaskInfoWrapper(gym.Wrapper):
-    """Puts the env's current task in the reset ``info["task"]`` when no sync wrapper does (``curriculum=none``)."""
-
-    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        obs, info = self.env.reset(**kwargs)
-        info["task"] = self.env.get_wrapper_attr("task")
-        return obs, info
-
-
-def _multiagent_env(env_cfg: Any, sync: Callable[[Any], Any] | None) -> gym.Env:
-    """A PettingZoo env synced by ``sync`` (the backend's PettingZoo wrapper; ``None``: no curriculum),
-    its agents stacked for parameter sharing ([`syllabus.integrations.sb3_pettingzoo`][syllabus.integrations.sb3_pettingzoo])."""
-    from syllabus.integrations.sb3_pettingzoo import StackedAgentsEnv
-
-    env = make_parallel_task_env(env_cfg)
-    return StackedAgentsEnv(env if sync is None else sync(env))
-
-
-# Each env factory gets the env's index in the vector env, its env_id for the curriculum: the
-# curriculum's messages ("env 2 disconnected") and the runner's ("env 2 died") number envs alike.
-
-
-def _worker_env(env_cfg: Any, task_queue: Any, update_queue: Any, index: int) -> gym.Env:
-    """Env factory run in each SubprocVecEnv worker (which ignores Ctrl-C: the learner closes workers)."""
-    if is_multiagent(env_cfg):
-        from syllabus.core import PettingZooSyncWrapper
-
-        sync = (
-            None
-            if task_queue is None
-            else partial(PettingZooSyncWrapper, task_queue=task_queue, update_queue=update_queue)
-        )
-        return _multiagent_env(env_cfg, sync)
-    env = make_task_env(env_cfg)
-    if task_queue is None:
-        return TaskInfoWrapper(env)
-    return MultiProcessingSyncWrapper(env, task_queue, update_queue, env_id=index)
-
-
-def _direct_env(env_cfg: Any, curriculum: Curriculum | None, index: int) -> gym.Env:
-    """Env factory of ``sync=none``: the curriculum is called in this process."""
-    if is_multiagent(env_cfg):
-        from syllabus.core import DirectPettingZooSyncWrapper
-
-        return _multiagent_env(
-            env_cfg,
-            None if curriculum is None else partial(DirectPettingZooSyncWrapper, curriculum=curriculum),
-        )
-    env = make_task_env(env_cfg)
-    return TaskInfoWrapper(env) if curriculum is None else DirectSyncWrapper(env, curriculum, env_id=index)
-
-
-def _ray_env(
-    env_cfg: Any, actor: Any, curriculum_name: str, namespace: str | None, timeout: float, index: int
-) -> gym.Env:
-    """Env factory of ``sync=ray``, run in each RayVecEnv actor; ``actor`` is the curriculum's (or None)."""
-    if is_multiagent(env_cfg):
-        from syllabus.core import RayPettingZooSyncWrapper
-
-        sync = partial(
-            RayPettingZooSyncWrapper,
-            curriculum_name=curriculum_name,
-            namespace=namespace,
-            actor=actor,
-            timeout=timeout,
-        )
-        return _multiagent_env(env_cfg, None if actor is None else sync)
-    env = make_task_env(env_cfg)
-    if actor is None:
-        return TaskInfoWrapper(env)
-    return RaySyncWrapper(env, curriculum_name, namespace, actor=actor, timeout=timeout, env_id=index)
 
 
 def check_sync_config(sync: Any) -> None:
@@ -205,7 +122,7 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
                 envs.curriculum = wrapper
                 envs._closers.append(wrapper.close)
             venv = GuardedSubprocVecEnv(
-                [partial(_worker_env, run.env, task_queue, update_queue, i) for i in range(run.num_envs)],
+                [partial(worker_env, run.env, task_queue, update_queue, i) for i in range(run.num_envs)],
                 start_method=run.sync.start_method,
                 timeout=run.sync.timeout + WORKER_GRACE,
             )
@@ -221,7 +138,7 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
                 wrapper = start_curriculum_actor(run.sync, curriculum, name)
                 envs.curriculum, actor = wrapper, wrapper.actor
                 envs._closers.append(wrapper.close)
-            factory = partial(_ray_env, run.env, actor, name, run.sync.namespace, run.sync.timeout)
+            factory = partial(ray_env, run.env, actor, name, run.sync.namespace, run.sync.timeout)
             venv = RayVecEnv(
                 guard_env_fns([partial(factory, index=i) for i in range(run.num_envs)]),
                 num_cpus=run.sync.env_num_cpus,
@@ -229,7 +146,7 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
             )
         elif run.sync.name == "none":
             venv = DummyVecEnv(
-                guard_env_fns([partial(_direct_env, run.env, curriculum, i) for i in range(run.num_envs)])
+                guard_env_fns([partial(direct_env, run.env, curriculum, i) for i in range(run.num_envs)])
             )
         else:
             raise ConfigError(f"sync.name: no builder for sync backend {run.sync.name!r}")

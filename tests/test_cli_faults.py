@@ -308,7 +308,8 @@ def test_guarded_subproc_vec_env_names_a_killed_worker_and_closes_the_others(ind
     from functools import partial
 
     import gymnasium as gym
-    from syllabus.cli.vec_env_faults import EnvWorkerError, GuardedSubprocVecEnv
+
+    from syllabus.integrations.sb3_vec_env import EnvWorkerError, GuardedSubprocVecEnv
 
     venv = GuardedSubprocVecEnv([partial(gym.make, "CartPole-v1")] * NUM_ENVS, "fork", timeout=SYNC_TIMEOUT)
     try:
@@ -329,7 +330,7 @@ def test_guarded_subproc_vec_env_names_a_killed_worker_and_closes_the_others(ind
 
 @pytest.mark.timeout(60)
 def test_guarded_subproc_vec_env_reports_an_env_that_fails_to_build():
-    from syllabus.cli.vec_env_faults import EnvWorkerError, GuardedSubprocVecEnv
+    from syllabus.integrations.sb3_vec_env import EnvWorkerError, GuardedSubprocVecEnv
 
     def bad_env():
         raise ValueError("no such env")

@@ -119,20 +119,9 @@ def sigterm_after_training(
     return proc.returncode, stop_time, "".join(lines) + rest, run_dir
 
 
-# Run alone, the multiprocessing case passes (4 of 4 here); inside the whole slow tier it failed twice
-# with "env 0 died: ... exited with code 255" right after the SIGTERM: the code a forkserver child
-# reports when the forkserver itself is gone. Not understood yet, so it may fail without failing CI.
-_FORKSERVER_SIGTERM = pytest.mark.xfail(
-    reason="in the whole slow tier the forkserver sometimes dies of the group's SIGTERM (open defect)",
-    strict=False,
-)
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(400)
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, marks=_FORKSERVER_SIGTERM) if c == "multiprocessing" else c for c in CASES]
-)
+@pytest.mark.parametrize("case", CASES)
 def test_sigterm_to_the_group_checkpoints_and_the_run_resumes(tmp_path, case):
     args = CASES[case]
     rllib = case == "rllib"

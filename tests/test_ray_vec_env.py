@@ -90,6 +90,25 @@ def test_sb3_auto_reset_semantics_and_env_access():
         venv.close()
 
 
+@pytest.mark.filterwarnings("ignore:The environment is already wrapped with a `Monitor`")
+def test_env_is_wrapped_goes_by_class_name_and_imports_nothing_into_the_actors():
+    """SB3's ``VecMonitor`` asks whether the envs are wrapped in ``Monitor``; an actor whose env is not
+    answers without importing SB3's ``monitor`` module, and with it torch."""
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    venv = RayVecEnv([lambda: Monitor(make_cartpole()), make_cartpole])
+    try:
+        assert venv.env_is_wrapped(Monitor) == [True, False]
+        assert venv.env_is_wrapped(gym.Wrapper) == [True, True]  # make_cartpole's TimeLimit
+        VecMonitor(venv).reset()
+        pids = ray.get([actor.pid.remote() for actor in venv.actors])
+        with open(f"/proc/{pids[1]}/maps") as maps:
+            assert "libtorch" not in maps.read()
+    finally:
+        venv.close()
+
+
 def test_ppo_with_plr_on_cartpole():
     """PPO trains a few hundred steps on Ray env actors while PLR gets rollouts through the curriculum actor."""
     plr = PrioritizedLevelReplay(CARTPOLE_TASKS, random_seed=0)

@@ -9,6 +9,8 @@ learner gets one ``EnvWorkerError`` naming the env and the curriculum's error, w
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -100,3 +102,38 @@ def test_gymnasium_async_vector_env_with_a_raising_curriculum_fails_within_the_t
         finally:
             venv.close(terminate=True)
     assert elapsed < timeout, f"the error came {elapsed:.1f} s after the first step"
+
+
+GROUP_SIGTERM_SCRIPT = """
+import os, signal, sys
+import numpy as np
+from syllabus.envs.cartpole import make_cartpole
+from syllabus.integrations.sb3_vec_env import GuardedSubprocVecEnv
+
+received = []
+signal.signal(signal.SIGTERM, lambda *_: received.append(signal.SIGTERM))
+if __name__ == "__main__":
+    venv = GuardedSubprocVecEnv([make_cartpole] * 2, sys.argv[1], timeout=float(sys.argv[2]))
+    venv.reset()
+    os.killpg(0, signal.SIGTERM)  # as `timeout`, systemd and SLURM stop a job
+    for _ in range(50):  # the workers, and forkserver's server, are still there
+        venv.step(np.array([venv.action_space.sample() for _ in range(2)]))
+    venv.close()
+    print("received", received, "exit codes", [p.exitcode for p in venv.processes])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("start_method", ["fork", "forkserver", "spawn"])
+def test_sigterm_to_the_process_group_is_left_to_the_learner(tmp_path, start_method):
+    """Workers, and forkserver's server (started through ``vfork``, with a reset signal mask), ignore a SIGTERM sent
+    to the whole group: the learner alone decides, and closes them as usual."""
+    script = tmp_path / "group_sigterm.py"
+    script.write_text(GROUP_SIGTERM_SCRIPT)
+    result = subprocess.run(
+        [sys.executable, str(script), start_method, str(scaled(20))],
+        cwd=tmp_path, capture_output=True, text=True, timeout=scaled(90), start_new_session=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "received [<Signals.SIGTERM: 15>] exit codes [0, 0]", result.stderr

@@ -23,7 +23,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from syllabus.cli.builders import MissingDependencyError, make_task_env, takes_learner_updates, task_space_of
-from syllabus.cli.environments import TaskInfoWrapper
+from syllabus.cli.env_factories import TaskInfoWrapper
 from syllabus.cli.learners.base import Learner
 from syllabus.cli.ray_cluster import connect_ray, curriculum_actor_name, curriculum_actor_options
 from syllabus.cli.run_dir import CheckpointError, TrainerState

@@ -107,15 +107,19 @@ class EnvWorker:
         """
         return self.env.get_wrapper_attr(name)(*args, **kwargs)
 
-    def is_wrapped(self, wrapper_class: type[gym.Wrapper]) -> bool:
-        """Whether a wrapper in the env's chain is a ``wrapper_class``.
+    def is_wrapped(self, module: str, qualname: str) -> bool:
+        """Whether a wrapper in the env's chain is an instance of the class ``module.qualname``.
+
+        The class goes by name so that asking does not import its module here: SB3's ``VecMonitor``
+        asks about ``Monitor``, whose module imports torch (hundreds of MB in every env actor).
 
         Args:
-            wrapper_class: A gymnasium wrapper class.
+            module: The wrapper class's ``__module__``.
+            qualname: The wrapper class's ``__qualname__``.
         """
         env = self.env
         while isinstance(env, gym.Wrapper):
-            if isinstance(env, wrapper_class):
+            if any(c.__module__ == module and c.__qualname__ == qualname for c in type(env).__mro__):
                 return True
             env = env.env
         return False

@@ -176,7 +176,8 @@ class RayVecEnv(VecEnv):
             wrapper_class: A gymnasium wrapper class.
             indices: Envs to check; all when ``None``.
         """
-        return self._on_envs(indices, lambda actor: actor.is_wrapped.remote(wrapper_class))
+        name = (wrapper_class.__module__, wrapper_class.__qualname__)  # the actor need not import the class
+        return self._on_envs(indices, lambda actor: actor.is_wrapped.remote(*name))
 
     def _on_envs(self, indices: VecEnvIndices, call: Callable[[Any], Any]) -> list[Any]:
         targets = list(self._get_indices(indices))

@@ -24,7 +24,6 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import partial
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -49,7 +48,6 @@ __all__ = [
     "EnvWorkerError",
     "GuardedSubprocVecEnv",
     "describe_exit",
-    "guard_env_fns",
     "worker_signals_blocked",
 ]
 
@@ -68,25 +66,30 @@ def describe_exit(exitcode: int | None) -> str:
 
 @contextmanager
 def worker_signals_blocked() -> Iterator[None]:
-    """Blocks SIGINT and SIGTERM in the calling thread while worker processes are started.
+    """Shields the processes started in this block from SIGINT and SIGTERM sent to the whole group.
 
-    A process started meanwhile (fork, forkserver's server, spawn) inherits the blocked mask, so a
-    signal sent to the whole process group before the worker has set SIGINT and SIGTERM to ignored
-    cannot end it. Signals that reach the learner meanwhile are delivered when the block ends.
+    Both signals are blocked and their disposition set to ignored while the block runs. A process
+    started meanwhile inherits the ignored disposition whatever starts it (fork, or exec: forkserver's
+    server and spawn's workers, which multiprocessing starts through ``vfork`` with a reset signal mask), so
+    a signal sent to the process group before a worker has set its own dispositions cannot end it,
+    and forkserver's server never dies of it. The learner's handlers come back at the end of the
+    block, and a signal that reached the learner meanwhile stays pending (blocked) until then.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    # Ignoring a signal discards it if pending: one that came before the block is delivered first.
+    if _STOP_SIGNALS & signal.sigpending():
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    previous_handlers = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _raised(index: int, exc: BaseException, where: str) -> EnvWorkerError:
-    text = "".join(traceback.format_exception(exc)).rstrip()
-    return EnvWorkerError(f"env {index} raised {type(exc).__name__} {where}: {exc}\n{text}", index)
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
 
 
 # ------------------------------------------------------------------ worker processes
@@ -290,40 +293,3 @@ class FiniteRewardCheck(VecEnvWrapper):
                 index,
             )
         return obs, rewards, dones, infos
-
-
-# ----------------------------------------------------------- in-process and Ray envs
-
-
-class _EnvErrorWrapper(gym.Wrapper):
-    """Names the env index in any exception its env raises (envs of ``DummyVecEnv`` and Ray actors)."""
-
-    def __init__(self, env: gym.Env, index: int) -> None:
-        super().__init__(env)
-        self._index = index
-
-    def reset(self, **kwargs: Any) -> Any:
-        try:
-            return self.env.reset(**kwargs)
-        except Exception as exc:
-            raise _raised(self._index, exc, "in reset") from None
-
-    def step(self, action: Any) -> Any:
-        try:
-            return self.env.step(action)
-        except Exception as exc:
-            raise _raised(self._index, exc, "in step") from None
-
-
-def _guarded_env(env_fn: Callable[[], gym.Env], index: int) -> gym.Env:
-    try:
-        env = env_fn()
-    except Exception as exc:
-        raise _raised(index, exc, "while it was built") from None
-    return _EnvErrorWrapper(env, index)
-
-
-def guard_env_fns(env_fns: Sequence[Callable[[], gym.Env]]) -> list[Callable[[], gym.Env]]:
-    """Env factories whose envs raise [`EnvWorkerError`][syllabus.core.errors.EnvWorkerError] naming
-    their index when they fail (for in-process vector envs such as ``DummyVecEnv``, and Ray actors)."""
-    return [partial(_guarded_env, env_fn, index) for index, env_fn in enumerate(env_fns)]
