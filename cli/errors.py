@@ -105,3 +105,13 @@ def describe_disk_error(exc: OSError, run_dir: Path) -> str:
         f"cannot write {path}: {exc.strerror or exc}; free space (or make {run_dir} writable), then continue "
         f"with: syllabus train --resume {run_dir}"
     )
+
+
+def describe_unwritable_output(exc: OSError, *, resume: bool) -> str:
+    """One line for a run or sweep directory that cannot be written at the start (a read-only or full disk,
+    no permission), with what to do: another place for a new run, a writable copy for ``--resume``."""
+    if resume:
+        hint = "--resume writes into the run directory: make it writable, or resume a copy on a writable disk"
+    else:
+        hint = "choose a writable place with hydra.run.dir=DIR (for a sweep: hydra.sweep.dir=DIR)"
+    return f"cannot write {exc.filename}: {exc.strerror or exc}; {hint}"

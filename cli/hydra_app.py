@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
-from syllabus.cli.errors import FAILURE_EXIT, USAGE_EXIT, RunFailure, report, user_error_types
+from syllabus.cli.errors import (
+    FAILURE_EXIT,
+    USAGE_EXIT,
+    RunFailure,
+    describe_unwritable_output,
+    disk_write_error,
+    report,
+    user_error_types,
+)
 
 CONFIG_DIR = Path(str(importlib.resources.files("syllabus.configs")))
 PROG = "syllabus train"
@@ -152,6 +160,7 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
     """
     import hydra
 
+    args = overrides_first(args)
     state_dir = Path(tempfile.mkdtemp(prefix="syllabus-train-"))
     os.environ[_ENV_OPTIONS] = json.dumps(
         {
@@ -163,7 +172,7 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
         }
     )
     if not resume and not any(a.startswith(("hydra.output_subdir=", "++hydra.output_subdir=")) for a in args):
-        args = with_override(args, f"hydra.output_subdir={_staged_name()}")
+        args = [f"hydra.output_subdir={_staged_name()}", *args]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors: reported below as one line
     expose_launcher_plugins()
     if not resume and {"-m", "--multirun"} & set(args):
@@ -186,8 +195,13 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
             except Exception as exc:
                 if (state_dir / _STARTED_FILE).exists():
                     raise  # not a usage error: a bug, shown in full
-                message = condense_hydra_error(exc)  # Hydra refused the command line or config
-                report(PROG, _resume_group_change(args, message) if resume else message, exc)
+                disk = disk_write_error(exc)  # Hydra could not create the run's directory
+                if disk is not None:
+                    message = describe_unwritable_output(disk, resume=resume)
+                else:
+                    message = condense_hydra_error(exc)  # Hydra refused the command line or config
+                    message = _resume_group_change(args, message) if resume else message
+                report(PROG, message, exc)
                 raise SystemExit(USAGE_EXIT) from None
         if (state_dir / _STOP_FILE).exists():
             raise SystemExit(INTERRUPTED_EXIT)
@@ -307,25 +321,27 @@ _VALUE_OPTIONS = {
 _INFO_CHOICES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
 
 
-def with_override(args: list[str], override: str) -> list[str]:
-    """``args`` with ``override`` next to the user's overrides (Hydra's parser wants them in one run).
+def overrides_first(args: list[str]) -> list[str]:
+    """``args`` with the overrides first, in their order, then Hydra's flags with their values.
 
-    Without overrides it goes first: after a flag with an optional value (``--info``) it would be
-    taken as that value.
+    Hydra's parser takes overrides in one run: ``env=procgen -m seed=0,1`` would be refused
+    ("unrecognized arguments"). After the overrides, a flag with an optional value (``--info``) cannot
+    take an override as its value either.
     """
-    last, i = None, 0
+    overrides: list[str] = []
+    flags: list[str] = []
+    i = 0
     while i < len(args):
-        if args[i] in _VALUE_OPTIONS:
+        takes_value = args[i] in _VALUE_OPTIONS or (
+            args[i] in ("-i", "--info") and i + 1 < len(args) and args[i + 1] in _INFO_CHOICES
+        )
+        if takes_value:
+            flags += args[i : i + 2]
             i += 2
             continue
-        if args[i] in ("-i", "--info") and i + 1 < len(args) and args[i + 1] in _INFO_CHOICES:
-            i += 2  # --info takes an optional value
-            continue
-        if not args[i].startswith("-"):
-            last = i
+        (flags if args[i].startswith("-") else overrides).append(args[i])
         i += 1
-    at = 0 if last is None else last + 1
-    return [*args[:at], override, *args[at:]]
+    return [*overrides, *flags]
 
 
 def _staged_name() -> str:

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 from cli_fixtures import SYLLABUS, cli_env
 from syllabus.cli.catalog import group_options
+from syllabus.cli.hydra_app import overrides_first
 from timeouts import scaled
 
 import syllabus
@@ -126,6 +127,10 @@ def test_hydra_shell_completion_flag_points_to_ours(tmp_path):
         (["--cfg", "job", "-p", "sync"], "start_method: forkserver"),
         (["--cfg", "job", "--resolve", "-p", "curriculum"], "gamma: 0.99"),
         (["-m", "seed=1,2", "--cfg", "job"], "Only one of --run, --multirun, --cfg"),
+        (
+            ["env=procgen", "--cfg", "job", "curriculum=plr", "-p", "curriculum"],
+            "name: plr",
+        ),  # flags anywhere
     ],
 )
 def test_hydra_flags(tmp_path, args, expected):
@@ -133,6 +138,20 @@ def test_hydra_flags(tmp_path, args, expected):
     assert expected in result.stdout + result.stderr, result.stdout + result.stderr
     assert result.returncode == (2 if "-m" in args else 0), result.stderr
     assert not list(tmp_path.iterdir()), "printing the config wrote files"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["env=x", "-m", "seed=0,1"], ["env=x", "seed=0,1", "-m"]),
+        (["a=1", "--cfg", "job", "b=2", "-p", "sync"], ["a=1", "b=2", "--cfg", "job", "-p", "sync"]),
+        (["--info", "a=1"], ["a=1", "--info"]),  # an override is never --info's value
+        (["a=1", "--info", "config"], ["a=1", "--info", "config"]),
+        (["-cd", "my_configs", "env=mine"], ["env=mine", "-cd", "my_configs"]),
+    ],
+)
+def test_overrides_go_first_and_flags_keep_their_values(args, expected):
+    assert overrides_first(args) == expected
 
 
 def test_config_dir_adds_a_users_own_option(tmp_path):

@@ -168,22 +168,59 @@ def test_simulated_full_disk_leaves_no_tmp_checkpoint_and_meta_ends_failed(tmp_p
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
+def mount_tmpfs(disk: Path, options: str) -> None:
+    """Mounts a tmpfs at ``disk`` with ``options`` (needs root); skips the test where it cannot."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; the simulated full disk above covers the code path")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+
+
 @pytest.fixture
 def small_tmpfs(tmp_path):
     """A 1 MiB tmpfs at tmp_path/disk (needs root); skips where it cannot be mounted."""
     disk = tmp_path / "disk"
     disk.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; the simulated full disk above covers the code path")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    mount_tmpfs(disk, "size=1m")
     try:
         yield disk
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+@pytest.mark.parametrize(
+    ("args", "path"),
+    [
+        (["hydra.run.dir={disk}/run"], "{disk}/run"),
+        (["-m", "seed=0,1", "hydra.sweep.dir={disk}/sweep"], "{disk}/sweep"),
+    ],
+)
+def test_a_read_only_disk_is_one_line_naming_the_path(small_tmpfs, tmp_path, args, path):
+    subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
+    args = [a.format(disk=small_tmpfs) for a in args]
+    result = syllabus("train", "sync=none", "total_timesteps=64", *args, cwd=tmp_path, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"syllabus train: error: cannot write {path.format(disk=small_tmpfs)}: Read-only file system; "
+        "choose a writable place with hydra.run.dir=DIR (for a sweep: hydra.sweep.dir=DIR)"
+    ]
+
+
+def test_resume_on_a_read_only_disk_is_one_line_naming_the_path(small_tmpfs, tmp_path):
+    run_dir = small_tmpfs / "run"
+    syllabus("train", "sync=none", "num_envs=1", "learner.n_steps=64", "learner.n_minibatches=1",
+             "learner.n_epochs=1", "total_timesteps=64", "logger=csv", f"hydra.run.dir={run_dir}", cwd=tmp_path)  # fmt: skip
+    before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")}
+    subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
+    result = syllabus("train", "--resume", str(run_dir), "total_timesteps=128", cwd=tmp_path, check=False)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert (
+        line.startswith(f"syllabus train: error: cannot write {run_dir}/") and "Read-only file system" in line
+    )
+    assert line.endswith("make it writable, or resume a copy on a writable disk"), line
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")} == before  # the run is as it was
 
 
 @pytest.mark.slow
