@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gymnasium as gym
 from syllabus.cli.env_names import CONNECT_FOUR_OPPONENTS
@@ -24,10 +24,7 @@ from syllabus.cli.schema import (
 )
 
 from syllabus.core import Curriculum, MultiagentSharedCurriculumWrapper
-from syllabus.task_space import DiscreteTaskSpace, TaskSpace
-
-if TYPE_CHECKING:
-    pass
+from syllabus.task_space import DiscreteTaskSpace
 
 EXTRAS = {"procgen": "procgen", "minigrid": "minigrid", "mpe": "mpe", "connect_four": "pettingzoo"}
 MASKED_ENVS = ("connect_four",)
@@ -41,7 +38,7 @@ class MissingDependencyError(RuntimeError):
 # ------------------------------------------------------------------------- tasks
 
 
-def task_space_of(env_cfg: Any, *, evaluation: bool = False) -> TaskSpace:
+def task_space_of(env_cfg: Any, *, evaluation: bool = False) -> DiscreteTaskSpace:
     """The task space of an env config (its held-out tasks with ``evaluation=True``), without building the env."""
     if isinstance(env_cfg, CartPoleEnvConfig):
         tasks = env_cfg.eval_tasks if evaluation and env_cfg.eval_tasks else env_cfg.tasks
@@ -52,7 +49,8 @@ def task_space_of(env_cfg: Any, *, evaluation: bool = False) -> TaskSpace:
     if isinstance(env_cfg, MiniGridEnvConfig):
         if evaluation and env_cfg.eval_tasks:
             return DiscreteTaskSpace(list(env_cfg.eval_tasks))
-        return DiscreteTaskSpace(list(env_cfg.env_ids if env_cfg.env_ids else env_cfg.seeds))
+        # check_env_config: exactly one of env_ids and seeds is given.
+        return DiscreteTaskSpace(list(env_cfg.env_ids or env_cfg.seeds or []))
     if isinstance(env_cfg, MpeEnvConfig):
         tasks = env_cfg.eval_tasks if evaluation and env_cfg.eval_tasks else env_cfg.tasks
         return DiscreteTaskSpace([float(t) for t in tasks])
@@ -177,7 +175,7 @@ def check_env_config(env_cfg: Any) -> None:
 # -------------------------------------------------------------------- curriculum
 
 
-def make_curriculum(run: RunConfig, task_space: TaskSpace) -> Curriculum | None:
+def make_curriculum(run: RunConfig, task_space: DiscreteTaskSpace) -> Curriculum | None:
     """Builds the curriculum of ``run`` (``None`` for ``curriculum=none``), seeded with ``run.seed``."""
     curriculum = _make_curriculum(run, task_space)
     if curriculum is not None and is_multiagent(run.env):
@@ -186,7 +184,7 @@ def make_curriculum(run: RunConfig, task_space: TaskSpace) -> Curriculum | None:
     return curriculum
 
 
-def _make_curriculum(run: RunConfig, task_space: TaskSpace) -> Curriculum | None:
+def _make_curriculum(run: RunConfig, task_space: DiscreteTaskSpace) -> Curriculum | None:
     from syllabus.cli.selfplay import is_self_play, make_self_play_curriculum
 
     from syllabus.curricula import (
@@ -201,7 +199,7 @@ def _make_curriculum(run: RunConfig, task_space: TaskSpace) -> Curriculum | None
     if is_self_play(run):  # the task is the opponent: an id of the curriculum's own pool
         return make_self_play_curriculum(run)
     cfg = run.curriculum
-    common = {"random_seed": run.seed, "record_stats": True}
+    common: dict[str, Any] = {"random_seed": run.seed, "record_stats": True}
     n = task_space.num_tasks
     try:
         if cfg.name == "none":
@@ -250,7 +248,7 @@ def _make_curriculum(run: RunConfig, task_space: TaskSpace) -> Curriculum | None
     raise ConfigError(f"curriculum.name: no builder for {cfg.name!r}")
 
 
-def _prefix_stages(fractions: list[float], task_space: TaskSpace) -> list[list[Any]]:
+def _prefix_stages(fractions: list[float], task_space: DiscreteTaskSpace) -> list[list[Any]]:
     n = task_space.num_tasks
     stages = []
     for i, fraction in enumerate(fractions):

@@ -43,7 +43,7 @@ class RunCallback(BaseCallback):
         *,
         log_interval: int,
         checkpoint_interval: int,
-        save_checkpoint: Callable[[int], None],
+        save_checkpoint: Callable[[int], object],
         stop: threading.Event,
         episodes: int = 0,
         elapsed: float = 0.0,

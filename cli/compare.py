@@ -545,8 +545,7 @@ def print_table(comparison: Comparison) -> None:
         for label in labels:
             table.add_column(label, justify="right")
         for x in labels:
-            key = (metric, x)
             table.add_row(
-                x, *(_interval(comparison.improvement[(*key, y)]) if x != y else "" for y in labels)
+                x, *(_interval(comparison.improvement[(metric, x, y)]) if x != y else "" for y in labels)
             )
         console.print(table)

@@ -107,10 +107,11 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
     raises [`EnvWorkerError`][syllabus.core.errors.EnvWorkerError] naming its index and the cause
     (see [`syllabus.integrations.sb3_vec_env`][syllabus.integrations.sb3_vec_env]).
     """
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
     run = with_opponent_pool(run, curriculum)  # self-play: envs load opponents from the curriculum's pool
     envs = Environments(venv=None, curriculum=curriculum)
+    venv: VecEnv
     try:
         if run.sync.name == "multiprocessing":
             start_worker_server(run)
@@ -152,10 +153,11 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
             raise ConfigError(f"sync.name: no builder for sync backend {run.sync.name!r}")
         envs._closers.append(venv.close)
         if is_multiagent(run.env):  # one vector entry per agent, for one shared policy
-            from syllabus.integrations.sb3_pettingzoo import agents_vec_env
+            from syllabus.integrations.sb3_pettingzoo import StackedAgentsEnv, agents_vec_env
 
             probe = make_task_env(run.env)  # for the agents' spaces
             probe.close()
+            assert isinstance(probe, StackedAgentsEnv)  # the task env of a multi-agent env
             venv = agents_vec_env(venv, probe)
         envs.venv = VecMonitor(FiniteRewardCheck(venv))
     except BaseException:

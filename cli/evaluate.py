@@ -11,6 +11,7 @@ Each evaluation is written to ``RUN_DIR/eval/<checkpoint>-<mode>-seed<seed>.json
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -152,11 +153,12 @@ def _play_task(
     }
 
 
-def _mean_or_none(values: list[float | None]) -> float | None:
+def _mean_or_none(values: Sequence[float | None]) -> float | None:
     """The mean of ``values``, or ``None`` when there are none or one is missing (no success measure)."""
-    if not values or any(v is None for v in values):
+    known = [v for v in values if v is not None]
+    if not values or len(known) < len(values):
         return None
-    return float(np.mean(values))  # type: ignore[arg-type]
+    return float(np.mean(known))
 
 
 def _play(

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 from syllabus.cli.builders import make_task_env, task_space_of
-from syllabus.cli.learners import learner_class
 from syllabus.cli.run_dir import load_curriculum_state, now
 from syllabus.cli.schema import RunConfig
 from syllabus.cli.selfplay import opponent_name
@@ -47,7 +46,9 @@ def evaluate_against_opponents(
         ``pool``: the training win rates against the opponents in the checkpoint's pool
         ([`pool_win_rates`][syllabus.cli.evaluate_selfplay.pool_win_rates]).
     """
-    model = learner_class(run.learner.name).load_policy(run, checkpoint).model
+    from syllabus.cli.learners.sb3 import SB3Learner  # env=connect_four trains with learner=sb3_ppo only
+
+    model = SB3Learner.load_policy(run, checkpoint).model
     opponents = task_space_of(run.env, evaluation=True).tasks[:max_opponents]
     env = make_task_env(run.env, evaluation=True)
     per_opponent: dict[str, dict[str, Any]] = {}

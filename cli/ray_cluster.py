@@ -115,7 +115,7 @@ def check_cluster(sync: RaySyncConfig) -> None:
         logger.info(
             "joining the Ray cluster at %s (up to sync.join_timeout=%g s)", sync.address, sync.join_timeout
         )
-        out, returncode = _run_probe(sync)
+        out, returncode = _run_probe(sync.address, sync.join_timeout)
     if returncode == -signal.SIGINT:
         # A Ctrl-C that reached the probe before it left the runner's process group (between fork and
         # setsid): the user's interrupt, not a failure to join.
@@ -130,23 +130,23 @@ def check_cluster(sync: RaySyncConfig) -> None:
         )
 
 
-def _run_probe(sync: RaySyncConfig) -> tuple[str, int]:
-    """Runs the join probe in its own session: its output and exit code. Its whole session is stopped
-    when it is done, late or interrupted."""
+def _run_probe(address: str, join_timeout: float) -> tuple[str, int]:
+    """Runs the join probe for ``sync.address`` in its own session: its output and exit code. Its whole
+    session is stopped when it is done, late (after ``sync.join_timeout`` seconds) or interrupted."""
     probe = None
     try:
         probe = subprocess.Popen(
-            [sys.executable, "-c", _PROBE, sync.address],
+            [sys.executable, "-c", _PROBE, address],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
             start_new_session=True,  # Ctrl-C reaches the runner, which stops the probe's whole session
         )
-        out, _ = probe.communicate(timeout=sync.join_timeout)
+        out, _ = probe.communicate(timeout=join_timeout)
     except subprocess.TimeoutExpired:
         raise ConfigError(
-            f"sync.address={sync.address!r}: no Ray cluster answered within sync.join_timeout="
-            f"{sync.join_timeout:g} s (something listens there but does not complete Ray's handshake: give "
+            f"sync.address={address!r}: no Ray cluster answered within sync.join_timeout="
+            f"{join_timeout:g} s (something listens there but does not complete Ray's handshake: give "
             "the address `ray start --head` printed, HOST:6379 by default, or ray://HOST:10001 for Ray "
             "Client)"
         ) from None

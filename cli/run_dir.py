@@ -403,9 +403,9 @@ def latest_checkpoint(run_dir: Path, verify: Callable[[Path], object] | None = N
         if damaged:
             raise max(damaged, key=lambda item: item[0])[1]
         return None
-    for steps_named, exc, path in damaged:
+    for steps_named, error, path in damaged:
         if steps_named >= best[0]:
-            logger.warning("skipping damaged checkpoint %s (%s); using %s", path, exc, best[2].name)
+            logger.warning("skipping damaged checkpoint %s (%s); using %s", path, error, best[2].name)
     return best[2]
 
 

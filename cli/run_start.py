@@ -158,6 +158,8 @@ def _check_curriculum_state(run: RunConfig, checkpoint: Path) -> None:
 
     curriculum = make_curriculum(run, task_space_of(run.env))
     state = load_curriculum_state(checkpoint)
+    # prepare_resume checks only runs with a curriculum, in a checkpoint verified to hold its state.
+    assert curriculum is not None and state is not None
     try:
         curriculum.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - any failure means the state does not fit

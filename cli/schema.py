@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from syllabus.cli.env_names import (
     CONNECT_FOUR_OPPONENTS,
@@ -358,14 +358,18 @@ class ConfigError(ValueError):
     """A configuration value is wrong; the message names the key and what is valid."""
 
 
-def validate(cfg: DictConfig | dict[str, Any]) -> RunConfig:
+def validate(cfg: DictConfig | ListConfig | dict[str, Any]) -> RunConfig:
     """Resolves and checks a composed config, returning typed group objects.
 
     Raises:
         ConfigError: A key is unknown, missing, of the wrong type, or has an invalid value.
     """
     try:
-        container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+        container = (
+            OmegaConf.to_container(cfg, resolve=True)
+            if isinstance(cfg, (DictConfig, ListConfig))
+            else dict(cfg)
+        )
     except OmegaConfBaseException as exc:
         raise ConfigError(f"cannot resolve the config: {_first_line(exc)}") from None
     if not isinstance(container, dict):

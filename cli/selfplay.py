@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from syllabus.cli.schema import ConfigError, ConnectFourEnvConfig, PFSPConfig, RunConfig, SelfPlayConfig
@@ -57,18 +57,23 @@ def make_self_play_curriculum(run: RunConfig) -> Any:
     """The self-play curriculum of ``run``, its pool holding ``env.initial_opponents`` (ids 0, 1, ...)."""
     from syllabus.curricula import (
         FictitiousSelfPlay,
+        OpponentCurriculum,
         OpponentPool,
         PrioritizedFictitiousSelfPlay,
         SelfPlay,
     )
+    from syllabus.curricula.self_play import Weighting
 
     cfg = run.curriculum
     common = {"random_seed": run.seed, "record_stats": True, "window": cfg.window}
     pool = OpponentPool(max_agents=cfg.max_agents)
+    curriculum: OpponentCurriculum
     try:
         if isinstance(cfg, PFSPConfig):
+            # validate() checked cfg.weighting against the weightings (the schema's field is a str).
+            weighting = cast(Weighting, cfg.weighting)
             curriculum = PrioritizedFictitiousSelfPlay(
-                pool, weighting=cfg.weighting, exponent=cfg.exponent, **common
+                pool, weighting=weighting, exponent=cfg.exponent, **common
             )
         elif cfg.name == "fsp":
             curriculum = FictitiousSelfPlay(pool, **common)
@@ -146,8 +151,11 @@ class PolicyOpponent:
         # The policy's action logits, computed directly: building SB3's masked distribution object for
         # one move costs several times the network's forward pass.
         with torch.no_grad():
-            obs = torch.as_tensor(observation[None])
-            obs = preprocess_obs(obs, self.policy.observation_space, self.policy.normalize_images)
+            obs = preprocess_obs(
+                torch.as_tensor(observation[None]),
+                self.policy.observation_space,
+                self.policy.normalize_images,
+            )
             latent = self.policy.mlp_extractor.forward_actor(self.policy.pi_features_extractor(obs))
             logits = self.policy.action_net(latent)[0].numpy().astype(np.float64)
         logits[~np.asarray(action_mask, dtype=bool)] = -np.inf

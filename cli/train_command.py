@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from typer.core import TyperCommand
 
-try:  # recent Typer ships its own copy of click and does not install click
+if TYPE_CHECKING:  # TyperCommand's types: the copy of click that recent Typer ships
+    from typer._click import Context, HelpFormatter
     from typer._click.shell_completion import CompletionItem
-except ImportError:
-    from click.shell_completion import CompletionItem
-
-if TYPE_CHECKING:
-    from click import Context, HelpFormatter
+else:
+    try:  # recent Typer ships its own copy of click and does not install click
+        from typer._click.shell_completion import CompletionItem
+    except ImportError:
+        from click.shell_completion import CompletionItem
 
 TOP_LEVEL_KEYS = ("seed", "total_timesteps", "num_envs")
 HYDRA_FLAGS = (
@@ -130,9 +131,10 @@ def complete_override(incomplete: str, typed: list[str]) -> list[str]:
         return []
     dotted = ".".join(path)
     found = []
-    for name in node.keys():
-        if str(name).startswith(last) and name != "name":
-            child = node._get_node(name)
+    for node_key in node.keys():
+        name = str(node_key)  # a composed config's keys are strings
+        if name.startswith(last) and name != "name":
+            child = node._get_node(node_key)
             end = "." if isinstance(child, DictConfig) else "="
             found.append(f"{prefix}{dotted}.{name}{end}")
     return sorted(found)
