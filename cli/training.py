@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from syllabus.cli.builders import check_env_config, make_curriculum, task_space_of
 from syllabus.cli.callbacks import RunCallback
@@ -37,6 +38,8 @@ from syllabus.cli.run_dir import (
 )
 from syllabus.cli.run_logs import RunLogs
 from syllabus.cli.schema import RunConfig, budget_warning
+
+from syllabus.core import Curriculum
 
 logger = logging.getLogger("syllabus.train")
 
@@ -93,16 +96,52 @@ def train(
             checkpoint stays as it was: none is written from a failed run.
     """
     learner_type = learner_class(run.learner.name)
+    if not _ready_to_start(run, learner_type):
+        return "interrupted"
+    state = _starting_state(run, run_dir, resume=resume, checkpoint=checkpoint)
+    if state is None:
+        return "completed"
+    curriculum = _restored_curriculum(run, checkpoint)
+    meta = _start_meta(run, run_dir, state, command=command, resume=resume)
+    return _learn_and_finish(
+        run,
+        run_dir,
+        learner_type,
+        curriculum,
+        checkpoint,
+        state,
+        meta,
+        stop_requested,
+        quiet=quiet,
+        multirun=multirun,
+    )
+
+
+def _ready_to_start(run: RunConfig, learner_type: type[Learner]) -> bool:
+    """Checks what the config cannot say by itself (the learner's needs, the env's and sync's packages, a
+    Ray cluster to join) and warns of a budget that is not whole rollouts.
+
+    Returns:
+        Whether to go on: ``False`` when a Ctrl-C interrupted the check of ``sync.address``.
+    """
     learner_type.check(run)
     check_env_config(run.env)
     try:
         check_sync_config(run.sync)  # joining a Ray cluster may take up to sync.join_timeout
     except KeyboardInterrupt:
         logger.warning("interrupted before training started (while checking sync.address)")
-        return "interrupted"
+        return False
     warning = budget_warning(run)
     if warning:
         logger.warning("%s", warning)
+    return True
+
+
+def _starting_state(
+    run: RunConfig, run_dir: Path, *, resume: bool, checkpoint: Path | None
+) -> TrainerState | None:
+    """The trainer state the run starts from (``checkpoint``'s, else step 0); ``None`` when ``checkpoint``
+    already reached ``total_timesteps``."""
     state = TrainerState()
     if resume and checkpoint is None:
         logger.warning("%s has no checkpoint yet: --resume trains it from step 0", run_dir)
@@ -115,21 +154,58 @@ def train(
                 state.num_timesteps,
                 run.total_timesteps,
             )
-            return "completed"
+            return None
         logger.info("resuming %s from %s at step %d", run_dir, checkpoint.name, state.num_timesteps)
+    return state
+
+
+def _restored_curriculum(run: RunConfig, checkpoint: Path | None) -> Curriculum | None:
+    """The run's curriculum (``None`` for ``curriculum=none``), with ``checkpoint``'s state when it has one."""
     curriculum = make_curriculum(run, task_space_of(run.env))
     if checkpoint is not None and curriculum is not None:
         curriculum_state = load_curriculum_state(checkpoint)
         if curriculum_state is not None:
             curriculum.load_state_dict(curriculum_state)
+    return curriculum
+
+
+def _start_meta(
+    run: RunConfig, run_dir: Path, state: TrainerState, *, command: str, resume: bool
+) -> dict[str, Any]:
+    """Writes ``meta.json`` (status ``running``) and returns it.
+
+    Raises:
+        RunFailure: The disk is full or read-only; the message names the path.
+    """
     try:
-        meta = start_meta(
+        return start_meta(
             run_dir, command=command, seed=run.seed, resume_from=state.num_timesteps if resume else None
         )
     except OSError as exc:
         if disk_write_error(exc) is None:
             raise
         raise RunFailure(describe_disk_error(exc, run_dir), state.num_timesteps) from None
+
+
+def _learn_and_finish(
+    run: RunConfig,
+    run_dir: Path,
+    learner_type: type[Learner],
+    curriculum: Curriculum | None,
+    checkpoint: Path | None,
+    state: TrainerState,
+    meta: dict[str, Any],
+    stop_requested: Callable[[], bool] | None,
+    *,
+    quiet: bool,
+    multirun: bool,
+) -> str:
+    """Opens the learner and trains it under Ctrl-C and SIGTERM handling, then records in ``meta.json``
+    how the run ended (also when it fails or is aborted); returns the status.
+
+    Raises:
+        RunFailure: Training failed; the reason is also in ``meta.json``.
+    """
     stop = threading.Event()
     status, reason, failed_at = "failed", None, None
     learner: Learner | None = None
