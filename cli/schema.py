@@ -409,40 +409,8 @@ def _validate_group(group: str, node: Any, schemas: dict[str, type]) -> Any:
 
 
 def _check_values(run: RunConfig) -> None:
-    positive = {
-        "total_timesteps": run.total_timesteps,
-        "num_envs": run.num_envs,
-        "logger.log_interval": run.logger.log_interval,
-        "logger.log_seconds": run.logger.log_seconds,
-        "logger.max_tasks": run.logger.max_tasks,
-    }
-    if isinstance(run.learner, SB3PPOConfig):
-        positive.update(
-            {
-                "learner.n_steps": run.learner.n_steps,
-                "learner.n_minibatches": run.learner.n_minibatches,
-                "learner.n_epochs": run.learner.n_epochs,
-            }
-        )
-        rollout = run.learner.n_steps * run.num_envs
-        if rollout % run.learner.n_minibatches:
-            raise ConfigError(
-                f"learner.n_minibatches={run.learner.n_minibatches} must divide learner.n_steps * num_envs "
-                f"= {run.learner.n_steps} * {run.num_envs} = {rollout}"
-            )
-    if isinstance(run.env, MpeEnvConfig) and not isinstance(run.learner, SB3PPOConfig):
-        raise ConfigError(
-            f"env=mpe trains with learner=sb3_ppo (one policy shared by the agents), got learner={run.learner.name}; "
-            "for RLlib multi-agent training see examples/rllib_multiagent.py"
-        )
-    if isinstance(run.learner, RLlibPPOConfig):
-        if not isinstance(run.sync, RaySyncConfig):
-            raise ConfigError(
-                f"learner=rllib_ppo needs sync=ray (RLlib's env runners are Ray actors), got sync={run.sync.name}; "
-                "add sync=ray, or use learner=sb3_ppo"
-            )
-        positive.update(_rllib_sizes(run))
-    for key, value in positive.items():
+    _check_learner_fits(run)
+    for key, value in _positive_values(run).items():
         if value < 1:
             raise ConfigError(f"{key} must be >= 1, got {value}")
     if not 0 <= run.seed <= MAX_SEED:
@@ -462,6 +430,55 @@ def _check_values(run: RunConfig) -> None:
     _check_self_play(run)
     if isinstance(run.sync, MultiprocessingSyncConfig) and not run.sync.timeout > 0:
         raise ConfigError(f"sync.timeout must be > 0 seconds, got {run.sync.timeout}")
+    _check_choices(run)
+
+
+def _check_learner_fits(run: RunConfig) -> None:
+    """The learner against the rest: SB3's rollout splits into its minibatches, MPE trains with SB3, RLlib
+    with ``sync=ray``."""
+    if isinstance(run.learner, SB3PPOConfig):
+        rollout = run.learner.n_steps * run.num_envs
+        if rollout % run.learner.n_minibatches:
+            raise ConfigError(
+                f"learner.n_minibatches={run.learner.n_minibatches} must divide learner.n_steps * num_envs "
+                f"= {run.learner.n_steps} * {run.num_envs} = {rollout}"
+            )
+    if isinstance(run.env, MpeEnvConfig) and not isinstance(run.learner, SB3PPOConfig):
+        raise ConfigError(
+            f"env=mpe trains with learner=sb3_ppo (one policy shared by the agents), got learner={run.learner.name}; "
+            "for RLlib multi-agent training see examples/rllib_multiagent.py"
+        )
+    if isinstance(run.learner, RLlibPPOConfig) and not isinstance(run.sync, RaySyncConfig):
+        raise ConfigError(
+            f"learner=rllib_ppo needs sync=ray (RLlib's env runners are Ray actors), got sync={run.sync.name}; "
+            "add sync=ray, or use learner=sb3_ppo"
+        )
+
+
+def _positive_values(run: RunConfig) -> dict[str, float]:
+    """The values that must be >= 1, by key."""
+    positive = {
+        "total_timesteps": run.total_timesteps,
+        "num_envs": run.num_envs,
+        "logger.log_interval": run.logger.log_interval,
+        "logger.log_seconds": run.logger.log_seconds,
+        "logger.max_tasks": run.logger.max_tasks,
+    }
+    if isinstance(run.learner, SB3PPOConfig):
+        positive.update(
+            {
+                "learner.n_steps": run.learner.n_steps,
+                "learner.n_minibatches": run.learner.n_minibatches,
+                "learner.n_epochs": run.learner.n_epochs,
+            }
+        )
+    if isinstance(run.learner, RLlibPPOConfig):
+        positive.update(_rllib_sizes(run))
+    return positive
+
+
+def _check_choices(run: RunConfig) -> None:
+    """The keys with a fixed set of valid values (``_CHOICES``)."""
     for key, choices in _CHOICES.items():
         group, attr = key.split(".")
         chosen = getattr(getattr(run, group), attr, None)
@@ -572,35 +589,43 @@ def _one_of(key: str, value: Any, choices: tuple[str, ...], what: str) -> None:
 def _check_env(env: Any) -> None:
     """Checks env values against static lists, so that a typo is reported before any env package is imported."""
     if isinstance(env, CartPoleEnvConfig):
-        if not env.tasks:
-            raise ConfigError("env.tasks must list at least one initial-state half-width, got []")
-        for key, tasks in (("env.tasks", env.tasks), ("env.eval_tasks", env.eval_tasks or [])):
-            bad = [t for t in tasks if not t > 0]
-            if bad:
-                raise ConfigError(
-                    f"{key}: a CartPole task is the half-width of the initial-state range and must be > 0, "
-                    f"got {bad[0]!r} in {list(tasks)!r}"
-                )
+        _check_cartpole(env)
     elif isinstance(env, ProcgenEnvConfig):
-        _one_of("env.game", env.game, PROCGEN_GAMES, "Procgen game")
-        _one_of(
-            "env.distribution_mode", env.distribution_mode, PROCGEN_DISTRIBUTION_MODES, "distribution mode"
-        )
-        for key in ("num_levels", "eval_num_levels"):
-            if getattr(env, key) < 1:
-                raise ConfigError(f"env.{key} must be >= 1, got {getattr(env, key)}")
-        if env.start_level < 0:
-            raise ConfigError(f"env.start_level must be >= 0, got {env.start_level}")
+        _check_procgen(env)
     elif isinstance(env, MiniGridEnvConfig):
-        for env_id in [*(env.env_ids or []), *([env.env_id] if env.env_id else [])]:
-            _one_of(
-                "env.env_ids" if env.env_ids else "env.env_id", env_id, MINIGRID_ENV_IDS, "MiniGrid env id"
-            )
-        bad_seeds = [s for s in env.seeds or [] if s < 0]
-        if bad_seeds:
-            raise ConfigError(f"env.seeds must be >= 0, got {bad_seeds[0]} in {env.seeds!r}")
+        _check_minigrid(env)
     elif isinstance(env, MpeEnvConfig):
         _check_mpe(env)
+
+
+def _check_cartpole(env: CartPoleEnvConfig) -> None:
+    if not env.tasks:
+        raise ConfigError("env.tasks must list at least one initial-state half-width, got []")
+    for key, tasks in (("env.tasks", env.tasks), ("env.eval_tasks", env.eval_tasks or [])):
+        bad = [t for t in tasks if not t > 0]
+        if bad:
+            raise ConfigError(
+                f"{key}: a CartPole task is the half-width of the initial-state range and must be > 0, "
+                f"got {bad[0]!r} in {list(tasks)!r}"
+            )
+
+
+def _check_procgen(env: ProcgenEnvConfig) -> None:
+    _one_of("env.game", env.game, PROCGEN_GAMES, "Procgen game")
+    _one_of("env.distribution_mode", env.distribution_mode, PROCGEN_DISTRIBUTION_MODES, "distribution mode")
+    for key in ("num_levels", "eval_num_levels"):
+        if getattr(env, key) < 1:
+            raise ConfigError(f"env.{key} must be >= 1, got {getattr(env, key)}")
+    if env.start_level < 0:
+        raise ConfigError(f"env.start_level must be >= 0, got {env.start_level}")
+
+
+def _check_minigrid(env: MiniGridEnvConfig) -> None:
+    for env_id in [*(env.env_ids or []), *([env.env_id] if env.env_id else [])]:
+        _one_of("env.env_ids" if env.env_ids else "env.env_id", env_id, MINIGRID_ENV_IDS, "MiniGrid env id")
+    bad_seeds = [s for s in env.seeds or [] if s < 0]
+    if bad_seeds:
+        raise ConfigError(f"env.seeds must be >= 0, got {bad_seeds[0]} in {env.seeds!r}")
 
 
 def _check_mpe(env: MpeEnvConfig) -> None:
@@ -628,17 +653,26 @@ def _check_self_play(run: RunConfig) -> None:
             f"(got env={env.name})"
         )
     if isinstance(cfg, SelfPlayConfig):
-        for key in ("snapshot_interval", "max_agents"):
-            if getattr(cfg, key) < 1:
-                raise ConfigError(f"curriculum.{key} must be >= 1, got {getattr(cfg, key)}")
-        if cfg.window is not None and cfg.window < 1:
-            raise ConfigError(f"curriculum.window must be >= 1 (or null: all games), got {cfg.window}")
+        _check_self_play_curriculum(cfg)
+    if isinstance(env, ConnectFourEnvConfig):
+        _check_connect_four(run, env)
+
+
+def _check_self_play_curriculum(cfg: SelfPlayConfig) -> None:
+    for key in ("snapshot_interval", "max_agents"):
+        if getattr(cfg, key) < 1:
+            raise ConfigError(f"curriculum.{key} must be >= 1, got {getattr(cfg, key)}")
+    if cfg.window is not None and cfg.window < 1:
+        raise ConfigError(f"curriculum.window must be >= 1 (or null: all games), got {cfg.window}")
     if isinstance(cfg, PFSPConfig):
         _one_of("curriculum.weighting", cfg.weighting, ("hard", "variance", "linear", "squared"), "weighting")
         if not 0 < cfg.exponent < float("inf"):
             raise ConfigError(f"curriculum.exponent must be a finite number > 0, got {cfg.exponent}")
-    if not isinstance(env, ConnectFourEnvConfig):
-        return
+
+
+def _check_connect_four(run: RunConfig, env: ConnectFourEnvConfig) -> None:
+    """Connect Four: a curriculum and learner that mask actions, known seats and fixed opponents."""
+    cfg = run.curriculum
     if getattr(cfg, "robust", False):
         raise ConfigError(
             f"curriculum={cfg.name} (Robust PLR's PPO) cannot mask actions; env=connect_four needs it"
