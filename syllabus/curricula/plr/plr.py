@@ -542,26 +542,7 @@ class PrioritizedLevelReplay(Curriculum):
         next_values: Any,
         action_log_dist: Any,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-        tasks = np.asarray(tasks)
-        if tasks.ndim != 2 or tasks.size == 0:
-            raise ValueError(
-                f"tasks must be a non-empty (num_steps, num_envs) array, got shape {tasks.shape}"
-            )
-        if np.issubdtype(tasks.dtype, np.floating):
-            _check_finite("tasks", tasks)
-            fractional = tasks != np.round(tasks)
-            if fractional.any():
-                raise ValueError(
-                    f"tasks must be encoded tasks (integers or integer-valued floats), got "
-                    f"{tasks[fractional][0].item()!r} {_where(fractional)}"
-                )
-        elif not np.issubdtype(tasks.dtype, np.integer):
-            raise ValueError(f"tasks must be encoded tasks (integers), got dtype {tasks.dtype}")
-        if tasks.min() < 0 or tasks.max() >= self._n:
-            raise ValueError(
-                f"tasks must be encodings in 0..{self._n - 1}, got values in {tasks.min()}..{tasks.max()}"
-            )
-        tasks = tasks.astype(np.int64)
+        tasks = self._check_tasks(tasks)
         arrays = {"rewards": rewards, "dones": dones, "values": values}
         for name, array in arrays.items():
             arrays[name] = _dones(array) if name == "dones" else _numbers(name, array)
@@ -584,20 +565,45 @@ class PrioritizedLevelReplay(Curriculum):
             raise ValueError(
                 f"the task of env {env} changed after step {t} without a done; dones must mark episode ends"
             )
-        if self.strategy in POLICY_STRATEGIES:
-            if action_log_dist is None:
-                raise ValueError(f"strategy {self.strategy!r} needs action_log_dist")
-            action_log_dist = _numbers("action_log_dist", action_log_dist)
-            if (
-                action_log_dist.shape[:2] != tasks.shape
-                or action_log_dist.ndim != 3
-                or action_log_dist.shape[2] < 2
-            ):
-                raise ValueError(
-                    f"action_log_dist must have shape {tasks.shape} + (num_actions >= 2,), got {action_log_dist.shape}"
-                )
-            action_log_dist = _log_softmax(action_log_dist)
+        action_log_dist = self._check_action_log_dist(action_log_dist, tasks.shape)
         return tasks, arrays["rewards"], dones, arrays["values"], next_values, action_log_dist
+
+    def _check_tasks(self, tasks: Any) -> np.ndarray:
+        """The rollout's tasks as an int64 ``(num_steps, num_envs)`` array of encodings of this space."""
+        tasks = np.asarray(tasks)
+        if tasks.ndim != 2 or tasks.size == 0:
+            raise ValueError(
+                f"tasks must be a non-empty (num_steps, num_envs) array, got shape {tasks.shape}"
+            )
+        if np.issubdtype(tasks.dtype, np.floating):
+            _check_finite("tasks", tasks)
+            fractional = tasks != np.round(tasks)
+            if fractional.any():
+                raise ValueError(
+                    f"tasks must be encoded tasks (integers or integer-valued floats), got "
+                    f"{tasks[fractional][0].item()!r} {_where(fractional)}"
+                )
+        elif not np.issubdtype(tasks.dtype, np.integer):
+            raise ValueError(f"tasks must be encoded tasks (integers), got dtype {tasks.dtype}")
+        if tasks.min() < 0 or tasks.max() >= self._n:
+            raise ValueError(
+                f"tasks must be encodings in 0..{self._n - 1}, got values in {tasks.min()}..{tasks.max()}"
+            )
+        return tasks.astype(np.int64)
+
+    def _check_action_log_dist(self, action_log_dist: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+        """The policy strategies' action log-probabilities, normalized, of shape ``shape + (num_actions,)``
+        (the tasks' ``shape``); other strategies do not use them."""
+        if self.strategy not in POLICY_STRATEGIES:
+            return action_log_dist
+        if action_log_dist is None:
+            raise ValueError(f"strategy {self.strategy!r} needs action_log_dist")
+        action_log_dist = _numbers("action_log_dist", action_log_dist)
+        if action_log_dist.shape[:2] != shape or action_log_dist.ndim != 3 or action_log_dist.shape[2] < 2:
+            raise ValueError(
+                f"action_log_dist must have shape {shape} + (num_actions >= 2,), got {action_log_dist.shape}"
+            )
+        return _log_softmax(action_log_dist)
 
     def _refresh_score_sampler(self) -> None:
         if self._reference:
