@@ -438,7 +438,8 @@ def _check_learner_fits(run: RunConfig) -> None:
     with ``sync=ray``."""
     if isinstance(run.learner, SB3PPOConfig):
         rollout = run.learner.n_steps * run.num_envs
-        if rollout % run.learner.n_minibatches:
+        # n_minibatches < 1 is reported by the >= 1 checks (the modulo would divide by zero).
+        if run.learner.n_minibatches >= 1 and rollout % run.learner.n_minibatches:
             raise ConfigError(
                 f"learner.n_minibatches={run.learner.n_minibatches} must divide learner.n_steps * num_envs "
                 f"= {run.learner.n_steps} * {run.num_envs} = {rollout}"
