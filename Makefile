@@ -30,7 +30,7 @@ train: install
 # The whole suite, fast tier first: a broken basic fails in minutes, before the slow tier starts.
 test: install
 	$(PY) -m pytest -m "not slow"
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -m slow --durations=15
 
 test-fast: install
 	$(PY) -m pytest -m "not slow"

@@ -244,7 +244,13 @@ if __name__ == "__main__":
     venv.reset()
     socket_dir = os.path.dirname(task_queue.address)
     print(json.dumps({{"socket_dir": socket_dir, "workers": [p.pid for p in venv.processes]}}), flush=True)
-    run_gymnasium_vector(venv, 10**9)  # until Ctrl-C; nothing is closed explicitly
+    try:
+        run_gymnasium_vector(venv, 10**9)  # until Ctrl-C
+    finally:
+        # gymnasium's own advice. Left to `__del__` at exit, close() may wait forever for an error its
+        # workers never sent: multiprocessing's exit handler terminates them first (a gymnasium race,
+        # about 1 run in 100 under load). The curriculum is left to Syllabus's exit handlers.
+        venv.close()
 """
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import psutil
 import pytest
 import ray
 from ray_fixtures import (
@@ -166,7 +167,10 @@ def test_a_hand_built_handle_never_kills_the_actor_unless_it_owns_it():
         owner = RayCurriculumWrapper(
             curriculum.actor, "curriculum", None, 10.0, curriculum.task_space, owner=True
         )
+        pid = ray.get(curriculum.actor.__ray_call__.remote(lambda _: os.getpid()), timeout=scaled(10))
+        process = psutil.Process(pid)
         owner.close()
+        process.wait(timeout=scaled(10))  # ray.kill returns before the actor is gone
         with pytest.raises(CurriculumError):
             curriculum.sample(1)
 
