@@ -78,8 +78,24 @@ def describe_failure(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, CurriculumError):
         return f"the curriculum failed: {exc}"
+    diverged = describe_divergence(exc)
+    if diverged is not None:
+        return diverged
     trace = "".join(traceback.format_exception(exc)).rstrip()
     return f"{type(exc).__name__}: {exc}\n{trace}"
+
+
+def describe_divergence(exc: BaseException) -> str | None:
+    """One line when training diverged: torch refused the policy's NaN or infinite outputs (e.g.
+    ``Categorical(logits=nan)``), which a too-large learning rate causes; ``None`` for other errors."""
+    text = str(exc)
+    if not isinstance(exc, ValueError) or "but found invalid values" not in text:
+        return None
+    what = text.split(" to satisfy the constraint")[0].removeprefix("Expected ")
+    return (
+        f"training diverged: the policy's outputs became NaN or infinite ({what}); lower "
+        "learner.learning_rate (or learner.max_grad_norm), or check the env's observations and rewards"
+    )
 
 
 # A full, over-quota or read-only disk, or a directory the run may not write.

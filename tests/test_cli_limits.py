@@ -269,3 +269,20 @@ def test_resume_falls_back_past_damaged_checkpoints_and_says_so(tmp_path, caplog
     (root / "step_128" / rd.TRAINER_STATE).write_bytes(b"")
     with pytest.raises(rd.CheckpointError, match=f"{root / rd.FINAL / 'model.zip'} is truncated or corrupt"):
         rd.latest_checkpoint(tmp_path, verify)  # every one damaged: the newest one's damage is named
+
+
+def test_a_diverged_policy_is_one_line_that_says_what_to_lower():
+    """A too-large learning rate makes the policy's logits NaN, which torch refuses (with a tensor dump)."""
+    import torch
+    from syllabus.cli.errors import describe_failure
+
+    with pytest.raises(ValueError) as info:
+        torch.distributions.Categorical(logits=torch.full((256, 2), float("nan")))
+    message = describe_failure(info.value)
+    assert "\n" not in message and "tensor(" not in message
+    assert message.startswith(
+        "training diverged: the policy's outputs became NaN or infinite (parameter logits"
+    )
+    assert message.endswith(
+        "lower learner.learning_rate (or learner.max_grad_norm), or check the env's observations and rewards"
+    )
