@@ -144,6 +144,13 @@ def write_page(args: argparse.Namespace) -> None:
             "    run `make bench-learning` (hours on 2 cores) for the full benchmark.",
             "",
         ]
+    else:
+        budgets = ", ".join(f"{f.steps:,} ({f.name})" for f in FAMILIES)
+        lines += [
+            f"The full benchmark: {args.seeds} seeds per curriculum, env steps per run {budgets}, 10 evaluation",
+            "episodes per run and mode (greedy, sampled) on the target task, `sync=none` (one process per run).",
+            "",
+        ]
     lines += [f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `bench/learning/run.py`.", ""]
     for family in FAMILIES:
         compare_dir = OUT / family.name / "compare"
