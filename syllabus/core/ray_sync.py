@@ -1,14 +1,30 @@
 """Deprecated: the Ray backend moved to the package `syllabus.core.ray`.
 
 Every name this module held is still importable from it, with a ``DeprecationWarning`` naming
-its new module; import from `syllabus.core` (the public API) or `syllabus.core.ray` instead.
+its new module; import from `syllabus.core` (the public API) or `syllabus.core.ray` instead:
+
+| old name in `syllabus.core.ray_sync` | now |
+| --- | --- |
+| `make_ray_curriculum`, `attach_ray_curriculum`, `RayCurriculumWrapper`, `DEFAULT_START_TIMEOUT` | `syllabus.core.ray.handle` (and `syllabus.core`) |
+| `RaySyncWrapper` | `syllabus.core.ray.env_wrapper` (and `syllabus.core`) |
+| `_find_actor` | [`find_actor`][syllabus.core.ray.actor.find_actor] in `syllabus.core.ray.actor` |
+| `DEFAULT_NAME`, `DEFAULT_TIMEOUT` | `syllabus.core.ray.calls` |
+| `DEFAULT_PREFETCH`, `DEFAULT_MAX_IN_FLIGHT`, `DEFAULT_BATCH_SIZE`, `FORK_FIX`, `forked_from_ray`, `ray_connector` | `syllabus.core.ray.transport` |
 """
 
 from __future__ import annotations
 
 import importlib
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # type checkers and the API docs see the moved names; at run time __getattr__ warns
+    from syllabus.core.ray.env_wrapper import RaySyncWrapper  # noqa: F401
+    from syllabus.core.ray.handle import (  # noqa: F401
+        RayCurriculumWrapper,
+        attach_ray_curriculum,
+        make_ray_curriculum,
+    )
 
 # Old name -> (new module, new name).
 _MOVED = {

@@ -134,13 +134,13 @@ def start_actor(
         ) from None
     try:
         return actor, _first_answer(actor, label(name, namespace), start_timeout)
-    except BaseException:
-        kill(actor)
+    except BaseException:  # Ctrl-C included: a half-started actor must not outlive the call
+        _kill(actor)
         raise
 
 
 def _first_answer(actor: ActorHandle, actor_label: str, start_timeout: float) -> TaskSpace:
-    """The task space of a starting actor: whether it starts at all is waited for, not its answer."""
+    """The new actor's first answer, its task space; waits up to ``start_timeout`` for the actor to start."""
     ray = ray_module()
     first = actor.task_space.remote()
     started, _ = ray.wait([first], timeout=start_timeout)
@@ -164,7 +164,7 @@ def _first_answer(actor: ActorHandle, actor_label: str, start_timeout: float) ->
     return task_space
 
 
-def kill(actor: ActorHandle) -> None:
+def _kill(actor: ActorHandle) -> None:
     """Kills the actor, unless Ray is shut down (and the actor with it)."""
     ray = ray_module()
     if ray.is_initialized():
