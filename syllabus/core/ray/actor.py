@@ -142,7 +142,7 @@ def start_actor(
 def _first_answer(actor: ActorHandle, actor_label: str, start_timeout: float) -> TaskSpace:
     """The new actor's first answer, its task space; waits up to ``start_timeout`` for the actor to start."""
     ray = ray_module()
-    first = actor.task_space.remote()
+    first: Any = actor.task_space.remote()
     started, _ = ray.wait([first], timeout=start_timeout)
     if not started:
         raise CurriculumConnectionError(
