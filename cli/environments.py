@@ -98,7 +98,7 @@ def open_environments(run: RunConfig, curriculum: Curriculum | None) -> Environm
     """Builds the vector env for ``run.sync`` with every env synced to ``curriculum``.
 
     ``sync=multiprocessing``: SB3 ``SubprocVecEnv`` with [`MultiProcessingSyncWrapper`][syllabus.core.multiprocessing_sync.MultiProcessingSyncWrapper] envs;
-    ``sync=ray``: [`RayVecEnv`][syllabus.integrations.ray_vec_env.RayVecEnv] of [`RaySyncWrapper`][syllabus.core.ray_sync.RaySyncWrapper] envs, the curriculum a Ray actor
+    ``sync=ray``: [`RayVecEnv`][syllabus.integrations.ray_vec_env.RayVecEnv] of [`RaySyncWrapper`][syllabus.core.ray.env_wrapper.RaySyncWrapper] envs, the curriculum a Ray actor
     ([`connect_ray`][syllabus.cli.ray_cluster.connect_ray] first); ``sync=none``: SB3 ``DummyVecEnv`` with [`DirectSyncWrapper`][syllabus.core.direct_sync.DirectSyncWrapper]
     envs (deterministic). The vector env is wrapped in ``VecMonitor`` for episode statistics, over a
     check that names an env returning a non-finite reward.

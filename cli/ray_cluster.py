@@ -348,7 +348,7 @@ def curriculum_actor_name(sync: RaySyncConfig) -> str:
 
 
 def start_curriculum_actor(sync: RaySyncConfig, curriculum: Any, name: str) -> Any:
-    """The run's curriculum as the named Ray actor ``name`` ([`make_ray_curriculum`][syllabus.core.ray_sync.make_ray_curriculum]),
+    """The run's curriculum as the named Ray actor ``name`` ([`make_ray_curriculum`][syllabus.core.ray.handle.make_ray_curriculum]),
     placed as ``sync.curriculum_node`` says."""
     from syllabus.core import make_ray_curriculum
 

@@ -4,6 +4,7 @@ learner calls, and clear errors for every way the curriculum actor can fail or b
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -33,6 +34,7 @@ from syllabus.core import (
     RaySyncWrapper,
     make_ray_curriculum,
 )
+from syllabus.core.ray.calls import result_of
 from syllabus.curricula import DomainRandomization
 from syllabus.curricula.plr import PrioritizedLevelReplay
 from syllabus.task_space import DiscreteTaskSpace
@@ -140,6 +142,32 @@ def test_plr_takes_custom_updates_through_the_actor():
 
 
 # ----------------------------------------------------------------------------- failures
+
+
+def test_a_call_that_is_not_answered_in_time_raises_the_timeout_error():
+    """The one bounded wait for an actor's answer: late means CurriculumTimeoutError, naming the actor."""
+    signal = Signal.remote()
+    try:
+        wait = scaled(0.2)
+        expected = f"the signal actor did not answer within {wait:g} s; it is blocked or very slow. Raise `timeout` if this is expected."
+        with pytest.raises(CurriculumTimeoutError, match=f"^{re.escape(expected)}$") as info:
+            result_of(signal.wait.remote(), wait, "the signal actor")
+        assert isinstance(info.value, TimeoutError)  # what the transports' callers catch
+        assert info.value.__suppress_context__  # no Ray traceback in what the user sees
+        ray.get(signal.release.remote(), timeout=scaled(10))
+        assert result_of(signal.wait.remote(), scaled(10), "the signal actor") is None  # answered: its result
+    finally:
+        ray.kill(signal)
+
+
+def test_a_call_to_a_dead_actor_raises_the_connection_error():
+    signal = Signal.remote()
+    kill_actor_process(signal)
+    with pytest.raises(
+        CurriculumConnectionError, match=r"^the signal actor is dead \(closed, killed, or its node failed\): "
+    ) as info:
+        result_of(signal.wait.remote(), scaled(10), "the signal actor")
+    assert info.value.__suppress_context__
 
 
 def test_name_taken_and_namespaces():

@@ -2,7 +2,7 @@
 
 The run's Ray ([`syllabus.cli.ray_cluster`][syllabus.cli.ray_cluster]: a private local Ray, or the cluster at
 ``sync.address``) hosts the curriculum actor and RLlib's env runners. Each training env runner
-builds its task envs wrapped in [`RaySyncWrapper`][syllabus.core.ray_sync.RaySyncWrapper], so every training episode
+builds its task envs wrapped in [`RaySyncWrapper`][syllabus.core.ray.env_wrapper.RaySyncWrapper], so every training episode
 reaches the curriculum; evaluation env runners play the held-out tasks in turn and never touch
 it; PLR gets PPO's own value estimates through the feeder of [`syllabus.integrations.rllib`][syllabus.integrations.rllib],
 which sets all of this up ([`configure_curriculum`][syllabus.integrations.rllib.configure_curriculum]).

@@ -30,7 +30,7 @@ from syllabus.core.multiprocessing_sync import (
     UpdateQueue,
     make_multiprocessing_curriculum,
 )
-from syllabus.core.ray_sync import (
+from syllabus.core.ray import (
     RayCurriculumWrapper,
     RaySyncWrapper,
     attach_ray_curriculum,

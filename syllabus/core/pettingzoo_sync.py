@@ -30,13 +30,8 @@ from syllabus.core.direct_sync import direct_connector
 from syllabus.core.env_sync import EnvSession, Transport
 from syllabus.core.errors import TaskInterfaceError
 from syllabus.core.multiprocessing_sync import TaskQueue, UpdateQueue, socket_connector
-from syllabus.core.ray_sync import (
-    DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_NAME,
-    DEFAULT_PREFETCH,
-    DEFAULT_TIMEOUT,
-    ray_connector,
-)
+from syllabus.core.ray.calls import DEFAULT_NAME, DEFAULT_TIMEOUT
+from syllabus.core.ray.transport import DEFAULT_MAX_IN_FLIGHT, DEFAULT_PREFETCH, ray_connector
 
 if TYPE_CHECKING:
     from ray.actor import ActorHandle
@@ -210,11 +205,11 @@ class PettingZooSyncWrapper(ParallelSyncWrapper):
 
 
 class RayPettingZooSyncWrapper(ParallelSyncWrapper):
-    """Connects a PettingZoo env to a curriculum served by [`make_ray_curriculum`][syllabus.core.ray_sync.make_ray_curriculum].
+    """Connects a PettingZoo env to a curriculum served by [`make_ray_curriculum`][syllabus.core.ray.handle.make_ray_curriculum].
 
     Build it in any Ray process of the job (e.g. in the env creator of RLlib's env runners); the
     actor is looked up at the first reset. Updates travel like those of
-    [`RaySyncWrapper`][syllabus.core.ray_sync.RaySyncWrapper]: several per actor call, and
+    [`RaySyncWrapper`][syllabus.core.ray.env_wrapper.RaySyncWrapper]: several per actor call, and
     ``close`` sends those still held.
 
     Args:

@@ -5,5 +5,5 @@
 * [`syllabus.integrations.sb3_vec_env`][syllabus.integrations.sb3_vec_env]: [`GuardedSubprocVecEnv`][syllabus.integrations.sb3_vec_env.GuardedSubprocVecEnv],
   SB3's ``SubprocVecEnv`` that raises instead of hanging when a worker dies or raises.
 * [`syllabus.integrations.rllib`][syllabus.integrations.rllib]: RLlib (new API stack) env creator, callback and PLR feeder
-  for curricula served by [`make_ray_curriculum`][syllabus.core.ray_sync.make_ray_curriculum].
+  for curricula served by [`make_ray_curriculum`][syllabus.core.ray.handle.make_ray_curriculum].
 """

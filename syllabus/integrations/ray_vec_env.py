@@ -12,7 +12,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
+from ray.exceptions import RayActorError, RayError, RayTaskError
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 from stable_baselines3.common.vec_env.subproc_vec_env import _stack_obs
 
@@ -193,8 +193,8 @@ class RayVecEnv(VecEnv):
         """
         try:
             return ray.get(refs, timeout=self.timeout)
-        except (RayError, GetTimeoutError):
-            pass  # find out which env below
+        except RayError:  # GetTimeoutError is one too
+            pass  # an env raised, its actor died, or it is late: find out which below
         indices = list(range(len(refs)) if indices is None else indices)
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
         for i, ref in zip(indices, refs, strict=True):
