@@ -7,42 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from syllabus.core.curriculum import Curriculum, Task, check_sample_count
+from syllabus.core.checks import check_number, check_progress, check_sample_count
+from syllabus.core.curriculum import Curriculum, Task
 from syllabus.core.errors import CurriculumError
 from syllabus.task_space import TaskSpace
-
-
-def check_number(
-    name: str, value: Any, low: float, high: float, *, open_low: bool = False, open_high: bool = False
-) -> float:
-    """Returns ``value`` as a float, or raises ValueError unless it is a real number in the interval.
-
-    Args:
-        name: The argument's name, for the error message.
-        value: The value to check.
-        low: Lower end of the valid interval.
-        high: Upper end of the valid interval.
-        open_low: Exclude ``low`` itself.
-        open_high: Exclude ``high`` itself.
-    """
-    interval = f"{'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
-        number = float(value)
-        if (low < number if open_low else low <= number) and (number < high if open_high else number <= high):
-            return number
-    raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
-
-
-def check_progress(progress: Any) -> float:
-    """Returns ``progress`` as a float in [0, 1], or raises ValueError.
-
-    Args:
-        progress: The progress value an env reported.
-    """
-    value = float(progress)
-    if not 0.0 <= value <= 1.0:  # also rejects NaN
-        raise ValueError(f"task progress must be in [0, 1] (info['task_completion']), got {progress!r}")
-    return value
 
 
 class SuccessCurriculum(Curriculum):
@@ -50,7 +18,7 @@ class SuccessCurriculum(Curriculum):
 
     Every episode update becomes a success observation in [0, 1]: the episode's ``progress``
     (reported by the environment in ``info["task_completion"]``) when given, else ``1.0`` if the
-    return reaches ``success_threshold`` and ``0.0`` otherwise. [`update_task_progress`][syllabus.curricula.success.SuccessCurriculum.update_task_progress] adds
+    return reaches ``success_threshold`` and ``0.0`` otherwise. [`update_task_progress`][syllabus.curricula.success_curriculum.SuccessCurriculum.update_task_progress] adds
     an observation too. Updates are O(1); the sampling distribution
     ``(1 - eps) * weights + eps * uniform`` is recomputed, vectorized, only on the first sample
     after an update. It is uniform until a task has data.
@@ -175,7 +143,7 @@ class SuccessCurriculum(Curriculum):
         return dist.copy()
 
     def sample(self, k: int = 1) -> list[Task]:
-        """Samples ``k`` tasks independently from [`task_distribution`][syllabus.curricula.success.SuccessCurriculum.task_distribution]; never blocks.
+        """Samples ``k`` tasks independently from [`task_distribution`][syllabus.curricula.success_curriculum.SuccessCurriculum.task_distribution]; never blocks.
 
         Args:
             k: Number of tasks to return; 0 gives an empty list.
@@ -195,7 +163,7 @@ class SuccessCurriculum(Curriculum):
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores a state saved by [`state_dict`][syllabus.curricula.success.SuccessCurriculum.state_dict] of a curriculum over the same number of tasks.
+        """Restores a state saved by [`state_dict`][syllabus.curricula.success_curriculum.SuccessCurriculum.state_dict] of a curriculum over the same number of tasks.
 
         Args:
             state: A dict returned by ``state_dict()`` of the same kind of object.

@@ -2,7 +2,7 @@
 
 A condition compares a metric with a number, e.g. ``"episodes >= 100"``, and conditions combine
 with ``&`` (and) and ``|`` (or), ``&`` binding tighter than ``|``; parentheses group. In Python,
-[`Condition`][syllabus.curricula.stopping.Condition] objects combine with the same operators::
+[`Condition`][syllabus.curricula.stop_conditions.Condition] objects combine with the same operators::
 
     parse_condition("episodes>=100 & episode_return>0.9 | total_steps>=1e6")
     Comparison("episodes", ">=", 100) & Comparison("episode_return", ">", 0.9)
@@ -10,13 +10,14 @@ with ``&`` (and) and ``|`` (or), ``&`` binding tighter than ``|``; parentheses g
 
 from __future__ import annotations
 
-import math
 import operator
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
+
+from syllabus.core.checks import check_finite, is_number
 
 METRICS: tuple[str, ...] = (
     "episodes",
@@ -83,12 +84,10 @@ class Comparison(Condition):
             raise ValueError(f"unknown metric {self.metric!r}; {_GRAMMAR_HELP}")
         if self.op not in OPERATORS:
             raise ValueError(f"unknown operator {self.op!r}; {_GRAMMAR_HELP}")
-        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
+        if not is_number(self.value):
             raise TypeError(f"comparison value must be a number, got {self.value!r}")
-        if not math.isfinite(self.value):
-            raise ValueError(f"comparison value must be finite, got {self.value!r}")
         object.__setattr__(self, "op", "==" if self.op == "=" else self.op)
-        object.__setattr__(self, "value", float(self.value))
+        object.__setattr__(self, "value", check_finite("comparison value", self.value))
 
     def __call__(self, metrics: Mapping[str, float]) -> bool:
         value = metrics.get(self.metric)
