@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from syllabus.core.curriculum import Curriculum
 
 
-def is_integer(value: Any) -> bool:
+def is_integer(value: Any) -> TypeGuard[int | np.integer]:
     """Whether ``value`` is a Python or numpy integer (not a bool).
 
     Args:
@@ -28,7 +28,7 @@ def is_integer(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float | np.integer | np.floating]:
     """Whether ``value`` is a Python or numpy int or float (not a bool); NaN and infinities are numbers.
 
     Args:
