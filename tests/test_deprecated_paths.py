@@ -44,4 +44,3 @@ def test_old_path_has_no_other_names(old):
             module.no_such_name  # noqa: B018
         with pytest.raises(AttributeError):
             module._private  # noqa: B018
-

@@ -1,7 +1,7 @@
 """Core API: the curriculum base class, the task interface, statistics and synchronization.
 
 Each name is imported from its module on first use: importing one module of ``syllabus.core`` (e.g.
-[`syllabus.core.errors`][syllabus.core.errors], which the task spaces use) does not import the others, and
+``syllabus.core.errors``, which the task spaces use) does not import the others, and
 the PettingZoo names (``PettingZooTaskEnv``, ``PettingZooTaskWrapper``, ``ParallelSyncWrapper``,
 ``PettingZooSyncWrapper``, ``RayPettingZooSyncWrapper``, ``DirectPettingZooSyncWrapper``) need the
 ``pettingzoo`` extra only when used.
