@@ -25,6 +25,10 @@ class RunDirError(UserError):
     """A run directory cannot be used as asked: locked by another process, already holds a run, cannot resume."""
 
 
+class CheckpointError(RunDirError):
+    """A checkpoint is missing, truncated or corrupt; the message names the file."""
+
+
 def debug_enabled() -> bool:
     """Whether tracebacks are shown (``--debug`` or ``SYLLABUS_DEBUG=1``)."""
     return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")

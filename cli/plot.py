@@ -39,6 +39,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter
 from syllabus.cli.runs import EVAL_DIR
 
+from syllabus.core.checks import is_integer
+
 EPISODES_FILE = Path("logs/episodes.csv")
 CURRICULUM_FILE = Path("logs/curriculum.csv")
 PROGRESS_FILE = Path("logs/progress.csv")
@@ -778,7 +780,7 @@ def _num_tasks(state: dict[str, Any] | None, run: Run) -> int | None:
     """The task space's size from the curriculum state, else ``None``."""
     space = (state or {}).get("task_space")
     num = getattr(space, "num_tasks", None)
-    return int(num) if isinstance(num, (int, np.integer)) else None
+    return int(num) if is_integer(num) else None
 
 
 def _plot_entropy(ax: Any, log: dict[str, tuple[np.ndarray, np.ndarray]], num_tasks: int | None) -> None:

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from syllabus.cli.errors import RunDirError
+from syllabus.cli.errors import CheckpointError
 
 PACKAGES = (
     "syllabus-curriculum",
@@ -229,10 +229,6 @@ class TrainerState:
 def checkpoint_dir(run_dir: Path) -> Path:
     """Where the checkpoints of ``run_dir`` live."""
     return run_dir / "checkpoints"
-
-
-class CheckpointError(RunDirError):
-    """A checkpoint is missing, truncated or corrupt; the message names the file."""
 
 
 def save_checkpoint(run_dir: Path, name: str, model: Any, curriculum: Any, state: TrainerState) -> Path:

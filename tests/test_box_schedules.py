@@ -47,7 +47,7 @@ def test_annealing_state_dict_round_trip():
         (BoxTaskSpace(0.0, 1.0), (1.5, 0.5, 10), "start must be a task of BoxTaskSpace.*got 1.5"),
         (BoxTaskSpace(0.0, 1.0), (0.0, -1.0, 10), "end must be a task.*got -1.0"),
         (BoxTaskSpace(0.0, 1.0, shape=(2,)), (0.0, [0.0, 1.0], 10), r"start.*shape \(2,\)"),
-        (BoxTaskSpace(0.0, 1.0), (0.0, 1.0, 0), "total_steps must be a positive integer, got 0"),
+        (BoxTaskSpace(0.0, 1.0), (0.0, 1.0, 0), "total_steps must be an integer >= 1, got 0"),
         (BoxTaskSpace(0.0, 1.0), (0.0, 1.0, 10.5), "total_steps.*10.5"),
     ],
 )
@@ -137,7 +137,7 @@ def test_expanding_box_state_dict_round_trip():
             {"success_threshold": 1.2},
             r"success_threshold must be a number in \[0.0, 1.0\], got 1.2",
         ),
-        ((0.2, 0.4), {"window": 0}, "window must be a positive integer, got 0"),
+        ((0.2, 0.4), {"window": 0}, "window must be an integer >= 1, got 0"),
         ((0.2, 0.4), {"expand_fraction": 0.0}, r"expand_fraction must be a number in \(0.0, 1.0\], got 0.0"),
     ],
 )

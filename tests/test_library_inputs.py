@@ -31,7 +31,7 @@ def test_discrete_task_space_rejects_nan():
 def test_sample_of_a_negative_count_is_a_clear_error(make):
     curriculum = make(DiscreteTaskSpace(3))
     with pytest.raises(
-        ValueError, match=r"k must be an integer >= 0 \(the number of tasks to sample\), got k=-1"
+        ValueError, match=r"k must be an integer >= 0 \(the number of tasks to sample\), got -1"
     ):
         curriculum.sample(-1)
     assert curriculum.sample(0) == []

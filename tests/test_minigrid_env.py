@@ -185,7 +185,7 @@ def test_failure_in_lava_is_no_completion():
         ),
         ({"env_ids": IDS, "seeds": 3}, ValueError, "not both"),
         ({"seeds": 3}, ValueError, "single env_id"),
-        ({"env_id": IDS[0], "seeds": 0}, ValueError, "seeds must be >= 1"),
+        ({"env_id": IDS[0], "seeds": 0}, ValueError, "seeds must be an integer >= 1"),
         ({"env_id": IDS[0], "seeds": [1, -2]}, ValueError, r"ints in \[0, 2147483647\), got \[-2\]"),
     ],
 )

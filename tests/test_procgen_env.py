@@ -190,12 +190,12 @@ def test_held_out_levels_follow_the_training_levels():
     [
         ({"game": "pong"}, "unknown Procgen game 'pong'; valid games: bigfish, bossfight"),
         ({"distribution_mode": "extreme"}, "distribution_mode 'extreme'; valid modes: easy, hard"),
-        ({"num_levels": 0}, "num_levels must be an int >= 1, got 0"),
-        ({"start_level": -1}, "start_level must be an int >= 0, got -1"),
+        ({"num_levels": 0}, "num_levels must be an integer >= 1, got 0"),
+        ({"start_level": -1}, "start_level must be an integer >= 0, got -1"),
         ({"start_level": 2**31 - 10}, "exceed the largest Procgen level seed"),
         ({"center_agnet": False}, r"unknown Procgen options \['center_agnet'\]; valid options: center_agent"),
         ({"render_mode": "human"}, "unsupported render_mode 'human'"),
-        ({"level_cache_size": -1}, "level_cache_size must be >= 0, got -1"),
+        ({"level_cache_size": -1}, "level_cache_size must be an integer >= 0, got -1"),
     ],
 )
 def test_bad_arguments_are_rejected(kwargs, match):

@@ -32,7 +32,7 @@ def test_old_path_gives_the_same_object_with_a_warning_naming_the_new_module(nam
     old = importlib.import_module("syllabus.core.ray_sync")
     with pytest.warns(
         DeprecationWarning,
-        match=rf"syllabus.core.ray_sync is deprecated: import {name} from {OLD_NAMES[name]} ",
+        match=rf"syllabus.core.ray_sync is deprecated: import {name} from {OLD_NAMES[name]}$",
     ):
         moved = getattr(old, name)
     assert moved is getattr(importlib.import_module(OLD_NAMES[name]), name)

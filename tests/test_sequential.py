@@ -16,7 +16,7 @@ from syllabus.curricula.constant import Constant
 from syllabus.curricula.domain_randomization import DomainRandomization
 from syllabus.curricula.plr import PrioritizedLevelReplay
 from syllabus.curricula.sequential import SequentialCurriculum
-from syllabus.curricula.stopping import And, Comparison, Or, parse_condition
+from syllabus.curricula.stop_conditions import And, Comparison, Or, parse_condition
 from syllabus.task_space import BoxTaskSpace, DiscreteTaskSpace, TaskSpaceError
 
 SPACE = DiscreteTaskSpace(5)
@@ -329,7 +329,7 @@ def test_no_stages_is_rejected():
 
 @pytest.mark.parametrize("window", [0, -1, 2.5, True])
 def test_bad_return_window_is_rejected(window):
-    with pytest.raises(ValueError, match="return_window must be a positive integer"):
+    with pytest.raises(ValueError, match="return_window must be an integer >= 1"):
         _sequential(["episodes>=1"], return_window=window)
 
 

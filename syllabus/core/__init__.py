@@ -1,45 +1,39 @@
 """Core API: the curriculum base class, the task interface, statistics and synchronization.
 
-The PettingZoo names (``PettingZooTaskEnv``, ``PettingZooTaskWrapper``, ``ParallelSyncWrapper``,
-``PettingZooSyncWrapper``, ``RayPettingZooSyncWrapper``, ``DirectPettingZooSyncWrapper``) are
-imported on first use, so ``syllabus.core`` does not need the ``pettingzoo`` extra.
+Each name is imported from its module on first use: importing one module of ``syllabus.core`` (e.g.
+``syllabus.core.errors``, which the task spaces use) does not import the others, and
+the PettingZoo names (``PettingZooTaskEnv``, ``PettingZooTaskWrapper``, ``ParallelSyncWrapper``,
+``PettingZooSyncWrapper``, ``RayPettingZooSyncWrapper``, ``DirectPettingZooSyncWrapper``) need the
+``pettingzoo`` extra only when used.
 """
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from syllabus.core.curriculum import Curriculum, StepBatch
-from syllabus.core.curriculum_wrapper import CurriculumWrapper
-from syllabus.core.direct_sync import DirectSyncWrapper
-from syllabus.core.env_sync import SyncWrapper
-from syllabus.core.errors import (
-    CurriculumConnectionError,
-    CurriculumError,
-    CurriculumTimeoutError,
-    EnvWorkerError,
-    TaskInterfaceError,
-)
-from syllabus.core.multiagent_curricula import (
-    MultiagentIndependentCurriculumWrapper,
-    MultiagentSharedCurriculumWrapper,
-)
-from syllabus.core.multiprocessing_sync import (
-    MultiProcessingCurriculumWrapper,
-    MultiProcessingSyncWrapper,
-    TaskQueue,
-    UpdateQueue,
-    make_multiprocessing_curriculum,
-)
-from syllabus.core.ray import (
-    RayCurriculumWrapper,
-    RaySyncWrapper,
-    attach_ray_curriculum,
-    make_ray_curriculum,
-)
-from syllabus.core.stat_recorder import StatRecorder
-from syllabus.core.task_interface import ReinitTaskWrapper, TaskEnv, TaskWrapper
-
 if TYPE_CHECKING:
+    from syllabus.core.curriculum import Curriculum, StepBatch
+    from syllabus.core.curriculum_wrapper import CurriculumWrapper
+    from syllabus.core.direct_sync import DirectSyncWrapper
+    from syllabus.core.env_sync import SyncWrapper
+    from syllabus.core.errors import (
+        CurriculumConnectionError,
+        CurriculumError,
+        CurriculumTimeoutError,
+        EnvWorkerError,
+        TaskInterfaceError,
+        TaskSpaceError,
+    )
+    from syllabus.core.multiagent_curricula import (
+        MultiagentIndependentCurriculumWrapper,
+        MultiagentSharedCurriculumWrapper,
+    )
+    from syllabus.core.multiprocessing_sync import (
+        MultiProcessingCurriculumWrapper,
+        MultiProcessingSyncWrapper,
+        TaskQueue,
+        UpdateQueue,
+        make_multiprocessing_curriculum,
+    )
     from syllabus.core.pettingzoo_sync import (
         DirectPettingZooSyncWrapper,
         ParallelSyncWrapper,
@@ -47,31 +41,78 @@ if TYPE_CHECKING:
         RayPettingZooSyncWrapper,
     )
     from syllabus.core.pettingzoo_task_interface import PettingZooTaskEnv, PettingZooTaskWrapper
+    from syllabus.core.ray import (
+        RayCurriculumWrapper,
+        RaySyncWrapper,
+        attach_ray_curriculum,
+        make_ray_curriculum,
+    )
+    from syllabus.core.stat_recorder import StatRecorder
+    from syllabus.core.task_interface import ReinitTaskWrapper, TaskEnv, TaskWrapper
 
-_PETTINGZOO = {
-    "DirectPettingZooSyncWrapper": "syllabus.core.pettingzoo_sync",
-    "ParallelSyncWrapper": "syllabus.core.pettingzoo_sync",
-    "PettingZooSyncWrapper": "syllabus.core.pettingzoo_sync",
-    "RayPettingZooSyncWrapper": "syllabus.core.pettingzoo_sync",
-    "PettingZooTaskEnv": "syllabus.core.pettingzoo_task_interface",
-    "PettingZooTaskWrapper": "syllabus.core.pettingzoo_task_interface",
+_MODULES = {
+    "syllabus.core.curriculum": ("Curriculum", "StepBatch"),
+    "syllabus.core.curriculum_wrapper": ("CurriculumWrapper",),
+    "syllabus.core.direct_sync": ("DirectSyncWrapper",),
+    "syllabus.core.env_sync": ("SyncWrapper",),
+    "syllabus.core.errors": (
+        "CurriculumConnectionError",
+        "CurriculumError",
+        "CurriculumTimeoutError",
+        "EnvWorkerError",
+        "TaskInterfaceError",
+        "TaskSpaceError",
+    ),
+    "syllabus.core.multiagent_curricula": (
+        "MultiagentIndependentCurriculumWrapper",
+        "MultiagentSharedCurriculumWrapper",
+    ),
+    "syllabus.core.multiprocessing_sync": (
+        "MultiProcessingCurriculumWrapper",
+        "MultiProcessingSyncWrapper",
+        "TaskQueue",
+        "UpdateQueue",
+        "make_multiprocessing_curriculum",
+    ),
+    "syllabus.core.pettingzoo_sync": (
+        "DirectPettingZooSyncWrapper",
+        "ParallelSyncWrapper",
+        "PettingZooSyncWrapper",
+        "RayPettingZooSyncWrapper",
+    ),
+    "syllabus.core.pettingzoo_task_interface": ("PettingZooTaskEnv", "PettingZooTaskWrapper"),
+    "syllabus.core.ray": (
+        "RayCurriculumWrapper",
+        "RaySyncWrapper",
+        "attach_ray_curriculum",
+        "make_ray_curriculum",
+    ),
+    "syllabus.core.stat_recorder": ("StatRecorder",),
+    "syllabus.core.task_interface": ("ReinitTaskWrapper", "TaskEnv", "TaskWrapper"),
 }
+_MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
 
 
 def __getattr__(name: str) -> Any:
-    """Imports the PettingZoo names on first use (they need the ``pettingzoo`` extra)."""
-    module = _PETTINGZOO.get(name)
+    """Imports ``name`` from its module on first use."""
+    module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module 'syllabus.core' has no attribute {name!r}")
     try:
         imported = importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name != "pettingzoo":
+        if exc.name != "pettingzoo" or "pettingzoo" not in module:
             raise
         raise ImportError(
             f"syllabus.core.{name} needs PettingZoo: pip install 'syllabus-curriculum[pettingzoo]'"
         ) from None
-    return getattr(imported, name)
+    value = getattr(imported, name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [
@@ -101,6 +142,7 @@ __all__ = [
     "TaskEnv",
     "TaskInterfaceError",
     "TaskQueue",
+    "TaskSpaceError",
     "TaskWrapper",
     "UpdateQueue",
     "attach_ray_curriculum",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from syllabus.core.checks import check_episode, check_sample_count
 from syllabus.core.errors import CurriculumError
 from syllabus.core.stat_recorder import StatRecorder
 from syllabus.task_space import TaskSpace
@@ -315,40 +315,3 @@ def _describe(space: Any) -> str:
         return repr(space)
     size = "not enumerable" if space.num_tasks is None else f"{space.num_tasks} tasks"
     return f"a {type(space).__name__} with {size}: {space!r}"
-
-
-def check_episode(episode_return: Any, length: Any) -> None:
-    """Checks the values of an episode update.
-
-    Args:
-        episode_return: Undiscounted sum of the episode's rewards, as the env saw it.
-        length: Number of steps the episode took.
-
-    Raises:
-        ValueError: ``episode_return`` is not a finite number or ``length`` not an integer >= 0.
-    """
-    if isinstance(episode_return, bool) or not isinstance(
-        episode_return, (int, float, np.integer, np.floating)
-    ):
-        hint = (
-            " (per-agent returns from a PettingZoo sync wrapper: wrap the curriculum in "
-            "MultiagentSharedCurriculumWrapper or MultiagentIndependentCurriculumWrapper)"
-            if isinstance(episode_return, MutableMapping)
-            else ""
-        )
-        raise ValueError(f"episode_return must be a number, got {episode_return!r}{hint}")
-    if not math.isfinite(episode_return):
-        raise ValueError(f"episode_return must be finite, got {episode_return!r}")
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
-        raise ValueError(f"length must be an integer >= 0 (steps in the episode), got {length!r}")
-
-
-def check_sample_count(k: Any) -> int:
-    """Returns ``k``, the number of tasks to sample, as an int if it is an integer >= 0.
-
-    Raises:
-        ValueError: It is not.
-    """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-        raise ValueError(f"k must be an integer >= 0 (the number of tasks to sample), got k={k!r}")
-    return int(k)

@@ -13,7 +13,7 @@ from syllabus.core.curriculum import Curriculum, StepBatch, Task
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self is Python 3.11+
-from syllabus.core.protocol import CurriculumDispatcher
+from syllabus.core.dispatcher import CurriculumDispatcher
 from syllabus.task_space import TaskSpace
 
 

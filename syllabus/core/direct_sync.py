@@ -19,8 +19,8 @@ import gymnasium as gym
 
 from syllabus.core.checks import check_curriculum
 from syllabus.core.curriculum import Curriculum
+from syllabus.core.dispatcher import CurriculumDispatcher
 from syllabus.core.env_sync import SyncWrapper
-from syllabus.core.protocol import CurriculumDispatcher
 
 # One dispatcher per curriculum, so every env of a curriculum shares its env-id assignment.
 _dispatchers: weakref.WeakKeyDictionary[Curriculum, CurriculumDispatcher] = weakref.WeakKeyDictionary()

@@ -13,7 +13,7 @@ import gymnasium as gym
 from syllabus.core.checks import check_count, check_seconds
 from syllabus.core.curriculum import StepBatch
 from syllabus.core.errors import CurriculumError, CurriculumTimeoutError
-from syllabus.core.protocol import (
+from syllabus.core.messages import (
     EpisodeUpdate,
     Failure,
     Goodbye,

@@ -1,4 +1,8 @@
-"""Errors raised by the curriculum and synchronization layer."""
+"""Errors of the library (``syllabus``): task spaces, curricula, the task interface, sync backends and vector envs.
+
+Each is also importable where it is used: ``syllabus.core`` (and ``syllabus.task_space`` for
+[`TaskSpaceError`][syllabus.core.errors.TaskSpaceError]). The runner's errors are in ``syllabus.cli.errors``.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,10 @@ class CurriculumTimeoutError(CurriculumError, TimeoutError):
 
 class CurriculumConnectionError(CurriculumError, ConnectionError):
     """The other side of a synchronization channel is gone or was never there."""
+
+
+class TaskSpaceError(ValueError):
+    """A task or an encoding is not valid for a task space."""
 
 
 class TaskInterfaceError(TypeError):

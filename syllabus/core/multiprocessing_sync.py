@@ -36,9 +36,10 @@ import gymnasium as gym
 from syllabus.core.checks import check_curriculum, check_seconds
 from syllabus.core.curriculum import Curriculum
 from syllabus.core.curriculum_wrapper import CurriculumWrapper
+from syllabus.core.dispatcher import CurriculumDispatcher
 from syllabus.core.env_sync import SyncWrapper
 from syllabus.core.errors import CurriculumConnectionError
-from syllabus.core.protocol import CurriculumDispatcher, Goodbye
+from syllabus.core.messages import Goodbye
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from syllabus.core.curriculum import Curriculum, Task, check_sample_count
+from syllabus.core.checks import check_count, check_number, check_progress, check_sample_count
+from syllabus.core.curriculum import Curriculum, Task
 from syllabus.core.errors import CurriculumError
-from syllabus.curricula.success import check_number, check_progress
 from syllabus.task_space import BoxTaskSpace, TaskSpace
 
 
@@ -26,12 +26,6 @@ def _box_point(task_space: BoxTaskSpace, name: str, value: Any) -> np.ndarray:
             f"{name} must be a task of {task_space!r} (shape {task_space.shape} within the bounds), got {value!r}"
         )
     return np.asarray(task_space.encode(value), dtype=np.float64)
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class SimulatedAnnealing(Curriculum):
@@ -68,7 +62,7 @@ class SimulatedAnnealing(Curriculum):
         space = _box_space(type(self).__name__, task_space)
         self.start = _box_point(space, "start", start)
         self.end = _box_point(space, "end", end)
-        self.total_steps = _positive_int("total_steps", total_steps)
+        self.total_steps = check_count("total_steps", total_steps, 1)
         self.steps = 0
 
     @property
@@ -173,7 +167,7 @@ class ExpandingBox(Curriculum):
         self.expand_fraction = check_number("expand_fraction", expand_fraction, 0.0, 1.0, open_low=True)
         self._space = space
         self._step = self.expand_fraction * (space.high.astype(np.float64) - space.low)
-        self._progress: deque[float] = deque(maxlen=_positive_int("window", window))
+        self._progress: deque[float] = deque(maxlen=check_count("window", window, 1))
         self.expansions = 0
 
     def sample(self, k: int = 1) -> list[Task]:

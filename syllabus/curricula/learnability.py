@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from syllabus.curricula.success import SuccessCurriculum, check_number
+from syllabus.core.checks import check_number, check_optional_count
+from syllabus.curricula.success_curriculum import SuccessCurriculum
 from syllabus.task_space import TaskSpace
 
 UNPLAYED_SCORE = 0.25
@@ -16,7 +17,7 @@ class Learnability(SuccessCurriculum):
 
     From "No Regrets: Investigating and Improving Regret Approximations for Curriculum
     Discovery" (SFL, Rutherford et al. 2024), run online: each episode update is a success
-    observation of its task (see [`SuccessCurriculum`][syllabus.curricula.success.SuccessCurriculum]). A task's success rate ``p`` is the
+    observation of its task (see [`SuccessCurriculum`][syllabus.curricula.success_curriculum.SuccessCurriculum]). A task's success rate ``p`` is the
     running mean of its observations, or their EMA with factor ``ema_alpha`` (starting at the
     first observation) when given. Its learnability score is ``p (1 - p)``; tasks without data
     score `UNPLAYED_SCORE`.
@@ -61,15 +62,7 @@ class Learnability(SuccessCurriculum):
             random_seed=random_seed,
             record_stats=record_stats,
         )
-        if top_k is not None and not (
-            isinstance(top_k, (int, np.integer))
-            and not isinstance(top_k, bool)
-            and 1 <= top_k <= self.num_tasks
-        ):
-            raise ValueError(
-                f"top_k must be None or an integer in [1, {self.num_tasks}] (num_tasks), got {top_k!r}"
-            )
-        self.top_k = None if top_k is None else int(top_k)
+        self.top_k = check_optional_count("top_k", top_k, 1, maximum=self.num_tasks, note="num_tasks")
         self.ema_alpha = (
             None if ema_alpha is None else check_number("ema_alpha", ema_alpha, 0.0, 1.0, open_low=True)
         )

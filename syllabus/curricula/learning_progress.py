@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from syllabus.curricula.success import SuccessCurriculum, check_number
+from syllabus.core.checks import check_number
+from syllabus.curricula.success_curriculum import SuccessCurriculum
 from syllabus.task_space import TaskSpace
 
 
@@ -13,7 +14,7 @@ class LearningProgress(SuccessCurriculum):
 
     From "Multi-task curriculum learning in a complex, visual, hard-exploration domain: Minecraft"
     (Kanitscheider et al. 2021) in the formulation of OMNI (Zhang et al. 2023), run online: each
-    episode update is a success observation ``s`` of its task (see [`SuccessCurriculum`][syllabus.curricula.success.SuccessCurriculum]),
+    episode update is a success observation ``s`` of its task (see [`SuccessCurriculum`][syllabus.curricula.success_curriculum.SuccessCurriculum]),
     and no separate evaluation is needed. Per task, with ``a = ema_alpha``::
 
         fast <- a * s + (1 - a) * fast          # both start at the task's first observation

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
+from syllabus.core.checks import check_optional_count, check_positive, check_sample_count
 from syllabus.core.curriculum import Curriculum, Task
 from syllabus.core.errors import CurriculumError
 from syllabus.curricula.opponent_pool import OpponentPool
@@ -152,8 +153,7 @@ class OpponentCurriculum(Curriculum):
             raise TypeError(f"pool must be an OpponentPool, got {pool!r}")
         if outcome not in _OUTCOMES:
             raise ValueError(f"outcome must be one of {list(_OUTCOMES)}, got {outcome!r}")
-        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
-            raise ValueError(f"window must be None or an integer >= 1, got {window!r}")
+        window = check_optional_count("window", window, 1)
         super().__init__(OpponentTaskSpace(), **kwargs)
         self.pool = pool
         self.outcome = outcome
@@ -260,10 +260,9 @@ class OpponentCurriculum(Curriculum):
         Raises:
             CurriculumError: The pool is empty.
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise ValueError(f"k must be an integer >= 0 (the number of tasks to sample), got k={k!r}")
+        k = check_sample_count(k)
         ids = self._opponents()
-        return [ids[i] for i in self._draw(len(ids), int(k))]
+        return [ids[i] for i in self._draw(len(ids), k)]
 
     def _draw(self, n: int, k: int) -> list[int]:
         """``k`` indices into the ``n`` opponents, by inverse CDF of the distribution (one uniform draw each)."""
@@ -401,11 +400,10 @@ class PrioritizedFictitiousSelfPlay(OpponentCurriculum):
     ) -> None:
         if weighting not in self.WEIGHTINGS:
             raise ValueError(f"weighting must be one of {list(self.WEIGHTINGS)}, got {weighting!r}")
-        if isinstance(exponent, bool) or not isinstance(exponent, (int, float)) or not 0 < exponent < np.inf:
-            raise ValueError(f"exponent must be a finite number > 0, got {exponent!r}")
+        exponent = check_positive("exponent", exponent)
         super().__init__(pool, **kwargs)
         self.weighting = weighting
-        self.exponent = float(exponent)
+        self.exponent = exponent
 
     def _f(self, agent_ids: list[int]) -> list[float]:
         rates = [self.win_rate(agent_id) for agent_id in agent_ids]

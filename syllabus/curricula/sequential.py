@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from syllabus.core.curriculum import Curriculum, StepBatch, Task, check_sample_count
+from syllabus.core.checks import check_count, check_sample_count
+from syllabus.core.curriculum import Curriculum, StepBatch, Task
 from syllabus.curricula.constant import Constant
-from syllabus.curricula.stopping import Condition, parse_condition
+from syllabus.curricula.stop_conditions import Condition, parse_condition
 from syllabus.task_space import TaskSpace, TaskSpaceError
 
 
@@ -55,8 +56,8 @@ class SequentialCurriculum(Curriculum):
     Each stage is a [`Curriculum`][syllabus.core.curriculum.Curriculum] over ``task_space`` (or over a
     task space whose tasks all belong to it), a ``list`` of tasks (sampled uniformly) or a single
     task (always sampled). ``stopping_conditions[i]`` moves from stage ``i`` to ``i + 1``; it is a
-    [`Condition`][syllabus.curricula.stopping.Condition] or a string such as ``"episodes>=100 &
-    episode_return>0.8"`` (see [`syllabus.curricula.stopping`][syllabus.curricula.stopping] for the grammar and metrics).
+    [`Condition`][syllabus.curricula.stop_conditions.Condition] or a string such as ``"episodes>=100 &
+    episode_return>0.8"`` (see [`syllabus.curricula.stop_conditions`][syllabus.curricula.stop_conditions] for the grammar and metrics).
     Conditions are checked after every episode update and every sample; the last stage is kept
     forever. A batch from [`sample`][syllabus.curricula.sequential.SequentialCurriculum.sample] comes from a single stage.
 
@@ -105,8 +106,7 @@ class SequentialCurriculum(Curriculum):
                 f"{len(stages)} stages need {len(stages) - 1} stopping conditions "
                 f"(one per transition), got {len(stopping_conditions)}: {list(stopping_conditions)!r}"
             )
-        if isinstance(return_window, bool) or not isinstance(return_window, int) or return_window < 1:
-            raise ValueError(f"return_window must be a positive integer, got {return_window!r}")
+        return_window = check_count("return_window", return_window, 1)
         self.stages = [self._make_stage(i, stage) for i, stage in enumerate(stages)]
         self.stopping_conditions = [
             c if isinstance(c, Condition) else parse_condition(c) for c in stopping_conditions

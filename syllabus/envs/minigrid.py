@@ -21,6 +21,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from syllabus.core.checks import check_count, is_integer
 from syllabus.core.task_interface import TaskEnv
 from syllabus.task_space import DiscreteTaskSpace
 
@@ -121,11 +122,7 @@ class MiniGridTaskEnv(TaskEnv):
             if len(env_ids) != 1:
                 raise ValueError(f"seeds are tasks of a single env id, got env_ids={env_ids!r}")
             space = seeds if isinstance(seeds, DiscreteTaskSpace) else DiscreteTaskSpace(seeds)
-            bad = [
-                s
-                for s in space.tasks
-                if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < MAX_SEED
-            ]
+            bad = [s for s in space.tasks if not is_integer(s) or not 0 <= s < MAX_SEED]
             if bad:
                 raise ValueError(f"MiniGrid seeds must be ints in [0, {MAX_SEED}), got {bad[:5]!r}")
         super().__init__(space)
@@ -246,12 +243,9 @@ def make_minigrid(
     if env_id is not None:
         if seeds is None:
             raise ValueError(f"env_id={env_id!r} needs seeds, the tasks (e.g. seeds=200 for 0..199)")
-        if isinstance(seeds, (int, np.integer)):
-            if isinstance(seeds, bool) or seeds < 1:
-                raise ValueError(
-                    f"seeds must be >= 1 when given as a count (or a sequence of ints), got {seeds!r}"
-                )
-            return MiniGridTaskEnv([env_id], DiscreteTaskSpace(int(seeds)), **make_kwargs)
+        if isinstance(seeds, (int, np.integer)):  # a count (bool too: rejected by the check)
+            count = check_count("seeds", seeds, 1, note="a count of seeds, or give a sequence of ints")
+            return MiniGridTaskEnv([env_id], DiscreteTaskSpace(count), **make_kwargs)
         return MiniGridTaskEnv([env_id], seeds, **make_kwargs)
     if seeds is not None:
         raise ValueError("seeds need a single env_id (tasks are that env's layout seeds)")

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
+from syllabus.core.checks import check_count, is_integer
 from syllabus.core.task_interface import TaskEnv
 from syllabus.task_space import DiscreteTaskSpace
 
@@ -138,10 +139,8 @@ def level_task_space(start_level: int, num_levels: int) -> DiscreteTaskSpace:
         start_level: First level seed.
         num_levels: Number of consecutive level seeds (the size of the task space).
     """
-    if isinstance(start_level, bool) or not isinstance(start_level, (int, np.integer)) or start_level < 0:
-        raise ValueError(f"start_level must be an int >= 0, got {start_level!r}")
-    if isinstance(num_levels, bool) or not isinstance(num_levels, (int, np.integer)) or num_levels < 1:
-        raise ValueError(f"num_levels must be an int >= 1, got {num_levels!r}")
+    start_level = check_count("start_level", start_level, 0)
+    num_levels = check_count("num_levels", num_levels, 1)
     if start_level + num_levels > MAX_LEVEL_SEED:
         raise ValueError(
             f"levels {start_level}..{start_level + num_levels - 1} exceed the largest Procgen level seed "
@@ -203,8 +202,7 @@ class ProcgenTaskEnv(TaskEnv):
             raise ValueError(
                 f"unknown Procgen options {unknown}; valid options: {', '.join(PROCGEN_OPTIONS)}"
             )
-        if level_cache_size < 0:
-            raise ValueError(f"level_cache_size must be >= 0, got {level_cache_size!r}")
+        level_cache_size = check_count("level_cache_size", level_cache_size, 0)
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"unsupported render_mode {render_mode!r}; valid: None, 'rgb_array'")
         space = levels if isinstance(levels, DiscreteTaskSpace) else DiscreteTaskSpace(levels)
@@ -322,9 +320,7 @@ class ProcgenTaskEnv(TaskEnv):
 
 
 def _is_level_seed(level: Any) -> bool:
-    return bool(
-        isinstance(level, (int, np.integer)) and not isinstance(level, bool) and 0 <= level < MAX_LEVEL_SEED
-    )
+    return is_integer(level) and bool(0 <= level < MAX_LEVEL_SEED)
 
 
 def make_procgen(

@@ -9,9 +9,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-
-class TaskSpaceError(ValueError):
-    """A task or an encoding is not valid for a task space."""
+from syllabus.core.checks import is_integer
+from syllabus.core.errors import TaskSpaceError
 
 
 def is_index(value: Any, n: int) -> bool:
@@ -21,7 +20,7 @@ def is_index(value: Any, n: int) -> bool:
         value: The value to check.
         n: Number of valid indices.
     """
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(0 <= value < n)
+    return is_integer(value) and bool(0 <= value < n)
 
 
 class TaskSpace(abc.ABC):

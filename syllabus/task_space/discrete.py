@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from syllabus.core.checks import is_integer
 from syllabus.task_space.base import TaskSpace, is_index
 from syllabus.task_space.composite import TupleTaskSpace
 
@@ -34,7 +35,7 @@ class DiscreteTaskSpace(TaskSpace):
 
     def __init__(self, n_or_tasks: int | Iterable[Hashable]) -> None:
         super().__init__()
-        if isinstance(n_or_tasks, (int, np.integer)) and not isinstance(n_or_tasks, bool):
+        if is_integer(n_or_tasks):
             if n_or_tasks < 1:
                 raise ValueError(f"DiscreteTaskSpace needs at least one task, got n={n_or_tasks!r}")
             self._n = int(n_or_tasks)

@@ -5,7 +5,7 @@ Ray actor registered under a name; the returned
 [`RayCurriculumWrapper`][syllabus.core.ray.handle.RayCurriculumWrapper] forwards every Curriculum
 method to it from the learner. Each [`RaySyncWrapper`][syllabus.core.ray.env_wrapper.RaySyncWrapper]
 finds the actor by name (or takes its handle) in whatever Ray process builds the env, and speaks
-the message protocol of `syllabus.core.protocol` with it: the actor applies every message through
+the message protocol of `syllabus.core.messages` with it: the actor applies every message through
 the same `CurriculumDispatcher` as the multiprocessing backend, so both backends behave alike.
 Environment messages travel in batches of fire-and-forget actor calls, in order, with
 backpressure (`syllabus.core.ray.transport`).

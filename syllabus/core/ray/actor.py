@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from syllabus.core.curriculum import Curriculum
+from syllabus.core.dispatcher import CurriculumDispatcher
 from syllabus.core.errors import CurriculumConnectionError, CurriculumError, CurriculumTimeoutError
-from syllabus.core.protocol import CurriculumDispatcher
 from syllabus.core.ray.calls import dumps, label, loads, ray_module, result_of
 from syllabus.task_space import TaskSpace
 
