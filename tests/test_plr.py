@@ -352,6 +352,46 @@ def test_state_dict_round_trip_preserves_sampling_and_carries():
     assert restored.sample(100) == original.sample(100)
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"mode": "reference"}, {"strategy": "random"}, {"mode": "reference", "strategy": "random"}],
+    ids=["corrected", "reference", "random", "reference-random"],
+)
+def test_state_dict_has_one_layout_in_every_mode(kwargs):
+    """Every mode saves the same entries with the same dtypes and shapes (a checkpoint's format)."""
+    plr = _plr(n=4, **kwargs)
+    plr.sample(3)
+    _set_scores(plr, [0.5, 1.0, 0.0, 2.0])
+    plr.sample(3)
+    state = plr.state_dict()["plr"]
+    layout = {
+        key: (value.dtype.str, value.shape) if isinstance(value, np.ndarray) else type(value).__name__
+        for key, value in state.items()
+        if key != "partial"
+    }
+    num_envs = 0 if kwargs.get("mode") != "reference" or "strategy" in kwargs else 4
+    assert layout == {
+        "num_tasks": "int",
+        "mode": "str",
+        "scores": ("<f8", (4,)),
+        "scored": ("|b1", (4,)),
+        "rank_order": ("<i8", (4 if kwargs == {} else 0,)),
+        "max_returns": ("<f8", (4,)),
+        "last_sampled": ("<i8", (4,)),
+        "count": "int",
+        "seen": "list",
+        "unseen": "list",
+        "previous_last_done": ("|b1", (num_envs,)),
+        "stale_poisoned": ("|b1", (4,)),
+    }
+    num_carried = 4 if kwargs == {} else 0
+    assert {key: (value.dtype.str, value.shape) for key, value in state["partial"].items()} == {
+        "task": ("<i8", (num_carried,)),
+        "sum": ("<f8", (num_carried,)),
+        "count": ("<i8", (num_carried,)),
+    }
+
+
 def test_load_state_dict_rejects_another_task_count():
     with pytest.raises(ValueError, match="tasks"):
         _plr(n=3).load_state_dict(_plr(n=4).state_dict())

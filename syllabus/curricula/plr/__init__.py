@@ -1,9 +1,10 @@
 """Prioritized Level Replay and Robust PLR."""
 
-from syllabus.curricula.plr.plr import MODES, SCHEDULES, PrioritizedLevelReplay, replay_mask
+from syllabus.curricula.plr.plr import PrioritizedLevelReplay, replay_mask
 from syllabus.curricula.plr.reference import ReferenceModeError
 from syllabus.curricula.plr.sampling import TRANSFORMS
 from syllabus.curricula.plr.scoring import STRATEGIES
+from syllabus.curricula.plr.settings import MODES, SCHEDULES
 
 __all__ = [
     "MODES",

@@ -225,8 +225,9 @@ class ReferenceRanks:
     [`weights`][syllabus.curricula.plr.reference.weights] ranks every task with a full sort
     (O(n log n): about 0.2 s at a million tasks). Only scored tasks get weight, and every unscored
     task holds the placeholder score 0, so the scored tasks are kept in rank order (descending
-    score, higher index first among equal scores, as the reference's reversed stable sort) and the
-    unscored ones are counted in where they would stand. The weights are equal, bit for bit, to
+    score, higher index first among equal scores, as the reference's reversed stable sort), with
+    their scores in that order (so no O(n) random gather is needed), and the unscored ones are
+    counted in where they would stand. The weights are equal, bit for bit, to
     ``weights("rank", ...)``.
 
     Args:
@@ -247,16 +248,24 @@ class ReferenceRanks:
         self._temperature = temperature
         self._rank_weights: np.ndarray | None = None  # 1 / rank ** (1 / temperature), made when first needed
         self.order = np.zeros(0, dtype=np.int64)
+        self._values = np.zeros(0)  # scores[order]
         if scores is not None and scored is not None and scored.any():
             self.update(scores, np.flatnonzero(scored))
 
     def update(self, scores: np.ndarray, changed: np.ndarray) -> None:
-        """Moves the tasks ``changed`` (distinct indices, newly scored or re-scored) to their rank."""
+        """Moves the tasks ``changed`` (distinct indices, newly scored or re-scored) to their rank.
+
+        Args:
+            scores: The score of every task; since the last update only the scores of ``changed``
+                (and of unscored tasks) may have changed.
+            changed: The tasks newly scored or re-scored.
+        """
         moved = np.zeros(self._n, dtype=np.bool_)
         moved[changed] = True
-        kept = self.order[~moved[self.order]]
+        keep = ~moved[self.order]
+        kept, kept_values = self.order[keep], self._values[keep]
         changed = np.asarray(changed, dtype=np.int64)[np.lexsort((-changed, -scores[changed]))]
-        kept_keys = -scores[kept]
+        kept_keys = -kept_values
         starts = np.searchsorted(kept_keys, -scores[changed], side="left")
         ends = np.searchsorted(kept_keys, -scores[changed], side="right")
         places = starts + np.array(
@@ -264,10 +273,16 @@ class ReferenceRanks:
             dtype=np.int64,
         )
         self.order = np.insert(kept, places, changed)
+        self._values = np.insert(kept_values, places, scores[changed])
 
     def weights(self, scores: np.ndarray, scored: np.ndarray) -> np.ndarray:
-        """``weights("rank", scores, scored, temperature, ...)``, computed from the kept order."""
-        values = scores[self.order]
+        """``weights("rank", scores, scored, temperature, ...)``, computed from the kept order.
+
+        Args:
+            scores: The score of every task, as at the last update (for unscored tasks, any).
+            scored: Which tasks are scored.
+        """
+        values = self._values
         if np.isnan(values).any():  # NaN sorts first in the reference's order: no shortcut
             return weights("rank", scores, scored, self._temperature, 0.0, 0.0)
         if self._rank_weights is None:
