@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from syllabus.core.curriculum import Curriculum, Task, check_sample_count
+from syllabus.core.checks import check_sample_count
+from syllabus.core.curriculum import Curriculum, Task
 from syllabus.curricula.plr.corrected import CorrectedSampler
 from syllabus.curricula.plr.records import TaskRecords
 from syllabus.curricula.plr.reference_sampler import ReferenceSampler

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from syllabus.core.checks import check_number
 from syllabus.curricula.plr.reference import REFERENCE_STRATEGIES
 from syllabus.curricula.plr.sampling import TRANSFORMS
 from syllabus.curricula.plr.scoring import STRATEGIES
@@ -72,7 +72,9 @@ class Settings:
                 f"mode='reference' choose one of {', '.join(REFERENCE_STRATEGIES)}"
             )
         for name, (low, high, low_open) in _RANGES.items():
-            object.__setattr__(self, name, _number(name, getattr(self, name), low, high, low_open))
+            object.__setattr__(
+                self, name, check_number(name, getattr(self, name), low, high, open_low=low_open)
+            )
         object.__setattr__(self, "robust", bool(self.robust))
 
     @property
@@ -84,12 +86,3 @@ class Settings:
 def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
     if value not in choices:
         raise ValueError(f"{name}={value!r} is not valid; choose one of {', '.join(choices)}")
-
-
-def _number(name: str, value: Any, low: float, high: float, low_open: bool) -> float:
-    """``value`` as a float if it is a real number (not a bool) in the interval, else ValueError."""
-    valid = isinstance(value, numbers.Real) and not isinstance(value, bool) and low <= float(value) <= high
-    if not valid or (low_open and value == low):
-        bounds = f"{'(' if low_open else '['}{low:g}, {high:g}]"
-        raise ValueError(f"{name}={value!r} is not valid; it must be a number in {bounds}")
-    return float(value)
