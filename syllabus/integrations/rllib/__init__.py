@@ -69,18 +69,19 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
+# In the order the API page lists them (docs/api/integrations.md: members_order: __all__).
 __all__ = [
+    "SETTINGS_KEY",
     "CHECKPOINT_FILE",
     "CHUNKS_KEY",
-    "SETTINGS_KEY",
+    "EvaluationTasks",
     "CurriculumCallback",
     "EpisodeChunk",
-    "EvaluationTasks",
-    "PLRFeeder",
     "Rollout",
     "RolloutPacker",
-    "configure_curriculum",
+    "PLRFeeder",
     "curriculum_env_config",
-    "curriculum_of",
+    "configure_curriculum",
     "make_env_creator",
+    "curriculum_of",
 ]
