@@ -41,9 +41,7 @@ from syllabus.envs.cartpole import CartPoleTaskWrapper, make_cartpole
 from syllabus.integrations.rllib import (
     CHUNKS_KEY,
     CurriculumCallback,
-    EpisodeChunk,
     PLRFeeder,
-    RolloutPacker,
     configure_curriculum,
     curriculum_env_config,
     make_env_creator,
@@ -313,50 +311,20 @@ def test_plr_feeder_scores_equal_custom_update_by_hand():
         curriculum.close()
 
 
-def chunk(episode_id: str, first: bool, task: int, n: int, start: float, end: str = "") -> EpisodeChunk:
-    return EpisodeChunk(
-        episode_id,
-        first,
-        task,
-        np.ones(n),
-        np.arange(start, start + n + 1, dtype=np.float64),
-        terminated=end == "terminated",
-        truncated=end == "truncated",
+def test_every_public_name_imports_from_the_package():
+    import syllabus.integrations.rllib as rllib
+
+    exported: dict[str, Any] = {}
+    exec("from syllabus.integrations.rllib import *", exported)
+    assert set(rllib.__all__) <= exported.keys()
+    assert exported["CurriculumCallback"] is CurriculumCallback
+    assert (exported["SETTINGS_KEY"], exported["CHECKPOINT_FILE"], exported["CHUNKS_KEY"]) == (
+        "syllabus",
+        "syllabus_curriculum.pkl",
+        "syllabus_chunks",
     )
-
-
-def test_packer_carries_episodes_across_batches_in_their_lane():
-    packer = RolloutPacker(2, gamma=0.5)
-    packer.add(
-        [
-            chunk("a", True, 1, 3, 0.0, "terminated"),
-            chunk("b", True, 2, 2, 10.0),
-            chunk("c", True, 3, 2, 20.0),
-        ]
-    )
-    first = packer.pop()
-    # "a" (3 steps, done) and "b" (2 steps, open) share no lane; "c" goes to the shorter free lane.
-    assert first is not None and first.tasks.shape == (2, 2)
-    np.testing.assert_array_equal(first.tasks, [[1, 2], [1, 2]])
-    np.testing.assert_array_equal(first.next_values, [2.0, 12.0])  # lane 0 continues with a's last step
-    packer.add([chunk("b", False, -1, 2, 12.0, "truncated"), chunk("c", False, -1, 1, 22.0, "terminated")])
-    second = packer.pop()
-    assert second is not None and packer.held_steps == 2  # lane 0 held 4 steps: a's last, c's three
-    np.testing.assert_array_equal(second.tasks[:, 1], [2, 2])
-    np.testing.assert_array_equal(second.dones[:, 1], [False, True])
-    assert second.rewards[1, 1] == 1.0 + 0.5 * 14.0  # truncation: gamma * V(final observation) added
-
-
-def test_packer_ends_a_lost_episode_and_refuses_too_many_episodes():
-    packer = RolloutPacker(1, gamma=1.0)
-    packer.add([chunk("a", True, 0, 2, 0.0)])
-    packer.add([chunk("b", True, 1, 1, 5.0, "terminated")])  # "a" never continued: its env is gone
-    rollout = packer.pop()
-    assert rollout is not None
-    np.testing.assert_array_equal(rollout.dones[:, 0], [False, True, True])
-    np.testing.assert_array_equal(rollout.rewards[:, 0], [1.0, 1.0 + 2.0, 1.0])
-    with pytest.raises(CurriculumError, match="lanes"):
-        packer.add([chunk("c", True, 0, 1, 0.0), chunk("d", True, 0, 1, 0.0)])
+    with pytest.raises(AttributeError, match="has no attribute 'settings_of'"):
+        rllib.settings_of  # noqa: B018 - a helper of the package's modules, not exported
 
 
 def test_feeder_refuses_policy_strategies():
