@@ -7,8 +7,9 @@ the PettingZoo names (``PettingZooTaskEnv``, ``PettingZooTaskWrapper``, ``Parall
 ``pettingzoo`` extra only when used.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from syllabus.core.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from syllabus.core.curriculum import Curriculum, StepBatch
@@ -93,22 +94,15 @@ _MODULES = {
 _MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
 
 
-def __getattr__(name: str) -> Any:
-    """Imports ``name`` from its module on first use."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'syllabus.core' has no attribute {name!r}")
-    try:
-        imported = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != "pettingzoo" or "pettingzoo" not in module:
-            raise
-        raise ImportError(
-            f"syllabus.core.{name} needs PettingZoo: pip install 'syllabus-curriculum[pettingzoo]'"
-        ) from None
-    value = getattr(imported, name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+def _needs_pettingzoo(name: str, module: str, exc: ModuleNotFoundError) -> Exception | None:
+    if exc.name != "pettingzoo" or "pettingzoo" not in module:
+        return None
+    return ImportError(
+        f"syllabus.core.{name} needs PettingZoo: pip install 'syllabus-curriculum[pettingzoo]'"
+    )
+
+
+__getattr__ = lazy_names(__name__, _MODULE_OF, _needs_pettingzoo)
 
 
 def __dir__() -> list[str]:

@@ -14,17 +14,7 @@ its new module; import from `syllabus.core` (the public API) or `syllabus.core.r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from syllabus.core.deprecation import moved_module
-
-if TYPE_CHECKING:  # type checkers and the API docs see the moved names; at run time __getattr__ warns
-    from syllabus.core.ray.env_wrapper import RaySyncWrapper  # noqa: F401
-    from syllabus.core.ray.handle import (  # noqa: F401
-        RayCurriculumWrapper,
-        attach_ray_curriculum,
-        make_ray_curriculum,
-    )
 
 __getattr__ = moved_module(
     __name__,

@@ -32,8 +32,9 @@ callback and ``curriculum_of``), ``checkpoints`` (the curriculum's state in the 
 checkpoints), ``feeder`` (the PLR feeder's connector pieces) and ``packer`` (its rollout packer).
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from syllabus.core.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from syllabus.integrations.rllib.callback import CurriculumCallback, curriculum_of
@@ -61,12 +62,7 @@ _MODULE_OF = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Imports a public name from its module on first use (all but the packer's import ``ray.rllib``)."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_names(__name__, {name: f"{__name__}.{module}" for name, module in _MODULE_OF.items()})
 
 
 # In the order the API page lists them (docs/api/integrations.md: members_order: __all__).

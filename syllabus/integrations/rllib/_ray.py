@@ -3,17 +3,10 @@
 The one place the package imports them; without RLlib it raises with the install command.
 """
 
-from syllabus.core.ray_sync import (
-    DEFAULT_NAME,
-    DEFAULT_PREFETCH,
-    DEFAULT_TIMEOUT,
-    FORK_FIX,
-    RayCurriculumWrapper,
-    RaySyncWrapper,
-    attach_ray_curriculum,
-    forked_from_ray,
-    make_ray_curriculum,
-)
+from syllabus.core.ray.calls import DEFAULT_NAME, DEFAULT_TIMEOUT
+from syllabus.core.ray.env_wrapper import RaySyncWrapper
+from syllabus.core.ray.handle import RayCurriculumWrapper, attach_ray_curriculum, make_ray_curriculum
+from syllabus.core.ray.transport import DEFAULT_PREFETCH, FORK_FIX, forked_from_ray
 
 try:
     from ray import cloudpickle
