@@ -219,14 +219,9 @@ class RayStore:
         return self._actor
 
     def _get(self, ref: Any) -> Any:
-        import ray
+        from syllabus.core.ray.calls import result_of
 
-        try:
-            return ray.get(ref, timeout=self.timeout)
-        except ray.exceptions.GetTimeoutError:
-            raise CurriculumError(
-                f"the opponent store actor {self.name!r} did not answer within {self.timeout:g} s"
-            ) from None
+        return result_of(ref, self.timeout, f"the opponent store actor {self.name!r}")
 
     def put(self, agent_id: int, data: bytes) -> None:
         """Sends the snapshot to the actor and waits until it holds it."""
