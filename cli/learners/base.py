@@ -1,7 +1,7 @@
 """The interface every learner of the runner implements: build, learn, save, load, act for eval.
 
 A run picks its learner from ``learner.name`` ([`syllabus.cli.learners.learner_class`][syllabus.cli.learners.learner_class]); the
-training loop ([`syllabus.cli.training`][syllabus.cli.training]) and ``syllabus eval`` call only this interface.
+training stages ([`syllabus.cli.pipeline`][syllabus.cli.pipeline]) and ``syllabus eval`` call only this interface.
 """
 
 from __future__ import annotations
