@@ -1,6 +1,8 @@
-"""The callback of a run: episode and interval logs, progress, interval checkpoints and stop requests.
+"""The run's learner-neutral callback: episode and interval logs, progress, interval checkpoints, stop requests.
 
-An SB3 callback; learners that are not SB3 drive its learner-neutral methods directly.
+Every learner drives the same few methods ([`RunCallback`][syllabus.cli.callbacks.RunCallback]); the
+SB3 learner through an adapter ([`syllabus.cli.learners.sb3_callbacks`][syllabus.cli.learners.sb3_callbacks]),
+the RLlib learner directly between ``algo.train()`` iterations.
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from stable_baselines3.common.callbacks import BaseCallback
 from syllabus.cli.run_logs import RunLogs
-from syllabus.cli.selfplay import policy_snapshot
 
 RECENT_EPISODES = 100
 
 
-class RunCallback(BaseCallback):
+class RunCallback:
     """Logs every finished episode with its task, a progress row per log interval, and stops on request.
+
+    A learner calls [`begin`][syllabus.cli.callbacks.RunCallback.begin] once, then, as it trains,
+    [`record_episode`][syllabus.cli.callbacks.RunCallback.record_episode] for each finished episode,
+    [`advance`][syllabus.cli.callbacks.RunCallback.advance] with its step count (it stops when that
+    returns ``False``) and [`checkpoint_if_due`][syllabus.cli.callbacks.RunCallback.checkpoint_if_due]
+    wherever its model state is consistent (between rollouts).
 
     Args:
         logs: Where rows go.
@@ -49,7 +55,6 @@ class RunCallback(BaseCallback):
         elapsed: float = 0.0,
         max_tasks: int = 10,
     ) -> None:
-        super().__init__()
         self.logs = logs
         self.display = display
         self.curriculum = curriculum
@@ -62,13 +67,13 @@ class RunCallback(BaseCallback):
         self._max_tasks = max_tasks
         self._returns: deque[float] = deque(maxlen=RECENT_EPISODES)
         self._lengths: deque[int] = deque(maxlen=RECENT_EPISODES)
-        self._tasks: list[Any] = []
         self._start = time.monotonic()
         self._last_time = self._start
         self._last_steps = 0
         self._next_log = 0
         self._next_checkpoint = 0
         self._last_logged = -1
+        self.num_timesteps = 0
 
     @property
     def elapsed(self) -> float:
@@ -77,29 +82,6 @@ class RunCallback(BaseCallback):
 
     def _next_multiple(self, interval: int) -> int:
         return (self.num_timesteps // interval + 1) * interval
-
-    def _on_training_start(self) -> None:
-        self.begin(self.num_timesteps)
-        reset_infos = self.training_env.unwrapped.reset_infos
-        self._tasks = [info.get("task") for info in reset_infos]
-
-    def _on_rollout_start(self) -> None:
-        # Between rollouts the model has trained on every step counted so far: a consistent checkpoint.
-        self.checkpoint_if_due()
-
-    def _on_step(self) -> bool:
-        dones = self.locals["dones"]
-        if dones.any():
-            infos = self.locals["infos"]
-            reset_infos = self.training_env.unwrapped.reset_infos
-            for i in np.flatnonzero(dones).tolist():
-                episode = infos[i].get("episode")
-                if episode is not None:
-                    self.record_episode(i, self._tasks[i], episode["r"], episode["l"])
-                self._tasks[i] = reset_infos[i].get("task")
-        return self.advance(self.num_timesteps)
-
-    # The learner-neutral part, also driven directly by learners that are not SB3 (RLlib).
 
     def begin(self, steps: int) -> None:
         """Starts timing and the log and checkpoint schedules at ``steps`` (the first step of this session)."""
@@ -110,12 +92,12 @@ class RunCallback(BaseCallback):
         if self.checkpoint_interval:
             self._next_checkpoint = self._next_multiple(self.checkpoint_interval)
 
-    def record_episode(self, env_id: int, task: Any, episode_return: float, length: int) -> None:
-        """Counts and logs one finished episode (at the current step)."""
+    def record_episode(self, step: int, env_id: int, task: Any, episode_return: float, length: int) -> None:
+        """Counts and logs one episode that finished by env step ``step`` in env ``env_id``."""
         self.episodes += 1
         self._returns.append(float(episode_return))
         self._lengths.append(int(length))
-        self.logs.episode(self.num_timesteps, env_id, task, episode_return, length)
+        self.logs.episode(step, env_id, task, episode_return, length)
 
     def advance(self, steps: int) -> bool:
         """Moves the progress display to ``steps``, logs a row when one is due; ``False`` asks to stop."""
@@ -159,35 +141,3 @@ class RunCallback(BaseCallback):
         )
         self.logs.interval(row, metrics)
         self.display.interval(steps, steps_per_sec, self.mean_return)
-
-
-class SnapshotCallback(BaseCallback):
-    """Self-play: adds a snapshot of the learner's policy to the curriculum's pool every ``interval`` env steps
-    ([`syllabus.cli.selfplay`][syllabus.cli.selfplay]).
-
-    A snapshot is taken at the first rollout start at or after each multiple of ``interval``: between
-    rollouts the policy has trained on every step counted, and the run's checkpoint (due at the same
-    rollout start, later in the callback list) already holds it.
-
-    Args:
-        curriculum: The learner-side curriculum (a self-play curriculum, or the sync wrapper serving it).
-        interval: Env steps between snapshots.
-    """
-
-    def __init__(self, curriculum: Any, interval: int) -> None:
-        super().__init__()
-        self.curriculum = curriculum
-        self.interval = interval
-        self._next = 0
-
-    def _on_training_start(self) -> None:
-        self._next = (self.model.num_timesteps // self.interval + 1) * self.interval
-
-    def _on_rollout_start(self) -> None:
-        steps = self.model.num_timesteps
-        if steps >= self._next:
-            self.curriculum.add_agent(policy_snapshot(self.model.policy))
-            self._next = (steps // self.interval + 1) * self.interval
-
-    def _on_step(self) -> bool:
-        return True

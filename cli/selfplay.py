@@ -5,7 +5,7 @@ The curriculum owns an [`OpponentPool`][syllabus.curricula.OpponentPool] (a priv
 directory of pickled snapshots; a checkpoint holds the snapshots in the curriculum state). It starts
 with ``env.initial_opponents`` (fixed opponents, ids 0, 1, ... in that order); then every
 ``curriculum.snapshot_interval`` env steps
-[`SnapshotCallback`][syllabus.cli.callbacks.SnapshotCallback] adds a snapshot of the learner's
+[`SnapshotCallback`][syllabus.cli.learners.sb3_callbacks.SnapshotCallback] adds a snapshot of the learner's
 policy. Envs get the pool with their config
 ([`PooledEnvConfig`][syllabus.cli.selfplay.PooledEnvConfig]), load the opponent of each task (an
 id) from it and play it in the other seat ([`PoolOpponents`][syllabus.cli.selfplay.PoolOpponents]).

@@ -73,7 +73,7 @@ def with_faults(env_fns: list[Any]) -> list[Any]:
 def patch() -> None:
     """Wraps the runner's env factories (and its curriculum) so that the fault happens."""
     import syllabus.cli.environments as environments
-    import syllabus.cli.training as training
+    import syllabus.cli.pipeline.build as training
 
     guard_env_fns = environments.guard_env_fns
     environments.guard_env_fns = lambda env_fns: guard_env_fns(with_faults(env_fns))

@@ -11,9 +11,9 @@ import pytest
 from cli_fixtures import read_csv, syllabus
 from hydra import compose, initialize_config_dir
 from syllabus.cli.builders import make_curriculum, make_task_env, task_space_of
-from syllabus.cli.callbacks import SnapshotCallback
 from syllabus.cli.hydra_app import CONFIG_DIR
 from syllabus.cli.learners.sb3 import learner_callbacks, make_ppo, ppo_class
+from syllabus.cli.learners.sb3_callbacks import SnapshotCallback
 from syllabus.cli.schema import ConfigError, validate
 from syllabus.cli.selfplay import PolicyOpponent, PoolOpponents, policy_snapshot, with_opponent_pool
 from timeouts import scaled

@@ -1,7 +1,7 @@
 """The interface every learner of the runner implements: build, learn, save, load, act for eval.
 
 A run picks its learner from ``learner.name`` ([`syllabus.cli.learners.learner_class`][syllabus.cli.learners.learner_class]); the
-training loop ([`syllabus.cli.training`][syllabus.cli.training]) and ``syllabus eval`` call only this interface.
+training stages ([`syllabus.cli.pipeline`][syllabus.cli.pipeline]) and ``syllabus eval`` call only this interface.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Protocol
 
+from syllabus.cli.callbacks import RunCallback
 from syllabus.cli.run_dir import TrainerState
 from syllabus.cli.schema import RunConfig
 
@@ -52,7 +53,7 @@ class Learner(ABC):
         """Env steps trained so far, including those before a resume."""
 
     @abstractmethod
-    def learn(self, total_timesteps: int, callback: Any) -> None:
+    def learn(self, total_timesteps: int, callback: RunCallback) -> None:
         """Trains until ``total_timesteps`` env steps in all, or until ``callback`` asks to stop.
 
         Args:

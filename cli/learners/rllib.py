@@ -23,6 +23,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from syllabus.cli.builders import MissingDependencyError, make_task_env, takes_learner_updates, task_space_of
+from syllabus.cli.callbacks import RunCallback
 from syllabus.cli.env_factories import TaskInfoWrapper
 from syllabus.cli.learners.base import Learner
 from syllabus.cli.ray_cluster import connect_ray, curriculum_actor_name, curriculum_actor_options
@@ -102,7 +103,7 @@ class RLlibLearner(Learner):
     def num_timesteps(self) -> int:
         return self._steps
 
-    def learn(self, total_timesteps: int, callback: Any) -> None:
+    def learn(self, total_timesteps: int, callback: RunCallback) -> None:
         """Runs ``algo.train()`` iterations until the budget is reached or ``callback`` asks to stop.
 
         Episodes finished in an iteration are logged at the step count after it; checkpoints are
@@ -115,9 +116,8 @@ class RLlibLearner(Learner):
             result = self.algo.train()
             runners = result.get(ENV_RUNNER_RESULTS, {})
             self._steps += int(runners.get(NUM_ENV_STEPS_SAMPLED, 0))
-            callback.num_timesteps = self._steps
             for env_id, task, episode_return, length in _nested(runners, EPISODES_KEY):
-                callback.record_episode(env_id, task, episode_return, length)
+                callback.record_episode(self._steps, env_id, task, episode_return, length)
             evaluation = result.get(EVALUATION_RESULTS, {}).get(ENV_RUNNER_RESULTS)
             interval = self.run.learner.evaluation_interval
             if evaluation and interval and result.get("training_iteration", 0) % interval == 0:

@@ -9,6 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from syllabus.cli.builders import MissingDependencyError, has_action_masks, takes_learner_updates
+from syllabus.cli.callbacks import RunCallback
 from syllabus.cli.environments import Environments, open_environments, start_worker_server
 from syllabus.cli.learners.base import Learner
 from syllabus.cli.run_dir import TrainerState, verify_sb3_model
@@ -72,11 +73,13 @@ class SB3Learner(Learner):
     def num_timesteps(self) -> int:
         return int(self.model.num_timesteps)
 
-    def learn(self, total_timesteps: int, callback: Any) -> None:
+    def learn(self, total_timesteps: int, callback: RunCallback) -> None:
+        from syllabus.cli.learners.sb3_callbacks import SB3RunCallback
+
         self.model.set_logger(callback.logs.sb3_logger)
         self.model.learn(
             total_timesteps - self.model.num_timesteps,
-            callback=[*learner_callbacks(self.run, self.envs.curriculum), callback],
+            callback=[*learner_callbacks(self.run, self.envs.curriculum), SB3RunCallback(callback)],
             reset_num_timesteps=not self._resumed,
         )
 
@@ -181,7 +184,7 @@ def learner_callbacks(run: RunConfig, curriculum: Any) -> list[Any]:
     """SB3 callbacks the curriculum needs: the PLR callback feeds PLR value predictions; self-play
     curricula get snapshots of the policy."""
     if curriculum is not None and is_self_play(run):
-        from syllabus.cli.callbacks import SnapshotCallback
+        from syllabus.cli.learners.sb3_callbacks import SnapshotCallback
 
         return [SnapshotCallback(curriculum, run.curriculum.snapshot_interval)]
     if curriculum is None or not takes_learner_updates(run):
