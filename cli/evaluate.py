@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
-from syllabus.cli.builders import check_env_config, make_task_env, task_space_of
+from syllabus.cli.builders import make_task_env, task_space_of
 from syllabus.cli.learners import Policy, learner_class
 from syllabus.cli.run_dir import eval_checkpoint, now, verify_checkpoint, write_json
 from syllabus.cli.runs import EVAL_MODES, eval_path
@@ -51,7 +51,6 @@ def evaluate_run(
         For each mode, the file written and its contents.
     """
     run = validate(OmegaConf.load(run_dir / ".hydra" / "config.yaml"))
-    check_env_config(run.env)
     checkpoint = eval_checkpoint(run_dir)
     state = verify_checkpoint(
         checkpoint, curriculum=False, learner=run.learner.name

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from syllabus.cli.builders import check_env_config, make_curriculum, task_space_of
+from syllabus.cli.builders import make_curriculum, task_space_of
 from syllabus.cli.callbacks import RunCallback
-from syllabus.cli.environments import check_sync_config
+from syllabus.cli.environments import prepare_sync
 from syllabus.cli.errors import (
     RunFailure,
     describe_disk_error,
@@ -91,12 +91,16 @@ def train(
         The final status: ``completed`` or ``interrupted``.
 
     Raises:
-        ConfigError, MissingDependencyError: Raised before anything starts.
+        ConfigError, MissingDependencyError: Before anything starts (``run`` is validated by
+            [`validate`][syllabus.cli.schema.validate]; this only checks that a Ray cluster can be joined).
         RunFailure: Training failed (an env, its worker or the curriculum); ``meta.json`` says why. The last
             checkpoint stays as it was: none is written from a failed run.
     """
     learner_type = learner_class(run.learner.name)
-    if not _ready_to_start(run, learner_type):
+    warning = budget_warning(run)
+    if warning:
+        logger.warning("%s", warning)
+    if not _prepare_sync(run):
         return "interrupted"
     state = _starting_state(run, run_dir, resume=resume, checkpoint=checkpoint)
     if state is None:
@@ -117,23 +121,18 @@ def train(
     )
 
 
-def _ready_to_start(run: RunConfig, learner_type: type[Learner]) -> bool:
-    """Checks what the config cannot say by itself (the learner's needs, the env's and sync's packages, a
-    Ray cluster to join) and warns of a budget that is not whole rollouts.
+def _prepare_sync(run: RunConfig) -> bool:
+    """The first build step ([`prepare_sync`][syllabus.cli.environments.prepare_sync]): starts the
+    forkserver of ``sync=multiprocessing``, checks that the Ray cluster at ``sync.address`` can be joined.
 
     Returns:
         Whether to go on: ``False`` when a Ctrl-C interrupted the check of ``sync.address``.
     """
-    learner_type.check(run)
-    check_env_config(run.env)
     try:
-        check_sync_config(run.sync)  # joining a Ray cluster may take up to sync.join_timeout
+        prepare_sync(run)  # joining a Ray cluster may take up to sync.join_timeout
     except KeyboardInterrupt:
         logger.warning("interrupted before training started (while checking sync.address)")
         return False
-    warning = budget_warning(run)
-    if warning:
-        logger.warning("%s", warning)
     return True
 
 
