@@ -155,7 +155,7 @@ class Registry:
         if self._groups is None:
             groups: dict[str, dict[str, Entry]] = {group: {} for group in GROUPS}
             for module in [*_builtin_modules(), *_plugin_modules()]:
-                for entry in getattr(importlib.import_module(module), "ENTRIES", ()):
+                for entry in getattr(_import(module), "ENTRIES", ()):
                     if entry.name in groups[entry.group]:
                         raise ConfigError(f"{module}: {entry.group}={entry.name} is registered twice")
                     groups[entry.group][entry.name] = entry
@@ -212,6 +212,15 @@ def _builtin_modules() -> Iterable[str]:
         for info in pkgutil.iter_modules(package.__path__):
             yield f"{package_name}.{info.name}"
     yield from _MODULES
+
+
+def _import(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if module in _plugin_modules():
+            raise ConfigError(f"{PLUGINS_ENV}: cannot import {module!r} ({exc})") from None
+        raise
 
 
 def _plugin_modules() -> list[str]:

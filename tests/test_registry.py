@@ -130,6 +130,17 @@ def test_a_plugin_env_joins_the_registry(toy_plugin):
         validate({**_defaults(), "env": {"name": "toy", "lengths": [0]}})
 
 
+def test_a_plugin_that_does_not_import_is_named(monkeypatch):
+    monkeypatch.setenv(PLUGINS_ENV, "no_such_plugin_module")
+    REGISTRY.reload()
+    try:
+        with pytest.raises(ConfigError, match=r"^SYLLABUS_PLUGINS: cannot import 'no_such_plugin_module' \("):
+            REGISTRY.entries("env")
+    finally:
+        monkeypatch.delenv(PLUGINS_ENV)
+        REGISTRY.reload()
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_a_plugin_env_trains_through_the_cli(toy_plugin, tmp_path):
