@@ -9,7 +9,6 @@ from typing import Any
 
 from syllabus.cli.config_checks import (
     ConfigError,
-    MissingDependencyError,
     check_at_least,
     check_choice,
     check_seconds,
@@ -59,19 +58,12 @@ def check(sync: RaySyncConfig) -> None:
 
 
 def join_check(run: Any) -> None:
-    """Checks that Ray imports and that the cluster at ``sync.address`` can be joined
-    ([`check_cluster`][syllabus.cli.ray_cluster.check_cluster]): the first build step, as it starts a probe.
+    """Checks that the cluster at ``sync.address`` can be joined ([`check_cluster`][syllabus.cli.ray_cluster.check_cluster]):
+    the first build step, as it starts a probe process (validation has checked that Ray is installed).
 
     Raises:
-        MissingDependencyError: Ray does not import.
         ConfigError: No cluster can be joined at ``sync.address``.
     """
-    try:
-        import ray  # noqa: F401
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f'sync=ray needs an optional dependency: {exc}; install it with: pip install "syllabus-curriculum[ray]"'
-        ) from None
     from syllabus.cli.ray_cluster import check_cluster
 
     check_cluster(run.sync)
