@@ -138,9 +138,12 @@ class LearnerEntry(Entry):
 
     Attributes:
         learner: ``module:class`` of its [`Learner`][syllabus.cli.learners.base.Learner] (imported when used).
+        rollout: ``(run) -> (steps, what)``: the steps of one rollout (a run trains whole rollouts) and
+            the keys they come from, or ``None``.
     """
 
     learner: str = ""
+    rollout: Callable[[Any], tuple[int, str]] | None = None
 
     group = "learner"
 

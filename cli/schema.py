@@ -164,15 +164,10 @@ def budget_warning(run: RunConfig) -> str | None:
     The learners collect whole rollouts (SB3: ``learner.n_steps * num_envs`` steps; RLlib:
     ``learner.train_batch_size``), so a run trains up to the next whole rollout.
     """
-    if run.learner.name == "sb3_ppo":
-        rollout, what = (
-            run.learner.n_steps * run.num_envs,
-            f"learner.n_steps * num_envs = {run.learner.n_steps} * {run.num_envs}",
-        )
-    elif run.learner.name == "rllib_ppo":
-        rollout, what = run.learner.train_batch_size, "learner.train_batch_size"
-    else:
+    rollout_of = REGISTRY.learner(run.learner.name).rollout
+    if rollout_of is None:
         return None
+    rollout, what = rollout_of(run)
     steps = -(-run.total_timesteps // rollout) * rollout
     if steps <= 1.1 * run.total_timesteps:
         return None

@@ -170,9 +170,27 @@ def check_rllib_run(run: Any) -> None:
         )
 
 
+def sb3_rollout(run: Any) -> tuple[int, str]:
+    """SB3 collects ``n_steps`` in each of the ``num_envs`` envs."""
+    return (
+        run.learner.n_steps * run.num_envs,
+        f"learner.n_steps * num_envs = {run.learner.n_steps} * {run.num_envs}",
+    )
+
+
+def rllib_rollout(run: Any) -> tuple[int, str]:
+    """RLlib collects ``train_batch_size`` steps."""
+    return run.learner.train_batch_size, "learner.train_batch_size"
+
+
 ENTRIES = (
     LearnerEntry(
-        "sb3_ppo", SB3PPOConfig, check_sb3, check_sb3_run, learner="syllabus.cli.learners.sb3:SB3Learner"
+        "sb3_ppo",
+        SB3PPOConfig,
+        check_sb3,
+        check_sb3_run,
+        learner="syllabus.cli.learners.sb3:SB3Learner",
+        rollout=sb3_rollout,
     ),
     LearnerEntry(
         "rllib_ppo",
@@ -182,5 +200,6 @@ ENTRIES = (
         extra="rllib",
         module="ray.rllib",
         learner="syllabus.cli.learners.rllib:RLlibLearner",
+        rollout=rllib_rollout,
     ),
 )
