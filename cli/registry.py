@@ -90,12 +90,18 @@ class EnvEntry(Entry):
         make_parallel: ``(cfg, evaluation) -> ParallelEnv`` for a PettingZoo env (trained with one policy
             shared by its agents; ``make`` then stacks them), ``None`` for a single-agent env.
         masked: The env masks actions (``action_masks()``): ``learner=sb3_ppo`` trains MaskablePPO.
+        opponents: A two-player game whose task is the opponent: self-play curricula train on it and
+            ``syllabus eval`` reports win rates against its fixed opponents.
+        held_out: ``(cfg) -> bool``: whether ``syllabus eval`` plays tasks held out from training
+            (by default: when the config gives ``eval_tasks``).
     """
 
     task_space: Callable[[Any, bool], Any] = lambda cfg, evaluation: None
     make: Callable[[Any, bool], Any] = lambda cfg, evaluation: None
     make_parallel: Callable[[Any, bool], Any] | None = None
     masked: bool = False
+    opponents: bool = False
+    held_out: Callable[[Any], bool] = lambda cfg: bool(getattr(cfg, "eval_tasks", None))
 
     group = "env"
 

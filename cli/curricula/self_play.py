@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syllabus.cli.config_checks import ConfigError, check_at_least, one_of
-from syllabus.cli.registry import CurriculumEntry
+from syllabus.cli.registry import REGISTRY, CurriculumEntry
 
 
 @dataclass
@@ -55,10 +55,13 @@ def check(cfg: SelfPlayConfig) -> None:
 
 def check_run(run: Any) -> None:
     """Self-play needs an env whose task is the opponent."""
-    if run.env.name != "connect_four":
+    if not REGISTRY.env(run.env).opponents:
+        envs = " or ".join(
+            f"env={name}" for name, entry in REGISTRY.entries("env").items() if entry.opponents
+        )
         raise ConfigError(
             f"curriculum={run.curriculum.name} chooses opponents; it needs an env whose task is the opponent: "
-            f"env=connect_four (got env={run.env.name})"
+            f"{envs} (got env={run.env.name})"
         )
 
 

@@ -78,5 +78,6 @@ ENTRIES = (
         task_space=task_space,
         make=make,
         masked=True,
+        opponents=True,
     ),
 )

@@ -88,5 +88,6 @@ ENTRIES = (
         module="procgen",
         task_space=task_space,
         make=make,
+        held_out=lambda env: True,  # eval levels follow the training levels
     ),
 )
