@@ -80,7 +80,7 @@ def installed(module: str) -> bool:
         return False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EnvEntry(Entry):
     """An env: its task space and task env, built from its config.
 
@@ -96,8 +96,8 @@ class EnvEntry(Entry):
             (by default: when the config gives ``eval_tasks``).
     """
 
-    task_space: Callable[[Any, bool], Any] = lambda cfg, evaluation: None
-    make: Callable[[Any, bool], Any] = lambda cfg, evaluation: None
+    task_space: Callable[[Any, bool], Any]
+    make: Callable[[Any, bool], Any]
     make_parallel: Callable[[Any, bool], Any] | None = None
     masked: bool = False
     opponents: bool = False
@@ -106,12 +106,13 @@ class EnvEntry(Entry):
     group = "env"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CurriculumEntry(Entry):
     """A curriculum.
 
     Attributes:
-        build: ``(run, task_space) -> Curriculum | None``, seeded with ``run.seed``.
+        build: ``(run, task_space) -> Curriculum | None``, seeded with ``run.seed`` (by default ``None``:
+            no curriculum).
         learner_updates: It learns from the learner's rollouts (value predictions), like PLR.
     """
 
@@ -121,7 +122,7 @@ class CurriculumEntry(Entry):
     group = "curriculum"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SyncEntry(Entry):
     """A sync backend: how envs run and reach the curriculum.
 
@@ -133,12 +134,12 @@ class SyncEntry(Entry):
     """
 
     prepare: Callable[[Any], None] | None = None
-    open: Callable[[Any, Any, Any], Any] = lambda run, curriculum, environments: None
+    open: Callable[[Any, Any, Any], Any]
 
     group = "sync"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LearnerEntry(Entry):
     """A learner.
 
@@ -148,7 +149,7 @@ class LearnerEntry(Entry):
             the keys they come from, or ``None``.
     """
 
-    learner: str = ""
+    learner: str
     rollout: Callable[[Any], tuple[int, str]] | None = None
 
     group = "learner"
