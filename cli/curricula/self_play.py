@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syllabus.cli.config_checks import ConfigError, check_at_least, one_of
-from syllabus.cli.registry import REGISTRY, CurriculumEntry
+from syllabus.cli.registry import REGISTRY, CurriculumEntry, EnvEntry
 
 
 @dataclass
@@ -57,7 +57,9 @@ def check_run(run: Any) -> None:
     """Self-play needs an env whose task is the opponent."""
     if not REGISTRY.env(run.env).opponents:
         envs = " or ".join(
-            f"env={name}" for name, entry in REGISTRY.entries("env").items() if entry.opponents
+            f"env={name}"
+            for name, entry in REGISTRY.entries("env").items()
+            if isinstance(entry, EnvEntry) and entry.opponents
         )
         raise ConfigError(
             f"curriculum={run.curriculum.name} chooses opponents; it needs an env whose task is the opponent: "
