@@ -20,7 +20,7 @@ from contextlib import ExitStack
 import psutil
 from hydra import compose, initialize_config_dir
 from syllabus.cli.builders import make_curriculum, task_space_of
-from syllabus.cli.environments import open_environments, start_worker_server
+from syllabus.cli.environments import open_environments, prepare_sync
 from syllabus.cli.hydra_app import CONFIG_DIR
 from syllabus.cli.learners.sb3 import learner_callbacks, make_ppo
 from syllabus.cli.schema import RunConfig, validate
@@ -85,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
 
     runs = {name: run_config(name, args) for name in ("none", "plr")}
-    start_worker_server(runs["none"])
+    prepare_sync(runs["none"])
     rates: dict[str, list[float]] = {name: [] for name in runs}
     cpu_rates: dict[str, list[float]] = {name: [] for name in runs}
     with ExitStack() as stack:

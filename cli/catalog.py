@@ -6,15 +6,20 @@ from pathlib import Path
 
 import yaml
 from syllabus.cli.hydra_app import CONFIG_DIR
+from syllabus.cli.registry import GROUPS, REGISTRY
 
 
 def group_options(config_dir: Path = CONFIG_DIR) -> dict[str, list[str]]:
-    """Options of every config group under ``config_dir``, e.g. ``{"env": ["cartpole", ...]}``."""
+    """Options of every config group, e.g. ``{"env": ["cartpole", ...]}``: the registry's entries for
+    ``env``, ``curriculum``, ``sync`` and ``learner`` (with any ``SYLLABUS_PLUGINS``), the YAML files
+    under ``config_dir`` for the other groups (``logger``, ``experiment``, ...)."""
     groups: dict[str, list[str]] = {}
     for path in sorted(config_dir.rglob("*.yaml")):
         group = path.parent.relative_to(config_dir).as_posix()
         if group != ".":
             groups.setdefault(group, []).append(path.stem)
+    for group in GROUPS:
+        groups[group] = list(REGISTRY.entries(group))
     return groups
 
 

@@ -49,13 +49,9 @@ def report(prog: str, message: str, exc: BaseException | None = None) -> None:
 
 def user_error_types() -> tuple[type[BaseException], ...]:
     """The exception types that mean a user's mistake (exit 2), wherever in the runner they are defined."""
-    from syllabus.cli.schema import ConfigError
+    from syllabus.cli.config_checks import ConfigError, MissingDependencyError
 
-    types: list[type[BaseException]] = [UserError, ConfigError]
-    builders = sys.modules.get("syllabus.cli.builders")  # imported only when something was built
-    if builders is not None:
-        types.append(builders.MissingDependencyError)
-    return tuple(types)
+    return (UserError, ConfigError, MissingDependencyError)
 
 
 class RunFailure(RuntimeError):

@@ -17,17 +17,12 @@ from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
-from syllabus.cli.builders import check_env_config, make_task_env, task_space_of
+from syllabus.cli.builders import make_task_env, task_space_of
 from syllabus.cli.learners import Policy, learner_class
+from syllabus.cli.registry import REGISTRY
 from syllabus.cli.run_dir import eval_checkpoint, now, verify_checkpoint, write_json
 from syllabus.cli.runs import EVAL_MODES, eval_path
 from syllabus.cli.schema import validate
-
-
-def _held_out(env_cfg: Any) -> bool:
-    if getattr(env_cfg, "name", None) == "procgen":
-        return True
-    return bool(getattr(env_cfg, "eval_tasks", None))
 
 
 def evaluate_run(
@@ -51,12 +46,11 @@ def evaluate_run(
         For each mode, the file written and its contents.
     """
     run = validate(OmegaConf.load(run_dir / ".hydra" / "config.yaml"))
-    check_env_config(run.env)
     checkpoint = eval_checkpoint(run_dir)
     state = verify_checkpoint(
         checkpoint, curriculum=False, learner=run.learner.name
     )  # a damaged file is named
-    if run.env.name == "connect_four":  # a two-player game: win rates against fixed opponents
+    if REGISTRY.env(run.env).opponents:  # a two-player game: win rates against fixed opponents
         return _evaluate_game(
             run_dir, run, checkpoint, state.num_timesteps, modes, episodes_per_task, max_tasks, seed
         )
@@ -77,7 +71,7 @@ def evaluate_run(
                 "mode": mode,
                 "seed": seed,
                 "episodes_per_task": episodes_per_task,
-                "task_set": "held-out" if _held_out(run.env) else "training",
+                "task_set": "held-out" if REGISTRY.env(run.env).held_out(run.env) else "training",
                 "episodes": episodes_per_task * len(per_task),
                 "mean_return": float(np.mean([t["mean_return"] for t in per_task.values()])),
                 "success_rate": _mean_or_none([t["success_rate"] for t in per_task.values()]),

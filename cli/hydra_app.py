@@ -55,7 +55,7 @@ def train_job(cfg: DictConfig) -> str:
     from hydra.types import RunMode
     from syllabus.cli.run_lock import RunDirLock
     from syllabus.cli.run_start import STAGED_PREFIX, check_resume_overrides, claim_new_run, prepare_resume
-    from syllabus.cli.schema import check_installed, validate
+    from syllabus.cli.schema import validate
 
     options = _options()
     hydra_cfg = HydraConfig.get()
@@ -76,8 +76,7 @@ def train_job(cfg: DictConfig) -> str:
         lock.acquire()
         if resume:
             check_resume_overrides(run_dir, cfg)  # first: a changed group fails its new schema otherwise
-        run = validate(cfg)
-        check_installed(run)
+        run = validate(cfg)  # every check, installed extras included; nothing starts
         checkpoint = None
         if resume:
             checkpoint = prepare_resume(run_dir, cfg, run)
@@ -244,7 +243,8 @@ def check_sweep(args: list[str]) -> None:
     from hydra import compose, initialize_config_dir
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from syllabus.cli.schema import ConfigError, check_installed, validate
+    from syllabus.cli.config_checks import ConfigError, MissingDependencyError
+    from syllabus.cli.schema import validate
 
     if set(args) & _VALUE_OPTIONS:
         return
@@ -264,8 +264,8 @@ def check_sweep(args: list[str]) -> None:
             except Exception:  # noqa: BLE001 - e.g. an unknown option: Hydra reports it for the whole sweep
                 return
             try:
-                check_installed(validate(cfg))
-            except ConfigError as exc:
+                validate(cfg)
+            except (ConfigError, MissingDependencyError) as exc:
                 raise ConfigError(
                     f"job {number} of the sweep ({' '.join(own)}): {exc}; no job was started"
                 ) from None

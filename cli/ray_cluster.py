@@ -34,7 +34,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from syllabus.cli.schema import ConfigError, RaySyncConfig
+from syllabus.cli.config_checks import ConfigError
+from syllabus.cli.syncs.ray import RaySyncConfig
 
 RAY_CLIENT_PORT = 10001
 """Port of ``ray://HOST`` when none is given (Ray Client's default)."""

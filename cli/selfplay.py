@@ -22,7 +22,10 @@ from collections import OrderedDict
 from typing import Any, cast
 
 import numpy as np
-from syllabus.cli.schema import ConfigError, ConnectFourEnvConfig, PFSPConfig, RunConfig, SelfPlayConfig
+from syllabus.cli.config_checks import ConfigError
+from syllabus.cli.curricula.self_play import PFSPConfig, SelfPlayConfig
+from syllabus.cli.envs.connect_four import ConnectFourEnvConfig
+from syllabus.cli.schema import RunConfig
 
 CACHED_POLICIES = 4
 """Policy opponents each env keeps built (least recently used dropped first)."""

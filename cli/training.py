@@ -1,6 +1,7 @@
-"""One training run, as the four stages of [`syllabus.cli.pipeline`][syllabus.cli.pipeline]: validate,
-build, learn, finish.
+"""One training run, as the stages of [`syllabus.cli.pipeline`][syllabus.cli.pipeline]: build, learn, finish.
 
+Validation, the first stage, has run before: [`syllabus.cli.schema.validate`][syllabus.cli.schema.validate]
+turned the composed config into the [`RunConfig`][syllabus.cli.schema.RunConfig] this module takes.
 Ctrl-C or SIGTERM stops training after the current env step; the run still saves a checkpoint
 and closes its envs and curriculum. A second Ctrl-C aborts without a checkpoint (a second SIGTERM
 does not: a scheduler's SIGKILL ends the run when its grace period is over).
@@ -13,9 +14,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from syllabus.cli.builders import check_env_config
-from syllabus.cli.environments import check_sync_config
-from syllabus.cli.learners import Learner, learner_class
+from syllabus.cli.learners import learner_class
 from syllabus.cli.pipeline import build, finish
 from syllabus.cli.pipeline.learn import learn, stop_on_signals
 from syllabus.cli.schema import RunConfig, budget_warning
@@ -43,12 +42,16 @@ def train(
         The final status: ``completed`` or ``interrupted``.
 
     Raises:
-        ConfigError, MissingDependencyError: Raised before anything starts.
+        ConfigError, MissingDependencyError: Before anything starts (``run`` is validated by
+            [`validate`][syllabus.cli.schema.validate]; this only checks that a Ray cluster can be joined).
         RunFailure: Training failed (an env, its worker or the curriculum); ``meta.json`` says why. The last
             checkpoint stays as it was: none is written from a failed run.
     """
     learner_type = learner_class(run.learner.name)
-    if not _ready_to_start(run, learner_type):
+    warning = budget_warning(run)
+    if warning:
+        logger.warning("%s", warning)
+    if not build.prepare_sync(run):
         return "interrupted"
     start = build.prepare(run, run_dir, resume=resume, checkpoint=checkpoint, command=command)
     if start is None:
@@ -63,23 +66,3 @@ def train(
                 run, run_dir, outcome.learner, start.state, stop, quiet=quiet, multirun=multirun
             )
     return outcome.status
-
-
-def _ready_to_start(run: RunConfig, learner_type: type[Learner]) -> bool:
-    """Checks what the config cannot say by itself (the learner's needs, the env's and sync's packages, a
-    Ray cluster to join) and warns of a budget that is not whole rollouts.
-
-    Returns:
-        Whether to go on: ``False`` when a Ctrl-C interrupted the check of ``sync.address``.
-    """
-    learner_type.check(run)
-    check_env_config(run.env)
-    try:
-        check_sync_config(run.sync)  # joining a Ray cluster may take up to sync.join_timeout
-    except KeyboardInterrupt:
-        logger.warning("interrupted before training started (while checking sync.address)")
-        return False
-    warning = budget_warning(run)
-    if warning:
-        logger.warning("%s", warning)
-    return True

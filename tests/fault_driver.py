@@ -72,19 +72,22 @@ def with_faults(env_fns: list[Any]) -> list[Any]:
 
 def patch() -> None:
     """Wraps the runner's env factories (and its curriculum) so that the fault happens."""
-    import syllabus.cli.environments as environments
-    import syllabus.cli.pipeline.build as training
+    # The sync entries (cli/syncs/) import these from the library when they build the envs.
+    import syllabus.cli.pipeline.build as build
 
-    guard_env_fns = environments.guard_env_fns
-    environments.guard_env_fns = lambda env_fns: guard_env_fns(with_faults(env_fns))
+    import syllabus.integrations.env_guard as env_guard
+    import syllabus.integrations.sb3_vec_env as sb3_vec_env
 
-    class FaultySubprocVecEnv(environments.GuardedSubprocVecEnv):
+    guard_env_fns = env_guard.guard_env_fns
+    env_guard.guard_env_fns = lambda env_fns: guard_env_fns(with_faults(env_fns))
+
+    class FaultySubprocVecEnv(sb3_vec_env.GuardedSubprocVecEnv):
         def __init__(self, env_fns: list[Any], *args: Any, **kwargs: Any) -> None:
             super().__init__(with_faults(env_fns), *args, **kwargs)
 
-    environments.GuardedSubprocVecEnv = FaultySubprocVecEnv
+    sb3_vec_env.GuardedSubprocVecEnv = FaultySubprocVecEnv
     if KIND == "curriculum":
-        make_curriculum = training.make_curriculum
+        make_curriculum = build.make_curriculum
 
         def faulty_curriculum(*args: Any, **kwargs: Any) -> Any:
             curriculum = make_curriculum(*args, **kwargs)
@@ -101,7 +104,7 @@ def patch() -> None:
             curriculum.update_on_episode = update_on_episode
             return curriculum
 
-        training.make_curriculum = faulty_curriculum
+        build.make_curriculum = faulty_curriculum
 
 
 if __name__ == "__main__":

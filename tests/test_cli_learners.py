@@ -8,20 +8,20 @@ import pytest
 from hydra import compose, initialize_config_dir
 from syllabus.cli.errors import RunFailure
 from syllabus.cli.hydra_app import CONFIG_DIR
-from syllabus.cli.learners import LEARNERS, Learner, learner_class
-from syllabus.cli.schema import GROUP_SCHEMAS, ConfigError, validate
+from syllabus.cli.learners import Learner, learner_class
+from syllabus.cli.registry import REGISTRY
+from syllabus.cli.schema import ConfigError, validate
 from syllabus.cli.training import train
 
 
 def test_every_learner_config_has_a_learner_class():
-    assert set(LEARNERS) == set(GROUP_SCHEMAS["learner"])
-    for name in LEARNERS:
+    for name in REGISTRY.entries("learner"):
         assert issubclass(learner_class(name), Learner)
 
 
 def test_unknown_learner_name_lists_the_choices():
     with pytest.raises(
-        ConfigError, match="learner.name: unknown learner 'dqn'; valid choices: sb3_ppo, rllib_ppo"
+        ConfigError, match="learner.name: unknown learner 'dqn'; valid choices: rllib_ppo, sb3_ppo"
     ):
         learner_class("dqn")
 

@@ -28,7 +28,8 @@ from hydra import compose, initialize_config_dir
 from ray_fixtures import local_ray
 from syllabus.cli.hydra_app import CONFIG_DIR
 from syllabus.cli.ray_cluster import curriculum_actor_options, root_cause
-from syllabus.cli.schema import ConfigError, RaySyncConfig, validate
+from syllabus.cli.schema import ConfigError, validate
+from syllabus.cli.syncs.ray import RaySyncConfig
 from timeouts import scaled
 
 CARTPOLE_TASKS = {"0.02", "0.05", "0.1", "0.15", "0.2"}

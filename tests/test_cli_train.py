@@ -184,7 +184,8 @@ def test_debug_shows_the_traceback(tmp_path, debug):
 
 
 def test_static_env_names_match_the_installed_packages():
-    from syllabus.cli.env_names import MINIGRID_ENV_IDS, PROCGEN_DISTRIBUTION_MODES, PROCGEN_GAMES
+    from syllabus.cli.envs.minigrid import MINIGRID_ENV_IDS
+    from syllabus.cli.envs.procgen import PROCGEN_DISTRIBUTION_MODES, PROCGEN_GAMES
 
     from syllabus.envs import procgen as procgen_env
     from syllabus.envs.minigrid import minigrid_env_ids

@@ -2,7 +2,8 @@
 
 ``sb3_ppo`` ([`syllabus.cli.learners.sb3`][syllabus.cli.learners.sb3], the default) trains Stable-Baselines3 PPO on an SB3
 vector env of the run's sync backend; ``rllib_ppo`` ([`syllabus.cli.learners.rllib`][syllabus.cli.learners.rllib]) trains
-RLlib PPO on RLlib env runners with ``sync=ray``. Each module imports its framework only when used.
+RLlib PPO on RLlib env runners with ``sync=ray``. Their registry entries (config schema and checks) are in
+[`syllabus.cli.learners.entries`][syllabus.cli.learners.entries]. Each module imports its framework only when used.
 """
 
 from __future__ import annotations
@@ -10,13 +11,7 @@ from __future__ import annotations
 import importlib
 
 from syllabus.cli.learners.base import Learner, Policy
-from syllabus.cli.schema import ConfigError
-
-LEARNERS = {
-    "sb3_ppo": "syllabus.cli.learners.sb3:SB3Learner",
-    "rllib_ppo": "syllabus.cli.learners.rllib:RLlibLearner",
-}
-"""``learner.name`` -> ``module:class`` of its [`Learner`][syllabus.cli.learners.base.Learner]."""
+from syllabus.cli.registry import REGISTRY
 
 
 def learner_class(name: str) -> type[Learner]:
@@ -25,10 +20,8 @@ def learner_class(name: str) -> type[Learner]:
     Raises:
         ConfigError: No learner has that name.
     """
-    if name not in LEARNERS:
-        raise ConfigError(f"learner.name: unknown learner {name!r}; valid choices: {', '.join(LEARNERS)}")
-    module, _, attribute = LEARNERS[name].partition(":")
+    module, _, attribute = REGISTRY.learner(name).learner.partition(":")
     return getattr(importlib.import_module(module), attribute)
 
 
-__all__ = ["LEARNERS", "Learner", "Policy", "learner_class"]
+__all__ = ["Learner", "Policy", "learner_class"]

@@ -35,15 +35,6 @@ class Learner(ABC):
 
     @classmethod
     @abstractmethod
-    def check(cls, run: RunConfig) -> None:
-        """Checks what this learner needs from the rest of the config, before anything heavy is imported.
-
-        Raises:
-            ConfigError: The config cannot work with this learner; the message says what to change.
-        """
-
-    @classmethod
-    @abstractmethod
     def open(cls, run: RunConfig, curriculum: Any, checkpoint: Path | None, state: TrainerState) -> Learner:
         """Builds the envs and the model of ``run`` (from ``checkpoint`` and its trainer ``state`` when given)."""
 

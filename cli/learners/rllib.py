@@ -14,7 +14,6 @@ runner states) next to the curriculum and trainer state that every learner saves
 from __future__ import annotations
 
 import functools
-import importlib.util
 import logging
 import uuid
 from pathlib import Path
@@ -22,13 +21,14 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from syllabus.cli.builders import MissingDependencyError, make_task_env, takes_learner_updates, task_space_of
+from syllabus.cli.builders import make_task_env, takes_learner_updates, task_space_of
 from syllabus.cli.callbacks import RunCallback
 from syllabus.cli.env_factories import TaskInfoWrapper
 from syllabus.cli.learners.base import Learner
+from syllabus.cli.learners.entries import RLlibPPOConfig
 from syllabus.cli.ray_cluster import connect_ray, curriculum_actor_name, curriculum_actor_options
 from syllabus.cli.run_dir import CheckpointError, TrainerState
-from syllabus.cli.schema import RLlibPPOConfig, RunConfig
+from syllabus.cli.schema import RunConfig
 
 RLLIB_DIR = "rllib"
 """RLlib's checkpoint of the algorithm inside a checkpoint directory."""
@@ -57,14 +57,6 @@ class RLlibLearner(Learner):
         self.curriculum = curriculum
         self._steps = steps
         self._closers = closers
-
-    @classmethod
-    def check(cls, run: RunConfig) -> None:
-        """RLlib must be installed (the schema already checked that ``sync=ray``)."""
-        if importlib.util.find_spec("ray.rllib") is None or importlib.util.find_spec("tree") is None:
-            raise MissingDependencyError(
-                'learner=rllib_ppo needs RLlib; install it with: pip install "syllabus-curriculum[rllib]"'
-            )
 
     @classmethod
     def open(

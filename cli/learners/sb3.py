@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from syllabus.cli.builders import MissingDependencyError, has_action_masks, takes_learner_updates
+from syllabus.cli.builders import has_action_masks, takes_learner_updates
 from syllabus.cli.callbacks import RunCallback
-from syllabus.cli.environments import Environments, open_environments, start_worker_server
+from syllabus.cli.environments import Environments, open_environments
 from syllabus.cli.learners.base import Learner
+from syllabus.cli.learners.entries import SB3PPOConfig
 from syllabus.cli.run_dir import TrainerState, verify_sb3_model
-from syllabus.cli.schema import RunConfig, SB3PPOConfig
+from syllabus.cli.schema import RunConfig
 from syllabus.cli.selfplay import is_self_play
 
 MODEL_FILE = "model.zip"
@@ -38,20 +38,10 @@ class SB3Learner(Learner):
         self._resumed = resumed
 
     @classmethod
-    def check(cls, run: RunConfig) -> None:
-        """SB3 PPO trains with every sync backend; an env with action masks needs sb3-contrib (MaskablePPO)."""
-        if has_action_masks(run.env) and importlib.util.find_spec("sb3_contrib") is None:
-            raise MissingDependencyError(
-                f"env={run.env.name} masks actions and trains with sb3-contrib's MaskablePPO; install it with: "
-                'pip install "syllabus-curriculum[pettingzoo]"'
-            )
-
-    @classmethod
     def open(
         cls, run: RunConfig, curriculum: Any, checkpoint: Path | None, state: TrainerState
     ) -> SB3Learner:
         """Opens the vector env of ``run.sync`` and builds PPO on it, or loads it from ``checkpoint``."""
-        start_worker_server(run)  # its imports overlap with the learner's
         from stable_baselines3.common.utils import set_random_seed
 
         set_random_seed(run.seed)

@@ -1,7 +1,9 @@
-"""The stages of one training run, one module each: validate, build, learn, finish.
+"""The stages of one training run after validation, one module each: build, learn, finish.
 
-[`syllabus.cli.training.train`][syllabus.cli.training.train] runs them in that order. Validation has
-no side effects and runs before anything starts; building joins Ray, restores the curriculum and the
-trainer state and opens the learner; learning trains under Ctrl-C and SIGTERM handling; finishing
-records how the run ended in ``meta.json``, whatever happened.
+Validation, the first stage, is [`syllabus.cli.schema.validate`][syllabus.cli.schema.validate]: one
+call without side effects, run before anything starts (the run directory included).
+[`syllabus.cli.training.train`][syllabus.cli.training.train] then runs the others in order. Building
+starts the sync backend (a forkserver, or a Ray join), restores the curriculum and the trainer state
+and opens the learner; learning trains under Ctrl-C and SIGTERM handling; finishing records how the
+run ended in ``meta.json``, whatever happened.
 """

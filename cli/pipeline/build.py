@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from syllabus.cli import environments
 from syllabus.cli.builders import make_curriculum, task_space_of
 from syllabus.cli.errors import RunFailure, describe_disk_error, disk_write_error
 from syllabus.cli.learners import Learner
@@ -33,6 +34,21 @@ class Start:
     curriculum: Curriculum | None
     checkpoint: Path | None
     meta: dict[str, Any]
+
+
+def prepare_sync(run: RunConfig) -> bool:
+    """The first build step ([`prepare_sync`][syllabus.cli.environments.prepare_sync]): starts the
+    forkserver of ``sync=multiprocessing``, checks that the Ray cluster at ``sync.address`` can be joined.
+
+    Returns:
+        Whether to go on: ``False`` when a Ctrl-C interrupted the check of ``sync.address``.
+    """
+    try:
+        environments.prepare_sync(run)  # joining a Ray cluster may take up to sync.join_timeout
+    except KeyboardInterrupt:
+        logger.warning("interrupted before training started (while checking sync.address)")
+        return False
+    return True
 
 
 def prepare(

@@ -208,7 +208,7 @@ def _connect(address: str | None) -> Any:
     if ray.is_initialized():
         return lambda: None
     from syllabus.cli.ray_cluster import connect_ray
-    from syllabus.cli.schema import RaySyncConfig
+    from syllabus.cli.syncs.ray import RaySyncConfig
 
     stop = connect_ray(RaySyncConfig(address=address))
     return stop or (lambda: None)

@@ -1,32 +1,17 @@
-"""Names the runner validates before any env package is imported (importing minigrid takes seconds).
+"""``env=minigrid``: MiniGrid; tasks are env ids, or seeds of one env id.
 
-A test checks these lists against the installed procgen and minigrid packages.
+Env ids are checked against a static list, so that a typo is reported before minigrid is imported
+(importing it takes seconds; a test checks the list against the installed package).
 """
 
 from __future__ import annotations
 
-PROCGEN_GAMES = (
-    "bigfish",
-    "bossfight",
-    "caveflyer",
-    "chaser",
-    "climber",
-    "coinrun",
-    "dodgeball",
-    "fruitbot",
-    "heist",
-    "jumper",
-    "leaper",
-    "maze",
-    "miner",
-    "ninja",
-    "plunder",
-    "starpilot",
-)
-"""The 16 Procgen games."""
+from dataclasses import dataclass
+from typing import Any
 
-PROCGEN_DISTRIBUTION_MODES = ("easy", "hard")
-"""The distribution modes ``syllabus.envs.procgen`` supports (those with published return bounds)."""
+from syllabus.cli.config_checks import ConfigError, one_of
+from syllabus.cli.envs import import_env
+from syllabus.cli.registry import EnvEntry
 
 MINIGRID_ENV_IDS = (
     "BabyAI-ActionObjDoor-v0",
@@ -210,7 +195,62 @@ MINIGRID_ENV_IDS = (
 )
 """Env ids minigrid registers (``MiniGrid-*`` and ``BabyAI-*``)."""
 
-CONNECT_FOUR_OPPONENTS = ("random", "heuristic")
-"""Fixed opponents of ``env=connect_four`` (``syllabus.envs.connect_four.FIXED_OPPONENTS``)."""
-CONNECT_FOUR_SEATS = ("alternate", "first", "second", "random")
-"""Seats of the learner in ``env=connect_four`` (``syllabus.envs.connect_four.SEATS``)."""
+
+@dataclass
+class MiniGridEnvConfig:
+    """MiniGrid; tasks are env ids, or seeds of one env id."""
+
+    name: str = "minigrid"
+    env_ids: list[str] | None = None
+    env_id: str | None = None
+    seeds: list[int] | None = None
+    eval_tasks: list[Any] | None = None
+    success_threshold: float | None = None
+
+
+def check(env: MiniGridEnvConfig) -> None:
+    """Known env ids; either ``env_ids`` or ``env_id`` with ``seeds`` (>= 0)."""
+    for env_id in [*(env.env_ids or []), *([env.env_id] if env.env_id else [])]:
+        one_of("env.env_ids" if env.env_ids else "env.env_id", env_id, MINIGRID_ENV_IDS, "MiniGrid env id")
+    bad_seeds = [s for s in env.seeds or [] if s < 0]
+    if bad_seeds:
+        raise ConfigError(f"env.seeds must be >= 0, got {bad_seeds[0]} in {env.seeds!r}")
+    if bool(env.env_ids) == bool(env.seeds):
+        raise ConfigError(
+            "env (minigrid): give either env.env_ids (a list of env ids) or env.env_id with env.seeds, "
+            f"got env_ids={env.env_ids!r}, seeds={env.seeds!r}"
+        )
+    if env.seeds and not env.env_id:
+        raise ConfigError("env (minigrid): env.seeds needs env.env_id (the env whose seeds are the tasks)")
+
+
+def task_space(env: MiniGridEnvConfig, evaluation: bool) -> Any:
+    """The env ids or seeds (``eval_tasks`` with ``evaluation``, when given)."""
+    from syllabus.task_space import DiscreteTaskSpace
+
+    if evaluation and env.eval_tasks:
+        return DiscreteTaskSpace(list(env.eval_tasks))
+    return DiscreteTaskSpace(list(env.env_ids or env.seeds or []))  # check: exactly one is given
+
+
+def make(env: MiniGridEnvConfig, evaluation: bool) -> Any:
+    """The MiniGrid task env."""
+    make_minigrid = import_env("minigrid", "make_minigrid", "minigrid")
+    if evaluation and env.eval_tasks:
+        if env.env_ids:
+            return make_minigrid(env_ids=list(env.eval_tasks))
+        return make_minigrid(env_id=env.env_id, seeds=list(env.eval_tasks))
+    return make_minigrid(env_ids=env.env_ids, env_id=env.env_id, seeds=env.seeds)
+
+
+ENTRIES = (
+    EnvEntry(
+        "minigrid",
+        MiniGridEnvConfig,
+        check,
+        extra="minigrid",
+        module="minigrid",
+        task_space=task_space,
+        make=make,
+    ),
+)
