@@ -136,13 +136,14 @@ def _run_probe(address: str, join_timeout: float) -> tuple[str, int]:
     session is stopped when it is done, late (after ``sync.join_timeout`` seconds) or interrupted."""
     probe = None
     try:
-        probe = subprocess.Popen(
-            [sys.executable, "-c", _PROBE, address],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,  # Ctrl-C reaches the runner, which stops the probe's whole session
-        )
+        with _ctrl_c_deferred():  # a Ctrl-C during Popen() raises once ``probe`` is set, and stops it
+            probe = subprocess.Popen(
+                [sys.executable, "-c", _PROBE, address],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                start_new_session=True,  # Ctrl-C reaches the runner, which stops the probe's whole session
+            )
         out, _ = probe.communicate(timeout=join_timeout)
     except subprocess.TimeoutExpired:
         raise ConfigError(
@@ -155,6 +156,19 @@ def _run_probe(address: str, join_timeout: float) -> tuple[str, int]:
         if probe is not None:
             _stop_session(probe)
     return out, probe.returncode
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Holds SIGINT pending in the block (main thread only): it is delivered when the block ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextlib.contextmanager
