@@ -178,3 +178,17 @@ def test_docstrings_cross_reference_with_autorefs_not_sphinx_roles():
         if SPHINX_ROLE.search(line)
     ]
     assert not found, "write [`Name`][syllabus.module.Name] instead of Sphinx roles:\n" + "\n".join(found)
+
+
+def test_architecture_page_names_every_module_and_no_other():
+    """docs/architecture.md gives every module of the library and the runner its job, and names no module
+    that does not exist."""
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    modules = {
+        path.relative_to(ROOT).as_posix()
+        for package in ("syllabus", "cli")
+        for path in (ROOT / package).rglob("*.py")
+    }
+    named = set(re.findall(r"^\| `((?:syllabus|cli)/[\w/]+\.py)` \|", page, flags=re.M))
+    assert sorted(modules - named) == [], "modules without a line in docs/architecture.md"
+    assert sorted(named - modules) == [], "docs/architecture.md names modules that do not exist"
