@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from syllabus.cli.errors import DEBUG_ENV, USAGE_EXIT, UserError, enable_debug, report, user_error_types
+from syllabus.cli.errors import DEBUG_ENV, USAGE_EXIT, USER_ERRORS, UserError, enable_debug, report
 from syllabus.cli.train_command import TrainCommand
 
 app = typer.Typer(
@@ -168,7 +168,7 @@ def evaluate(
                 max_tasks=max_tasks or None,
                 seed=seed,
             )
-        except user_error_types() as exc:
+        except USER_ERRORS as exc:
             if len(runs) == 1:
                 raise
             typer.echo(f"syllabus eval: skipped {run_dir}: {exc}", err=True)
@@ -297,7 +297,7 @@ def compare(
 @app.command()
 def configs() -> None:
     """List the config groups and their options (* marks the default)."""
-    from syllabus.cli.catalog import describe_configs
+    from syllabus.cli.config_listing import describe_configs
 
     typer.echo(describe_configs())
 
@@ -306,7 +306,7 @@ def main() -> None:
     """Entry point of the ``syllabus`` console script: a user's mistake is one line on stderr and exit 2."""
     try:
         app(prog_name="syllabus")
-    except user_error_types() as exc:
+    except USER_ERRORS as exc:
         report("syllabus", str(exc), exc)
         raise SystemExit(USAGE_EXIT) from None
 

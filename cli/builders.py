@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
-from syllabus.cli.config_checks import ConfigError, MissingDependencyError
+from syllabus.cli.errors import ConfigError, MissingDependencyError
 from syllabus.cli.registry import REGISTRY
 from syllabus.cli.schema import RunConfig
 

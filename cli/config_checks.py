@@ -1,6 +1,6 @@
-"""The errors and value checks shared by the runner's schemas: the run's and each registry entry's.
+"""The value checks shared by the runner's schemas: the run's and each registry entry's.
 
-Every check raises [`ConfigError`][syllabus.cli.config_checks.ConfigError] with one line naming the
+Every check raises [`ConfigError`][syllabus.cli.errors.ConfigError] with one line naming the
 key, the bad value and what is valid.
 """
 
@@ -10,14 +10,7 @@ import difflib
 import math
 from typing import Any
 
-
-class ConfigError(ValueError):
-    """A configuration value is wrong; the message names the key and what is valid."""
-
-
-class MissingDependencyError(RuntimeError):
-    """An optional dependency of the chosen config is not installed; the message names the extra."""
-
+from syllabus.cli.errors import ConfigError
 
 # A valid range: (low, high, low inclusive, high inclusive); None: unbounded.
 Range = tuple[float | None, float | None, bool, bool]

@@ -29,6 +29,14 @@ class CheckpointError(RunDirError):
     """A checkpoint is missing, truncated or corrupt; the message names the file."""
 
 
+class ConfigError(UserError):
+    """A configuration value is wrong; the message names the key and what is valid."""
+
+
+class MissingDependencyError(RuntimeError):
+    """An optional dependency of the chosen config is not installed; the message names the extra."""
+
+
 def debug_enabled() -> bool:
     """Whether tracebacks are shown (``--debug`` or ``SYLLABUS_DEBUG=1``)."""
     return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
@@ -47,11 +55,9 @@ def report(prog: str, message: str, exc: BaseException | None = None) -> None:
     print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
 
 
-def user_error_types() -> tuple[type[BaseException], ...]:
-    """The exception types that mean a user's mistake (exit 2), wherever in the runner they are defined."""
-    from syllabus.cli.config_checks import ConfigError, MissingDependencyError
-
-    return (UserError, ConfigError, MissingDependencyError)
+USER_ERRORS: tuple[type[BaseException], ...] = (UserError, MissingDependencyError)
+"""The exception types that mean a user's mistake (exit 2): a wrong value, path or run directory, or an
+extra that is not installed."""
 
 
 class RunFailure(RuntimeError):

@@ -29,11 +29,11 @@ from omegaconf import DictConfig
 from syllabus.cli.errors import (
     FAILURE_EXIT,
     USAGE_EXIT,
+    USER_ERRORS,
     RunFailure,
     describe_unwritable_output,
     disk_write_error,
     report,
-    user_error_types,
 )
 
 CONFIG_DIR = Path(str(importlib.resources.files("syllabus.configs")))
@@ -94,7 +94,7 @@ def train_job(cfg: DictConfig) -> str:
             quiet=bool(options.get("quiet")),
             multirun=hydra_cfg.mode == RunMode.MULTIRUN,
         )
-    except user_error_types() as exc:
+    except USER_ERRORS as exc:
         report(PROG, str(exc), exc)
         # A new run that stopped before training leaves nothing; a refused resume or a directory locked
         # by another process is left as it was (only this job's staged config goes).
@@ -177,7 +177,7 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
     if not resume and {"-m", "--multirun"} & set(args):
         try:
             check_sweep(args)
-        except user_error_types() as exc:
+        except USER_ERRORS as exc:
             report(PROG, str(exc), exc)
             shutil.rmtree(state_dir, ignore_errors=True)
             raise SystemExit(USAGE_EXIT) from None
@@ -243,7 +243,7 @@ def check_sweep(args: list[str]) -> None:
     from hydra import compose, initialize_config_dir
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from syllabus.cli.config_checks import ConfigError, MissingDependencyError
+    from syllabus.cli.errors import ConfigError, MissingDependencyError
     from syllabus.cli.schema import validate
 
     if set(args) & _VALUE_OPTIONS:

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from syllabus.cli.config_checks import ConfigError
+from syllabus.cli.errors import ConfigError
 from syllabus.cli.syncs.ray import RaySyncConfig
 
 RAY_CLIENT_PORT = 10001

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from syllabus.cli.config_checks import ConfigError
+from syllabus.cli.errors import ConfigError
 
 PLUGINS_ENV = "SYLLABUS_PLUGINS"
 """Environment variable: comma-separated modules whose ``ENTRIES`` join the registry."""

@@ -94,7 +94,7 @@ class RunLogs:
         try:
             output = TensorBoardOutputFormat(str(self.dir / "tb"))
         except ImportError:
-            from syllabus.cli.builders import MissingDependencyError
+            from syllabus.cli.errors import MissingDependencyError
 
             raise MissingDependencyError(
                 'logger.tensorboard=true needs TensorBoard: pip install "syllabus-curriculum[tensorboard]", '

@@ -17,7 +17,8 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from syllabus.cli.config_checks import ConfigError, check_at_least, check_choice
+from syllabus.cli.config_checks import check_at_least, check_choice
+from syllabus.cli.errors import ConfigError
 from syllabus.cli.registry import GROUPS, REGISTRY
 
 

@@ -22,9 +22,9 @@ from collections import OrderedDict
 from typing import Any, cast
 
 import numpy as np
-from syllabus.cli.config_checks import ConfigError
 from syllabus.cli.curricula.self_play import PFSPConfig, SelfPlayConfig
 from syllabus.cli.envs.connect_four import ConnectFourEnvConfig
+from syllabus.cli.errors import ConfigError
 from syllabus.cli.schema import RunConfig
 
 CACHED_POLICIES = 4

@@ -43,7 +43,7 @@ HYDRA_FLAGS = (
 
 def config_group_rows() -> list[tuple[str, str]]:
     """``(group, "option, option*, ...")`` for every config group; ``*`` marks the default."""
-    from syllabus.cli.catalog import default_choices, group_options
+    from syllabus.cli.config_listing import default_choices, group_options
 
     defaults = default_choices()
     rows = []
@@ -75,7 +75,7 @@ def _rejoin(words: list[str]) -> list[str]:
 
 def _chosen_options(typed: list[str]) -> list[str]:
     """The ``GROUP=OPTION`` overrides among ``typed`` (the words before the one being completed)."""
-    from syllabus.cli.catalog import group_options
+    from syllabus.cli.config_listing import group_options
 
     groups = group_options()
     return [word for word in typed if word.partition("=")[0].lstrip("+~") in groups and "," not in word]
@@ -106,7 +106,7 @@ def complete_override(incomplete: str, typed: list[str]) -> list[str]:
         The completed words, e.g. ``["env=procgen"]``.
     """
     from omegaconf import DictConfig
-    from syllabus.cli.catalog import group_options
+    from syllabus.cli.config_listing import group_options
 
     groups = group_options()
     prefix = incomplete[: len(incomplete) - len(incomplete.lstrip("+~"))]

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 from cli_fixtures import SYLLABUS, cli_env
-from syllabus.cli.catalog import group_options
+from syllabus.cli.config_listing import group_options
 from syllabus.cli.hydra_app import overrides_first
 from timeouts import scaled
 

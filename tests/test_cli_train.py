@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from cli_fixtures import SYLLABUS, TINY, cli_env, header, read_csv, syllabus
-from syllabus.cli.catalog import group_options
+from syllabus.cli.config_listing import group_options
 from timeouts import scaled
 
 # Self-play curricula choose opponents, not CartPole tasks: tests/test_cli_selfplay.py runs them.

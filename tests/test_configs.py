@@ -10,7 +10,7 @@ from syllabus.cli.builders import (
     make_task_env,
     task_space_of,
 )
-from syllabus.cli.catalog import default_choices, describe_configs, group_options
+from syllabus.cli.config_listing import default_choices, describe_configs, group_options
 from syllabus.cli.hydra_app import CONFIG_DIR
 from syllabus.cli.learners.sb3 import policy_for, ppo_kwargs
 from syllabus.cli.schema import ConfigError, group_schemas, validate
@@ -175,7 +175,7 @@ def test_saved_config_validates_like_the_composed_one(tmp_path):
     assert validate(OmegaConf.load(tmp_path / "config.yaml")) == validate(cfg)
 
 
-def test_catalog_lists_groups_options_and_defaults():
+def test_config_listing_shows_groups_options_and_defaults():
     text = describe_configs()
     assert "plr*" in text and "cartpole*" in text and "multiprocessing*" in text
     for group in ("env", "curriculum", "sync", "learner", "logger", "experiment"):

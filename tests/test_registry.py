@@ -8,7 +8,7 @@ import textwrap
 import pytest
 from cli_fixtures import TINY, syllabus
 from hydra import compose, initialize_config_dir
-from syllabus.cli.config_checks import ConfigError
+from syllabus.cli.errors import ConfigError
 from syllabus.cli.hydra_app import CONFIG_DIR
 from syllabus.cli.registry import GROUPS, PLUGINS_ENV, REGISTRY
 from syllabus.cli.schema import validate
@@ -70,7 +70,7 @@ from dataclasses import dataclass, field
 
 import gymnasium as gym
 
-from syllabus.cli.config_checks import ConfigError
+from syllabus.cli.errors import ConfigError
 from syllabus.cli.registry import EnvEntry
 from syllabus.core import ReinitTaskWrapper
 from syllabus.task_space import DiscreteTaskSpace

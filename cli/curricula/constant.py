@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from syllabus.cli.config_checks import ConfigError
+from syllabus.cli.errors import ConfigError
 from syllabus.cli.registry import CurriculumEntry
 
 

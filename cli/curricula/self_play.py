@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from syllabus.cli.config_checks import ConfigError, check_at_least, one_of
+from syllabus.cli.config_checks import check_at_least, one_of
+from syllabus.cli.errors import ConfigError
 from syllabus.cli.registry import REGISTRY, CurriculumEntry, EnvEntry
 
 

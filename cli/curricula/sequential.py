@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from syllabus.cli.config_checks import ConfigError
+from syllabus.cli.errors import ConfigError
 from syllabus.cli.registry import CurriculumEntry
 
 

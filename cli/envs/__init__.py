@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from syllabus.cli.config_checks import MissingDependencyError
+from syllabus.cli.errors import MissingDependencyError
 
 
 def import_env(name: str, attribute: str, extra: str) -> Any:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from syllabus.cli.config_checks import ConfigError, check_positive_tasks
+from syllabus.cli.config_checks import check_positive_tasks
+from syllabus.cli.errors import ConfigError
 from syllabus.cli.registry import EnvEntry
 
 

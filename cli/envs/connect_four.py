@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from syllabus.cli.config_checks import ConfigError, one_of
+from syllabus.cli.config_checks import one_of
 from syllabus.cli.curricula.self_play import SelfPlayConfig
 from syllabus.cli.envs import import_env
+from syllabus.cli.errors import ConfigError
 from syllabus.cli.registry import EnvEntry
 
 CONNECT_FOUR_OPPONENTS = ("random", "heuristic")

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from syllabus.cli.config_checks import ConfigError, one_of
+from syllabus.cli.config_checks import one_of
 from syllabus.cli.envs import import_env
+from syllabus.cli.errors import ConfigError
 from syllabus.cli.registry import EnvEntry
 
 MINIGRID_ENV_IDS = (

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from syllabus.cli.config_checks import ConfigError, check_at_least, check_positive_tasks
+from syllabus.cli.config_checks import check_at_least, check_positive_tasks
 from syllabus.cli.envs import import_env
+from syllabus.cli.errors import ConfigError
 from syllabus.cli.registry import EnvEntry
 
 

@@ -10,13 +10,12 @@ from syllabus.cli.config_checks import (
     NON_NEGATIVE,
     POSITIVE,
     PROBABILITY,
-    ConfigError,
-    MissingDependencyError,
     Range,
     check_at_least,
     check_choice,
     check_range,
 )
+from syllabus.cli.errors import ConfigError, MissingDependencyError
 from syllabus.cli.registry import REGISTRY, LearnerEntry, installed
 
 

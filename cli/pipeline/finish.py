@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from syllabus.cli.errors import (
+    USER_ERRORS,
     RunFailure,
     describe_disk_error,
     describe_failure,
     disk_write_error,
-    user_error_types,
 )
 from syllabus.cli.learners import Learner
 from syllabus.cli.run_dir import finish_meta
@@ -66,9 +66,7 @@ def recorded(run_dir: Path, meta: dict[str, Any], start_steps: int) -> Iterator[
         if isinstance(exc, RunFailure):
             failed_at, reason = exc.steps, str(exc)
             raise
-        if isinstance(
-            exc, user_error_types()
-        ):  # e.g. no Ray cluster at sync.address: still the user's to fix
+        if isinstance(exc, USER_ERRORS):  # e.g. no Ray cluster at sync.address: still the user's to fix
             reason = str(exc)
             raise
         reason = describe_failure(exc)

@@ -8,11 +8,11 @@ from functools import partial
 from typing import Any
 
 from syllabus.cli.config_checks import (
-    ConfigError,
     check_at_least,
     check_choice,
     check_seconds,
 )
+from syllabus.cli.errors import ConfigError
 from syllabus.cli.registry import SyncEntry
 from syllabus.cli.syncs import WORKER_GRACE
 

@@ -46,3 +46,8 @@ class EnvWorkerError(RuntimeError):
 
     def __reduce__(self) -> tuple[object, ...]:  # pickled from Ray actors and worker processes
         return type(self), (str(self), self.index)
+
+
+class ReferenceModeError(ValueError):
+    """PLR's reference mode reached a state in which the reference implementation fails or yields an
+    invalid distribution (``PrioritizedLevelReplay(mode="reference")``; docs/plr.md lists them)."""

@@ -5,7 +5,7 @@ The functions here reproduce the scores and replay weights of the reference impl
 ``update_with_rollouts`` and one ``after_update`` per rollout, and the level weights logged after
 every update). They are written from that behaviour; no code is taken from the reference. Where
 the reference would fail (an exception in ``np.random.choice``) or produce NaN or negative
-probabilities, they raise [`ReferenceModeError`][syllabus.curricula.plr.reference.ReferenceModeError] instead. ``docs/plr.md`` lists every
+probabilities, they raise [`ReferenceModeError`][syllabus.core.errors.ReferenceModeError] instead. ``docs/plr.md`` lists every
 difference with the default (corrected) mode.
 """
 
@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from syllabus.core.errors import ReferenceModeError
 from syllabus.curricula.plr.scoring import split_segments, step_scores
 
 REFERENCE_STRATEGIES = (
@@ -33,10 +34,6 @@ CHOICE_ATOL = math.sqrt(np.finfo(np.float64).eps)
 ZERO_ATOL = 1e-8
 # The reference's power transform adds this to scores when staleness is off.
 _POWER_EPS = 1e-3
-
-
-class ReferenceModeError(ValueError):
-    """A state in which the reference implementation fails or yields an invalid distribution."""
 
 
 class EpisodeScores:

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from syllabus.core.errors import ReferenceModeError
 from syllabus.curricula.plr import reference
 from syllabus.curricula.plr.records import TaskRecords
-from syllabus.curricula.plr.reference import ReferenceModeError, ReferenceRanks
+from syllabus.curricula.plr.reference import ReferenceRanks
 from syllabus.curricula.plr.replay import ReplaySampler
 from syllabus.curricula.plr.rollouts import Rollout
 from syllabus.curricula.plr.sampling import CdfSampler
