@@ -72,7 +72,7 @@ def plot_self_play(run: Run) -> Path:
     if not len(steps):
         rate_ax.text(0.5, 0.5, "no finished games yet", ha="center", va="center", transform=rate_ax.transAxes)
     else:
-        _plot_win_rates(rate_ax, run.evals, steps, opponents, scores, names)
+        _plot_win_rates(rate_ax, final_evaluation(run.evals), steps, opponents, scores, names)
         _plot_opponent_shares(fig, dist_ax, steps, opponents, names)
     dist_ax.set_xlabel("environment steps")
     path = run_dir / "plots" / SELF_PLAY_PNG
@@ -81,13 +81,20 @@ def plot_self_play(run: Run) -> Path:
     return path
 
 
+def final_evaluation(evals: list[EvalResult]) -> dict[str, dict[str, Any]]:
+    """Per opponent, the results (``win_rate``, ``episodes``, ...) of the greedy evaluation of the checkpoint
+    with the most steps (of its evaluation seeds, the last by file name); empty without one."""
+    greedy = [result for result in evals if result.mode == "greedy" and result.tasks is not None]
+    return (greedy[-1].tasks or {}) if greedy else {}
+
+
 def _opponent_key(opponent: str) -> tuple[int, Any]:
     return (0, int(opponent)) if opponent.isdigit() else (1, opponent)
 
 
 def _plot_win_rates(
     ax: Any,
-    evals: list[EvalResult],
+    evaluation: dict[str, dict[str, Any]],
     steps: np.ndarray,
     opponents: list[str],
     scores: np.ndarray,
@@ -104,18 +111,16 @@ def _plot_win_rates(
             trailing_mean(scores[mask], int(np.clip(games // 10, 1, MAX_WINDOW))),
             label=f"training games against {name} ({games})",
         )
-    greedy = [result for result in evals if result.mode == "greedy" and result.tasks is not None]
-    if greedy:
-        for opponent, stats in (greedy[-1].tasks or {}).items():
-            if "win_rate" in stats:
-                ax.scatter(
-                    [steps.max()],
-                    [stats["win_rate"]],
-                    marker="*",
-                    s=120,
-                    zorder=3,
-                    label=f"eval against {opponent}: {stats['win_rate']:.2f} ({stats['episodes']} games)",
-                )
+    for opponent, stats in evaluation.items():
+        if "win_rate" in stats:
+            ax.scatter(
+                [steps.max()],
+                [stats["win_rate"]],
+                marker="*",
+                s=120,
+                zorder=3,
+                label=f"eval against {opponent}: {stats['win_rate']:.2f} ({stats['episodes']} games)",
+            )
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("win rate (draw = 0.5)")
     ax.grid(alpha=0.3)
