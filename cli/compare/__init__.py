@@ -20,11 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from syllabus.cli import run_data
 from syllabus.cli.compare.metrics import check_comparable, group_runs, metrics_of
 from syllabus.cli.compare.report import COMPARISON_FILES, print_table, table_console, write_report
 from syllabus.cli.compare.statistics import Estimate, estimates_of, improvements_of
 from syllabus.cli.run_data import Run
-from syllabus.cli.run_data import load_run as load_run_dir
 
 __all__ = ["COMPARISON_FILES", "Comparison", "compare", "load_run", "print_table", "table_console"]
 
@@ -48,7 +48,7 @@ class Comparison:
 
 def load_run(path: Path) -> Run:
     """Reads one run directory to compare (logs and evaluations may be missing)."""
-    return load_run_dir(path, episodes_required=False)
+    return run_data.load_run(path, episodes_required=False)
 
 
 def compare(
