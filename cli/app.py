@@ -184,7 +184,7 @@ def evaluate(
 def _print_evaluations(rows: list[tuple[Path, dict[str, dict]]], modes: tuple[str, ...]) -> None:
     """A table of each run's evaluation: one return and one success column per mode."""
     from rich.table import Table
-    from syllabus.cli.compare import table_console
+    from syllabus.cli.compare.report import table_console
 
     def number(value: float | None, fmt: str) -> str:
         return "-" if value is None else format(value, fmt)

@@ -1,4 +1,4 @@
-"""syllabus.cli.plot: learning curves of run directories side by side, and each run's task distribution."""
+"""syllabus.cli.plot and syllabus.cli.run_data: learning curves of run directories side by side, and each run's task distribution."""
 
 from __future__ import annotations
 
@@ -11,26 +11,24 @@ import matplotlib.image
 import numpy as np
 import pytest
 import yaml
-from syllabus.cli.plot import (
+from syllabus.cli.plot import plot_runs
+from syllabus.cli.plot.axes import task_order
+from syllabus.cli.plot.curriculum import per_task_state, plot_curriculum
+from syllabus.cli.plot.learning_curves import (
     RunGroup,
     default_window,
     group_curve,
     group_runs,
-    is_continuous,
-    load_curriculum_log,
-    load_curriculum_state,
-    load_evals,
-    load_run,
-    per_task_state,
-    plot_curriculum,
     plot_learning_curves,
-    plot_runs,
-    plot_task_distribution,
     smooth,
+)
+from syllabus.cli.plot.task_distribution import (
+    is_continuous,
+    plot_task_distribution,
     task_heatmap,
-    task_order,
     task_shares,
 )
+from syllabus.cli.run_data import load_curriculum_log, load_curriculum_state, load_evals, load_run
 
 from syllabus.curricula import Learnability, LearningProgress, PrioritizedLevelReplay
 from syllabus.task_space import DiscreteTaskSpace

@@ -2,7 +2,8 @@
 opponent distribution, in ``RUN/plots/self_play.png``.
 
 Reads ``RUN/logs/episodes.csv`` (each episode's opponent is its ``task``, its return the outcome: +1
-win, 0 draw, -1 loss), ``RUN/.hydra/config.yaml`` and, when there is one, the latest greedy evaluation (``RUN/eval/*-greedy-seed*.json``). In a
+win, 0 draw, -1 loss), ``RUN/.hydra/config.yaml`` and, when there is one, the latest greedy evaluation
+(``RUN/eval/*-greedy-seed*.json``, the one of the checkpoint with the most steps). In a
 self-play run the opponents are pool ids: ids ``0 .. k-1`` are the fixed ``env.initial_opponents``,
 the later ones the learner's snapshots in the order they were taken.
 
@@ -13,15 +14,12 @@ as points at the last step. Bottom panel: each opponent's share of the games per
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from matplotlib.figure import Figure
-from syllabus.cli.runs import eval_files
+from syllabus.cli.run_data import EvalResult, Run
 from syllabus.cli.selfplay import opponent_name
 
 SELF_PLAY_PNG = "self_play.png"
@@ -30,18 +28,13 @@ MAX_BINS = 40  # step bins of the opponent distribution
 GAMES_PER_BIN = 20  # a bin holds about this many games (up to MAX_BINS bins)
 
 
-def plot_self_play_runs(run_dirs: list[Path]) -> list[Path]:
-    """Writes ``plots/self_play.png`` for each run of ``run_dirs`` that plays against opponents.
+def plot_self_play_runs(runs: list[Run]) -> list[Path]:
+    """Writes ``plots/self_play.png`` for each of ``runs`` that plays against opponents.
 
     Returns:
         The PNGs written.
     """
-    written = []
-    for run_dir in run_dirs:
-        config = yaml.safe_load((Path(run_dir) / ".hydra" / "config.yaml").read_text()) or {}
-        if config.get("env", {}).get("name") == "connect_four":
-            written.append(plot_self_play(Path(run_dir), config))
-    return written
+    return [plot_self_play(run) for run in runs if run.config.get("env", {}).get("name") == "connect_four"]
 
 
 def opponent_names(config: dict[str, Any], opponents: list[str]) -> dict[str, str]:
@@ -52,15 +45,9 @@ def opponent_names(config: dict[str, Any], opponents: list[str]) -> dict[str, st
     return {opponent: opponent_name(int(opponent), fixed) for opponent in opponents}
 
 
-def _read_games(run_dir: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Each game's step, opponent and score (1 win, 0.5 draw, 0 loss), in the order they ended."""
-    steps, opponents, scores = [], [], []
-    with open(run_dir / "logs" / "episodes.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            steps.append(float(row["step"]))
-            opponents.append(row["task"])
-            scores.append((float(np.sign(float(row["episode_return"]))) + 1.0) / 2.0)
-    return np.array(steps), opponents, np.array(scores)
+def _scores(run: Run) -> np.ndarray:
+    """Each game's score (1 win, 0.5 draw, 0 loss), in the order they ended."""
+    return (np.sign(run.episode_returns) + 1.0) / 2.0
 
 
 def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -71,9 +58,10 @@ def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
     return (sums[ends] - sums[starts]) / (ends - starts)
 
 
-def plot_self_play(run_dir: Path, config: dict[str, Any]) -> Path:
+def plot_self_play(run: Run) -> Path:
     """Draws the win rate over training and the opponent distribution of one run; returns the PNG's path."""
-    steps, opponents, scores = _read_games(run_dir)
+    run_dir, config = run.path, run.config
+    steps, opponents, scores = run.episode_steps, run.tasks, _scores(run)
     names = opponent_names(config, sorted(set(opponents), key=_opponent_key))
     fig = Figure(figsize=(9, 8), layout="constrained")
     rate_ax, dist_ax = fig.subplots(2, 1, sharex=True, height_ratios=(1, 1.2))
@@ -84,7 +72,7 @@ def plot_self_play(run_dir: Path, config: dict[str, Any]) -> Path:
     if not len(steps):
         rate_ax.text(0.5, 0.5, "no finished games yet", ha="center", va="center", transform=rate_ax.transAxes)
     else:
-        _plot_win_rates(rate_ax, run_dir, steps, opponents, scores, names)
+        _plot_win_rates(rate_ax, final_evaluation(run.evals), steps, opponents, scores, names)
         _plot_opponent_shares(fig, dist_ax, steps, opponents, names)
     dist_ax.set_xlabel("environment steps")
     path = run_dir / "plots" / SELF_PLAY_PNG
@@ -93,12 +81,24 @@ def plot_self_play(run_dir: Path, config: dict[str, Any]) -> Path:
     return path
 
 
+def final_evaluation(evals: list[EvalResult]) -> dict[str, dict[str, Any]]:
+    """Per opponent, the results (``win_rate``, ``episodes``, ...) of the greedy evaluation of the checkpoint
+    with the most steps (of its evaluation seeds, the last by file name); empty without one."""
+    greedy = [result for result in evals if result.mode == "greedy" and result.tasks is not None]
+    return (greedy[-1].tasks or {}) if greedy else {}
+
+
 def _opponent_key(opponent: str) -> tuple[int, Any]:
     return (0, int(opponent)) if opponent.isdigit() else (1, opponent)
 
 
 def _plot_win_rates(
-    ax: Any, run_dir: Path, steps: np.ndarray, opponents: list[str], scores: np.ndarray, names: dict[str, str]
+    ax: Any,
+    evaluation: dict[str, dict[str, Any]],
+    steps: np.ndarray,
+    opponents: list[str],
+    scores: np.ndarray,
+    names: dict[str, str],
 ) -> None:
     window = int(np.clip(len(scores) // 10, 1, MAX_WINDOW))
     ax.plot(steps, trailing_mean(scores, window), label=f"all training opponents (last {window} games)")
@@ -111,19 +111,16 @@ def _plot_win_rates(
             trailing_mean(scores[mask], int(np.clip(games // 10, 1, MAX_WINDOW))),
             label=f"training games against {name} ({games})",
         )
-    evaluations = eval_files(run_dir, "greedy")
-    if evaluations:
-        result = json.loads(evaluations[-1].read_text())
-        for opponent, stats in result.get("tasks", {}).items():
-            if "win_rate" in stats:
-                ax.scatter(
-                    [steps.max()],
-                    [stats["win_rate"]],
-                    marker="*",
-                    s=120,
-                    zorder=3,
-                    label=f"eval against {opponent}: {stats['win_rate']:.2f} ({stats['episodes']} games)",
-                )
+    for opponent, stats in evaluation.items():
+        if "win_rate" in stats:
+            ax.scatter(
+                [steps.max()],
+                [stats["win_rate"]],
+                marker="*",
+                s=120,
+                zorder=3,
+                label=f"eval against {opponent}: {stats['win_rate']:.2f} ({stats['episodes']} games)",
+            )
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("win rate (draw = 0.5)")
     ax.grid(alpha=0.3)
