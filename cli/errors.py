@@ -29,6 +29,10 @@ class CheckpointError(RunDirError):
     """A checkpoint is missing, truncated or corrupt; the message names the file."""
 
 
+class RunDataError(UserError):
+    """A run directory's file (episode log, evaluation result) is missing or malformed; the message names it."""
+
+
 class ConfigError(UserError):
     """A configuration value is wrong; the message names the key and what is valid."""
 

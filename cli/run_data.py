@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from syllabus.cli.errors import RunDataError
 from syllabus.cli.runs import CONFIG as CONFIG_FILE
 from syllabus.cli.runs import EVAL_DIR
 
@@ -105,12 +106,12 @@ class Run:
 
 
 def _read_csv(path: Path, required: tuple[str, ...]) -> dict[str, list[str]]:
-    """The columns of a CSV file; raises ValueError naming the file and a missing column."""
+    """The columns of a CSV file; raises RunDataError naming the file and a missing column."""
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         missing = [column for column in required if column not in (reader.fieldnames or [])]
         if missing:
-            raise ValueError(f"{path} has no column {missing[0]!r} (header: {reader.fieldnames})")
+            raise RunDataError(f"{path} has no column {missing[0]!r} (header: {reader.fieldnames})")
         columns: dict[str, list[str]] = {column: [] for column in required}
         for row in reader:
             for column in required:
@@ -131,13 +132,13 @@ def load_run(run_dir: Path | str, *, episodes_required: bool = True) -> Run:
         episodes_required: Whether a run without ``logs/episodes.csv`` is an error; else it has no episodes.
 
     Raises:
-        FileNotFoundError: If ``run_dir`` lacks one of the run files; the message names it.
-        ValueError: If the episode log lacks a needed column, or an evaluation result is not one.
+        RunDataError: If ``run_dir`` lacks one of the run files, its episode log lacks a needed column,
+            or an evaluation result is not one; the message names the file.
     """
     run_dir = Path(run_dir)
     for name in (CONFIG_FILE, EPISODES_FILE) if episodes_required else (CONFIG_FILE,):
         if not (run_dir / name).is_file():
-            raise FileNotFoundError(f"{run_dir} is not a Syllabus run directory: {run_dir / name} is missing")
+            raise RunDataError(f"{run_dir} is not a Syllabus run directory: {run_dir / name} is missing")
     config = yaml.safe_load((run_dir / CONFIG_FILE).read_text()) or {}
     overrides_path = run_dir / OVERRIDES_FILE
     overrides = (yaml.safe_load(overrides_path.read_text()) or []) if overrides_path.is_file() else []
@@ -185,7 +186,7 @@ def load_evals(run_dir: Path | str, last_step: float = 0.0) -> list[EvalResult]:
         last_step: Steps of the ``final`` checkpoint, for results that do not record their step.
 
     Raises:
-        ValueError: A result file is not valid JSON or lacks a needed key; the message names it.
+        RunDataError: A result file is not valid JSON or lacks a needed key; the message names it.
     """
     run_dir = Path(run_dir)
     paths = sorted((run_dir / EVAL_DIR).glob("*.json"))
@@ -205,7 +206,7 @@ def load_evals(run_dir: Path | str, last_step: float = 0.0) -> list[EvalResult]:
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{path} is not an evaluation result: {exc!r}") from exc
+            raise RunDataError(f"{path} is not an evaluation result: {exc!r}") from exc
     legacy = run_dir / LEGACY_EVAL_FILE
     if legacy.is_file():
         data = _read_json(legacy)
@@ -221,18 +222,18 @@ def load_evals(run_dir: Path | str, last_step: float = 0.0) -> list[EvalResult]:
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{legacy} is not an evaluation result: {exc!r}") from exc
+            raise RunDataError(f"{legacy} is not an evaluation result: {exc!r}") from exc
     return sorted(results, key=lambda result: (result.step, result.mode))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from ``path``; raises ValueError naming the file when it is not one."""
+    """A JSON object from ``path``; raises RunDataError naming the file when it is not one."""
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from exc
+        raise RunDataError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise ValueError(f"{path} holds {type(data).__name__}, not an evaluation result object")
+        raise RunDataError(f"{path} holds {type(data).__name__}, not an evaluation result object")
     return data
 
 
@@ -240,7 +241,7 @@ def load_curriculum_log(run_dir: Path | str) -> dict[str, tuple[np.ndarray, np.n
     """The run's ``logs/curriculum.csv``: each metric's steps and values (empty without the file).
 
     Raises:
-        ValueError: The file lacks a needed column.
+        RunDataError: The file lacks a needed column.
     """
     path = Path(run_dir) / CURRICULUM_FILE
     if not path.is_file():

@@ -11,6 +11,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 import yaml
+from cli_fixtures import syllabus
+from syllabus.cli.errors import RunDataError
 from syllabus.cli.plot import plot_runs
 from syllabus.cli.plot.axes import task_order
 from syllabus.cli.plot.curriculum import per_task_state, plot_curriculum
@@ -421,7 +423,7 @@ def test_plot_runs_out_dir_holds_the_comparison(tmp_path):
 def test_a_directory_that_is_not_a_run_is_named(tmp_path, missing):
     run = write_run(tmp_path, "run", tasks=["a"])
     (run / missing).unlink()
-    with pytest.raises(FileNotFoundError, match=f"not a Syllabus run directory: .*{missing}"):
+    with pytest.raises(RunDataError, match=f"not a Syllabus run directory: .*{missing}"):
         plot_runs([run])
 
 
@@ -432,3 +434,17 @@ def test_bad_logs_and_arguments(tmp_path):
         load_run(run)
     with pytest.raises(ValueError, match="at least one run directory"):
         plot_runs([])
+
+
+@pytest.mark.parametrize("command", ["plot", "compare"])
+def test_a_malformed_result_file_is_one_line_and_exit_2(tmp_path, command):
+    run = write_run(tmp_path, "run", tasks=categorical_tasks(40))
+    (run / "eval").mkdir()
+    (run / "eval" / "final-greedy-seed0.json").write_text("{not json")
+    result = syllabus(command, str(run), "--out", str(tmp_path / "out"), cwd=tmp_path, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"syllabus: error: {run / 'eval' / 'final-greedy-seed0.json'} is not valid JSON: "
+        + result.stderr.split("is not valid JSON: ", 1)[1].strip()
+    ]
+    assert "Traceback" not in result.stderr

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import yaml
 from syllabus.cli.compare.metrics import group_runs as compare_groups
+from syllabus.cli.errors import RunDataError
 from syllabus.cli.plot.learning_curves import group_runs as plot_groups
 from syllabus.cli.run_data import differing_keys, flatten, is_seed_override, load_run
 
@@ -34,7 +35,7 @@ def test_episodes_are_kept_in_file_order_and_sorted_on_request(tmp_path):
 
 def test_a_run_without_episodes_is_an_error_unless_allowed(tmp_path):
     path = write_run(tmp_path, "run", {"seed": 0, "env": {"name": "cartpole"}}, ["seed=0"], None)
-    with pytest.raises(FileNotFoundError, match="not a Syllabus run directory: .*episodes.csv is missing"):
+    with pytest.raises(RunDataError, match="not a Syllabus run directory: .*episodes.csv is missing"):
         load_run(path)
     run = load_run(path, episodes_required=False)
     assert run.tasks == [] and run.episode_steps.size == 0 and run.evals == []
