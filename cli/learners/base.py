@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from syllabus.cli.callbacks import RunCallback
 from syllabus.cli.run_dir import TrainerState
 from syllabus.cli.schema import RunConfig
+
+if TYPE_CHECKING:  # the callback imports numpy: validation, which reads the learner entries, must not
+    from syllabus.cli.callbacks import RunCallback
 
 
 class Policy(Protocol):
