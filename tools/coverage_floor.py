@@ -13,8 +13,9 @@ import sys
 
 import coverage
 
-# Percent of statements run by the whole suite (`make test`), per package.
-FLOORS = {"syllabus": 0.0, "cli": 0.0}
+# Percent of statements run by the whole suite (`make test`), per package; measured on 2026-12-07:
+# syllabus/ 94.0%, cli/ 93.7%.
+FLOORS = {"syllabus": 91.0, "cli": 90.0}
 
 
 def main() -> int:
