@@ -27,13 +27,13 @@ train: install
 	printf 'Next: %s/bin/syllabus eval %s   (after `source %s/bin/activate`: syllabus eval ...)\n' \
 		"$(VENV)" "$$run" "$(VENV)"
 
-# The whole suite, fast tier first: a broken basic fails in minutes, before the slow tier starts. Two
-# pytest-xdist workers, a test file per worker (module fixtures such as a local Ray start once): most
-# tests wait on processes starting. Coverage counts every Python process the suite starts (pytest, the
-# CLI runs, multiprocessing and Ray workers: [tool.coverage] in pyproject.toml); both tiers add to one
-# data set in .coverage-data/, and tools/coverage_floor.py prints the report and fails under a
-# package's floor.
-PYTEST_WORKERS ?= 2
+# The whole suite, fast tier first: a broken basic fails in minutes, before the slow tier starts.
+# Coverage counts every Python process the suite starts (pytest, the CLI runs, multiprocessing and
+# Ray workers: [tool.coverage] in pyproject.toml); both tiers add to one data set in .coverage-data/,
+# and tools/coverage_floor.py prints the report and fails under a package's floor.
+# PYTEST_WORKERS=N runs N pytest-xdist workers, a test file each (module fixtures such as a local Ray
+# start once). Off by default: on 2 cores the tests are CPU-bound, and 2 workers were no faster.
+PYTEST_WORKERS ?= 0
 PYTEST_ARGS := -n $(PYTEST_WORKERS) --dist loadfile
 test: install
 	$(PY) -m coverage erase
