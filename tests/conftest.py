@@ -2,8 +2,9 @@
 
 * Every test's pytest-timeout limit follows ``SYLLABUS_TEST_TIMEOUT_SCALE`` (see ``timeouts.py``).
 * No test module leaves a process behind: every process the suite starts inherits a session marker
-  in its environment, so one that outlives its test module (even reparented to init, as an orphaned
-  Ray or join-probe process would be) fails that module's last test, and is then killed.
+  in its environment (one per pytest-xdist worker), so one that outlives its test module (even
+  reparented to init, as an orphaned Ray or join-probe process would be) fails that module's last
+  test, and is then killed.
 * No test leaves a temp dir: every test runs with a private temporary directory (``TMPDIR`` for
   subprocesses, ``tempfile.tempdir`` in this process), so a ``syllabus-*`` directory a test leaves
   behind is found and blamed on that test, whatever else runs on the machine.
@@ -26,6 +27,9 @@ from timeouts import SCALE, scaled
 
 SESSION_MARKER = "SYLLABUS_TEST_SESSION"
 os.environ.setdefault(SESSION_MARKER, uuid.uuid4().hex)  # inherited by every process a test starts
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # Each pytest-xdist worker (`make test` runs two) checks only the processes its own tests started.
+    os.environ[SESSION_MARKER] += "-" + os.environ["PYTEST_XDIST_WORKER"]
 
 LEFTOVER_PATTERN = "syllabus-*"
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -76,9 +78,10 @@ def sigterm_after_training(
     the run directory. Fails if a process of the run or a ``syllabus-*`` temp dir outlives it.
 
     ``TMPDIR`` is the test's own directory, longer than Ray's socket paths allow: a private Ray
-    then makes its directory in ``/tmp`` (checked to be gone too)."""
-    run_dir, tmp = tmp_path / "run", tmp_path / "tmp"
-    tmp.mkdir()
+    then makes its directory in ``/tmp`` (checked to be gone too). It is made in the suite's temp
+    dir, not in ``tmp_path`` (whose length grows with the test's name and pytest-xdist's worker
+    directory), so multiprocessing's forkserver socket path under it stays within 107 characters."""
+    run_dir, tmp = tmp_path / "run", Path(tempfile.mkdtemp(prefix="sigterm-"))
     marker = uuid.uuid4().hex
     env = {**cli_env(), MARKER: marker, "TMPDIR": str(tmp), "HOME": str(tmp_path / "home")}
     env.pop("RAY_ADDRESS", None)
@@ -111,6 +114,7 @@ def sigterm_after_training(
     _, alive = psutil.wait_procs(_marked(marker), timeout=scaled(15))
     assert not alive, f"processes left by the run: {alive}"
     assert not list(tmp.glob("syllabus-*")), f"temp dirs left: {list(tmp.iterdir())}"
+    shutil.rmtree(tmp)
     ray_dirs = re.findall(r"started a private local Ray for this run \(in (\S+)\)", "".join(lines) + rest)
     assert all(not Path(d).exists() for d in ray_dirs), f"Ray's temp dir left: {ray_dirs}"
     print(
