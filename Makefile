@@ -38,7 +38,7 @@ PYTEST_ARGS := -n $(PYTEST_WORKERS) --dist loadfile
 test: install
 	$(PY) -m coverage erase
 	$(PY) -m coverage run -m pytest $(PYTEST_ARGS) -m "not slow"
-	$(PY) -m coverage run -m pytest $(PYTEST_ARGS) -m slow --durations=15
+	$(PY) -m coverage run -m pytest $(PYTEST_ARGS) -m slow --durations=15 -rx
 	$(PY) -m coverage combine --quiet
 	$(PY) tools/coverage_floor.py
 
