@@ -160,15 +160,23 @@ def _run_probe(address: str, join_timeout: float) -> tuple[str, int]:
 
 @contextlib.contextmanager
 def _ctrl_c_deferred() -> Iterator[None]:
-    """Holds SIGINT pending in the block (main thread only): it is delivered when the block ends."""
+    """Holds a Ctrl-C that arrives in the block and raises it (KeyboardInterrupt) when the block ends.
+
+    A handler that only records the signal, not a blocked signal mask: Python runs its handlers in the
+    main thread whichever thread the kernel delivers a signal to, so a mask would not keep a
+    KeyboardInterrupt out of the block once another thread exists. Main thread only.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
