@@ -30,7 +30,7 @@ class PrioritizedLevelReplay(Curriculum):
     reproduces the reference implementation (facebookresearch/level-replay, its ``LevelSampler``
     and ``RolloutStorage`` as its ``train.py`` drives them) to float64 round-off: scores,
     [`sample_weights`][syllabus.curricula.plr.plr.PrioritizedLevelReplay.sample_weights], the replay decision and the next-sample distribution. Reference mode
-    raises [`ReferenceModeError`][syllabus.curricula.plr.reference.ReferenceModeError] (a ``ValueError``)
+    raises [`ReferenceModeError`][syllabus.core.errors.ReferenceModeError] (a ``ValueError``)
     where the reference fails or yields NaN or negative probabilities. The mode is a named
     choice rather than a flag so that configs and logs say which behaviour a run used. The PLR
     docs page lists every difference between the modes and why the corrected mode differs.
