@@ -122,6 +122,20 @@ def _remove_unstarted(run_dir: Path, staged: Path | None, *, whole: bool = False
         shutil.rmtree(staged, ignore_errors=True)
     if whole and run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {"train.log", ".lock", ".hydra"}:
         shutil.rmtree(run_dir, ignore_errors=True)
+        _remove_empty_parents(run_dir)
+
+
+def _remove_empty_parents(run_dir: Path) -> None:
+    """Removes the directories Hydra made above ``run_dir`` (e.g. ``outputs/DATE``) while they are empty,
+    up to the working directory; ``rmdir`` leaves one that holds anything (another run's directory)."""
+    cwd = Path.cwd().resolve()
+    parent = run_dir.resolve().parent
+    while parent != cwd and cwd in parent.parents:
+        try:
+            parent.rmdir()
+        except OSError:
+            return
+        parent = parent.parent
 
 
 @contextmanager

@@ -242,3 +242,15 @@ def test_configs_lists_groups_and_user_config_dir_adds_options(tmp_path):
         cwd=tmp_path,
     )
     assert "curriculum:\n  name: dr\n" in result.stdout
+
+
+@pytest.mark.timeout(60)
+def test_a_refused_config_leaves_no_empty_output_directories(tmp_path):
+    """Hydra makes outputs/DATE/TIME before the config is checked; a refused run removes all of it."""
+    (tmp_path / "outputs" / "earlier-run").mkdir(parents=True)
+    result = syllabus("train", "seed=-1", cwd=tmp_path, check=False, timeout=scaled(50))
+    assert result.returncode == 2, result.stderr
+    assert [p.relative_to(tmp_path).as_posix() for p in sorted(tmp_path.rglob("*"))] == [
+        "outputs",
+        "outputs/earlier-run",
+    ]
