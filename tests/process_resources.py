@@ -39,6 +39,25 @@ def processes_with_env(name: str, value: str) -> list[psutil.Process]:
     return found
 
 
+def live_processes(pids: list[int]) -> list[psutil.Process]:
+    """The processes among ``pids`` that still run; one that exits while being looked up is left out."""
+    found = []
+    for pid in pids:
+        try:
+            found.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def has_exited(pid: int) -> bool:
+    """Whether process ``pid`` is gone or a zombie (it exited and waits to be reaped)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def describe_processes(procs: list[psutil.Process]) -> str:
     """``pid: command line`` of each process, for a failure message."""
     lines = []

@@ -15,9 +15,8 @@ import threading
 from functools import partial
 
 import gymnasium as gym
-import psutil
 import pytest
-from process_resources import shared_memory_of
+from process_resources import has_exited, shared_memory_of
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 from sync_fixtures import (
     CountingEnv,
@@ -294,7 +293,7 @@ def test_ctrl_c_leaves_no_process_socket_or_shared_memory(tmp_path):
     assert "KeyboardInterrupt" in stderr
     assert not os.path.exists(ready["socket_dir"])
     for pid in ready["workers"]:
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert has_exited(pid)
     # Only the segments this run had mapped, and multiprocessing's arenas named after its processes.
     pids = [proc.pid, *ready["workers"]]
     left = [path for path in shared_memory if os.path.exists(path)]

@@ -11,6 +11,7 @@ import numpy as np
 import psutil
 import pytest
 import ray
+from process_resources import live_processes
 from ray_fixtures import kill_actor_process, local_ray, make_ray_counting_env
 from stable_baselines3 import PPO
 from sync_fixtures import (
@@ -48,8 +49,7 @@ def actor_pids(venv: RayVecEnv) -> list[int]:
 
 
 def assert_processes_exit(pids: list[int]) -> None:
-    processes = [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
-    _, alive = psutil.wait_procs(processes, timeout=scaled(15))
+    _, alive = psutil.wait_procs(live_processes(pids), timeout=scaled(15))
     assert not alive, f"env actor processes still running after close: {alive}"
 
 
