@@ -5,6 +5,8 @@
   in its environment (one per pytest-xdist worker), so one that outlives its test module (even
   reparented to init, as an orphaned Ray or join-probe process would be) fails that module's last
   test, and is then killed.
+* No test module leaves a signal handler changed: a handler left behind (``ray.init`` makes SIGTERM
+  raise ``SystemExit``) travels into every process a later test forks.
 * No test leaves a temp dir: every test runs with a private temporary directory (``TMPDIR`` for
   subprocesses, ``tempfile.tempdir`` in this process), so a ``syllabus-*`` directory a test leaves
   behind is found and blamed on that test, whatever else runs on the machine.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import multiprocessing.util
 import os
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -77,6 +80,21 @@ def no_orphan_processes() -> Iterator[None]:
             except psutil.Error:
                 pass
         pytest.fail(f"the test module left {len(alive)} process(es) running: {described}", pytrace=False)
+
+
+_GUARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def signal_handlers_restored() -> Iterator[None]:
+    """Fails a test module that leaves this process's SIGINT or SIGTERM handler changed, and restores it."""
+    before = {signum: signal.getsignal(signum) for signum in _GUARDED_SIGNALS}
+    yield
+    changed = [signal.Signals(s).name for s, handler in before.items() if signal.getsignal(s) != handler]
+    for signum, handler in before.items():
+        signal.signal(signum, handler)
+    if changed:
+        pytest.fail(f"the test module left the handler of {', '.join(changed)} changed", pytrace=False)
 
 
 def leftovers(directory: Path) -> set[str]:

@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -54,8 +55,13 @@ def local_ray() -> Iterator[None]:
     """Starts a 2-CPU local Ray in a private temporary directory; stops it and checks nothing is left.
 
     The auth token is given in the environment (``RAY_AUTH_TOKEN``), so Ray writes none under $HOME.
+    ``ray.init`` makes SIGTERM raise ``SystemExit`` in this process and ``ray.shutdown`` leaves it so;
+    the suite's own handler is put back. Otherwise a process a later test forks (``AsyncVectorEnv``'s
+    fork workers) and then terminates can raise ``SystemExit`` past multiprocessing's ``os._exit``
+    and go on running the rest of the session as a second pytest.
     """
     saved = {key: os.environ.get(key) for key in ("RAY_AUTH_TOKEN", "PYTHONPATH")}
+    saved_sigterm = signal.getsignal(signal.SIGTERM)
     os.environ["RAY_AUTH_TOKEN"] = AUTH_TOKEN
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [TESTS_DIR, saved["PYTHONPATH"]]))
     temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths live under it
@@ -70,6 +76,7 @@ def local_ray() -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+        signal.signal(signal.SIGTERM, saved_sigterm)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
