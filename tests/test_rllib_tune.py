@@ -45,6 +45,12 @@ def ray_cluster():
         yield
 
 
+@pytest.fixture(autouse=True)
+def no_tune_sigint_handler(monkeypatch):
+    """``Tuner.fit()`` installs a SIGINT handler and leaves it installed after it returns; Ctrl-C stays pytest's."""
+    monkeypatch.setenv("TUNE_DISABLE_SIGINT_HANDLER", "1")
+
+
 def make_env(env_context: Any) -> gym.Env:
     return make_cartpole(TASKS)
 
