@@ -31,9 +31,11 @@ train: install
 # Coverage counts every Python process the suite starts (pytest, the CLI runs, multiprocessing and
 # Ray workers: [tool.coverage] in pyproject.toml); both tiers add to one data set in .coverage-data/,
 # and tools/coverage_floor.py prints the report and fails under a package's floor.
-# PYTEST_WORKERS=N runs N pytest-xdist workers, a test file each (module fixtures such as a local Ray
-# start once). Off by default: on 2 cores the tests are CPU-bound, and 2 workers were no faster.
-PYTEST_WORKERS ?= 0
+# PYTEST_WORKERS=N runs N pytest-xdist workers (default 2), a test file each (module fixtures such as a
+# local Ray start once). The suite waits on process starts, Ray and subprocess pipes about half the time
+# on 2 cores; two workers fill it (slow tier on 2 cores under coverage: 24.5 min serial, 16.2 min with 2).
+# PYTEST_WORKERS=0 runs the tests in this one process.
+PYTEST_WORKERS ?= 2
 PYTEST_ARGS := -n $(PYTEST_WORKERS) --dist loadfile
 test: install
 	$(PY) -m coverage erase
