@@ -50,6 +50,18 @@ def live_processes(pids: list[int]) -> list[psutil.Process]:
     return found
 
 
+def children_named(*parts: str) -> list[psutil.Process]:
+    """This process's descendants whose command line holds any of ``parts``; one that exits meanwhile is left out."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if any(part in " ".join(child.cmdline()) for part in parts):
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
 def has_exited(pid: int) -> bool:
     """Whether process ``pid`` is gone or a zombie (it exited and waits to be reaped)."""
     try:

@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 import ray
+from process_resources import children_named
 from sync_fixtures import CountingEnv, RecordingCurriculum, Rollouts, run_episodes
 from timeouts import scaled
 
@@ -39,15 +40,7 @@ def kill_actor_process(actor: Any) -> None:
 
 def ray_processes() -> list[psutil.Process]:
     """Ray's own processes (GCS, raylet, workers) started from this process."""
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            if any(
-                part in " ".join(child.cmdline())
-                for part in ("gcs_server", "raylet", "ray::", "ray/_private")
-            ):
-                found.append(child)
-    return found
+    return children_named("gcs_server", "raylet", "ray::", "ray/_private")
 
 
 @contextlib.contextmanager

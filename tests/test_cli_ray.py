@@ -25,6 +25,7 @@ import pytest
 import ray
 from cli_fixtures import SYLLABUS, TINY, cli_env, read_csv, syllabus
 from hydra import compose, initialize_config_dir
+from process_resources import children_named
 from ray_fixtures import local_ray
 from syllabus.cli.hydra_app import CONFIG_DIR
 from syllabus.cli.ray_cluster import curriculum_actor_options, root_cause
@@ -126,11 +127,7 @@ def test_joining_a_running_cluster_leaves_it_running(tmp_path):
         )
         assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
         assert ray.get(ray.remote(lambda: "alive").remote(), timeout=scaled(30)) == "alive"
-        actors = [
-            p
-            for p in psutil.Process().children(recursive=True)
-            if any(name in " ".join(p.cmdline()) for name in ("ray::EnvWorker", "ray::_CurriculumActor"))
-        ]
+        actors = children_named("ray::EnvWorker", "ray::_CurriculumActor")
         _, alive = psutil.wait_procs(actors, timeout=scaled(10))
         assert not alive, f"the run's actors are still alive in the cluster: {describe(alive)}"
     check_final_checkpoint(tmp_path / "run")

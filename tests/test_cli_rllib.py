@@ -19,6 +19,7 @@ import psutil
 import pytest
 from cli_fixtures import SYLLABUS, cli_env, read_csv
 from hydra import compose, initialize_config_dir
+from process_resources import children_named
 from syllabus.cli.hydra_app import CONFIG_DIR
 from syllabus.cli.schema import ConfigError, validate
 from timeouts import scaled
@@ -273,14 +274,7 @@ def test_rllib_run_joins_a_running_cluster_and_leaves_it_running(tmp_path):
         output = ok(result)
         assert "private local Ray" not in output
         assert ray.get(ray.remote(lambda: "alive").remote(), timeout=scaled(60)) == "alive"
-        actors = [
-            p
-            for p in psutil.Process().children(recursive=True)
-            if any(
-                name in " ".join(p.cmdline())
-                for name in ("ray::SingleAgentEnvRunner", "ray::_CurriculumActor")
-            )
-        ]
+        actors = children_named("ray::SingleAgentEnvRunner", "ray::_CurriculumActor")
         _, alive = psutil.wait_procs(actors, timeout=scaled(15))
         assert not alive, f"the run's actors are still alive in the cluster: {alive}"
     meta = json.loads((run_dir / "meta.json").read_text())
