@@ -37,7 +37,10 @@ train: install
 # PYTEST_WORKERS=0 runs the tests in this one process.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS := -n $(PYTEST_WORKERS) --dist loadfile
+# Ray's helper processes run none of our code: tools/ray_helpers_without_coverage.pth keeps coverage out of them.
 test: install
+	cp tools/ray_helpers_without_coverage.pth \
+		"$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/a0_ray_helpers_without_coverage.pth"
 	$(PY) -m coverage erase
 	$(PY) -m coverage run -m pytest $(PYTEST_ARGS) -m "not slow"
 	$(PY) -m coverage run -m pytest $(PYTEST_ARGS) -m slow --durations=15 -rx
