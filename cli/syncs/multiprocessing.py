@@ -30,10 +30,11 @@ def check(sync: MultiprocessingSyncConfig) -> None:
 
 
 def start_worker_server(run: Any) -> None:
-    """Starts the forkserver now, with SB3's worker and the env factories imported.
+    """Starts the forkserver now, with the env worker and the env factories imported.
 
-    Workers then fork ready-made instead of each importing torch (seconds per worker), and the
-    server's imports overlap with the learner's own.
+    Workers then fork ready-made instead of each importing the env's modules, and the server's imports
+    overlap with the learner's own. Neither the server nor the workers import torch: the worker
+    ([`vec_env_worker`][syllabus.integrations.vec_env_worker]) needs no SB3.
     """
     from syllabus.integrations.sb3_vec_env import worker_signals_blocked
 
@@ -47,8 +48,7 @@ def start_worker_server(run: Any) -> None:
         multiprocessing.set_forkserver_preload(
             [
                 "syllabus.cli",
-                "stable_baselines3.common.vec_env.subproc_vec_env",
-                "syllabus.integrations.sb3_vec_env",
+                "syllabus.integrations.vec_env_worker",
                 "syllabus.cli.env_factories",
             ]
         )

@@ -4,9 +4,10 @@ SB3's ``SubprocVecEnv`` waits on its worker pipes without a bound: a worker that
 or raises (its env, or the curriculum behind a sync wrapper) can leave the learner blocked in
 ``step_wait`` or ``close`` for ever (under ``fork`` the other workers hold the dead worker's pipe
 open), and an env that fails while it is built surfaces as a bare ``EOFError``.
-[`GuardedSubprocVecEnv`][syllabus.integrations.sb3_vec_env.GuardedSubprocVecEnv] runs SB3's own
-worker loop inside a guard that sends the worker's exception and traceback to the learner, and
-waits on each pipe together with the worker's process sentinel, so a death is seen the moment it
+[`GuardedSubprocVecEnv`][syllabus.integrations.sb3_vec_env.GuardedSubprocVecEnv] runs workers
+([`vec_env_worker`][syllabus.integrations.vec_env_worker]) that answer SB3's commands as SB3's own
+worker does, send their exception and traceback to the learner, and import neither SB3 nor torch;
+it waits on each pipe together with the worker's process sentinel, so a death is seen the moment it
 happens. Use it wherever you would use ``SubprocVecEnv``.
 
 Workers ignore SIGINT and SIGTERM: Ctrl-C in a terminal, or a scheduler's SIGTERM to the whole
@@ -21,7 +22,6 @@ import multiprocessing as mp
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from multiprocessing.connection import Connection, wait
@@ -30,19 +30,17 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnvWrapper
-from stable_baselines3.common.vec_env.base_vec_env import CloudpickleWrapper, VecEnv
-from stable_baselines3.common.vec_env.subproc_vec_env import _worker
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
 from syllabus.core.errors import EnvWorkerError
+from syllabus.integrations.vec_env_worker import STOP_SIGNALS, WORKER_ERROR, PickledEnvFactory, run_worker
 
 DEFAULT_TIMEOUT = 300.0
 """Seconds a step, reset or other call waits for a live worker by default."""
 CLOSE_TIMEOUT = 10.0
 """Seconds ``close()`` gives the workers to close their envs before killing them."""
 BUILD_TIMEOUT = 300.0
-"""Seconds a live worker may take to start and build its env (under spawn it imports torch anew)."""
-_WORKER_ERROR = "__syllabus_env_worker_error__"
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+"""Seconds a live worker may take to start and build its env (under spawn it imports the env's modules anew)."""
 
 __all__ = [
     "EnvWorkerError",
@@ -78,39 +76,18 @@ def worker_signals_blocked() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     # Ignoring a signal discards it if pending: one that came before the block is delivered first.
-    if _STOP_SIGNALS & signal.sigpending():
+    if STOP_SIGNALS & signal.sigpending():
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
-        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    previous_handlers = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _STOP_SIGNALS}
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    previous_handlers = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
-
-
-# ------------------------------------------------------------------ worker processes
-
-
-def _guarded_worker(
-    remote: Connection, parent_remote: Connection, env_fn_wrapper: CloudpickleWrapper, index: int
-) -> None:
-    """SB3's worker loop; an exception (building or stepping the env) goes to the learner with its traceback."""
-    for sig in _STOP_SIGNALS:  # the learner alone handles Ctrl-C and SIGTERM, and closes the workers
-        signal.signal(sig, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-    try:
-        _worker(remote, parent_remote, env_fn_wrapper)
-    except BaseException as exc:  # noqa: BLE001 - reported to the learner, which stops the run
-        text = "".join(traceback.format_exception(exc)).rstrip()
-        try:
-            remote.send((_WORKER_ERROR, type(exc).__name__, str(exc), text))
-        except OSError:
-            pass  # the learner is gone
-        raise SystemExit(1) from None
 
 
 class _GuardedRemote:
@@ -152,7 +129,7 @@ class _GuardedRemote:
         return message
 
     def _worker_error(self, message: Any) -> EnvWorkerError | None:
-        if not (isinstance(message, tuple) and len(message) == 4 and message[0] == _WORKER_ERROR):
+        if not (isinstance(message, tuple) and len(message) == 4 and message[0] == WORKER_ERROR):
             return None
         _, kind, text, trace = message
         self.process.join(CLOSE_TIMEOUT)
@@ -217,8 +194,8 @@ class GuardedSubprocVecEnv(SubprocVecEnv):
         remotes = []
         try:
             for index, ((conn, work_remote), env_fn) in enumerate(zip(pipes, env_fns, strict=True)):
-                args = (work_remote, conn, CloudpickleWrapper(env_fn), index)
-                process = ctx.Process(target=_guarded_worker, args=args, daemon=True)  # type: ignore[attr-defined]
+                args = (work_remote, conn, PickledEnvFactory(env_fn))
+                process = ctx.Process(target=run_worker, args=args, daemon=True)  # type: ignore[attr-defined]
                 with worker_signals_blocked():
                     process.start()
                 self.processes.append(process)
@@ -234,6 +211,14 @@ class GuardedSubprocVecEnv(SubprocVecEnv):
             self._stop_workers()
             raise
         VecEnv.__init__(self, len(env_fns), *spaces[0])
+
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: Any = None) -> list[bool]:
+        """Whether each env is wrapped in ``wrapper_class``, as SB3's; the class goes to the workers by
+        name, so asking about SB3's ``Monitor`` (as SB3 does) imports neither SB3 nor torch there."""
+        remotes = self._get_target_remotes(indices)
+        for remote in remotes:
+            remote.send(("is_wrapped", (wrapper_class.__module__, wrapper_class.__qualname__)))
+        return [remote.recv() for remote in remotes]
 
     def step_wait(self) -> Any:
         """Waits for every worker's step; a failed worker raises [`EnvWorkerError`][syllabus.core.errors.EnvWorkerError]."""
