@@ -9,7 +9,8 @@ import pytest
 
 from syllabus.core import EnvWorkerError
 from syllabus.curricula import Constant, DomainRandomization, PrioritizedLevelReplay, SequentialCurriculum
-from syllabus.integrations.sb3_vec_env import _WORKER_ERROR, _GuardedRemote
+from syllabus.integrations.sb3_vec_env import _GuardedRemote
+from syllabus.integrations.vec_env_worker import WORKER_ERROR
 from syllabus.task_space import DiscreteTaskSpace
 
 
@@ -45,7 +46,7 @@ def test_plr_rejects_string_rewards():
 
 
 def _send_error_and_exit(remote) -> None:
-    remote.send((_WORKER_ERROR, "ValueError", "no such env", "Traceback (most recent call last): ..."))
+    remote.send((WORKER_ERROR, "ValueError", "no such env", "Traceback (most recent call last): ..."))
 
 
 def test_a_worker_error_already_in_the_pipe_is_reported_not_a_bare_death():
