@@ -6,7 +6,7 @@ or raises (its env, or the curriculum behind a sync wrapper) can leave the learn
 open), and an env that fails while it is built surfaces as a bare ``EOFError``.
 [`GuardedSubprocVecEnv`][syllabus.integrations.sb3_vec_env.GuardedSubprocVecEnv] runs workers
 ([`vec_env_worker`][syllabus.integrations.vec_env_worker]) that answer SB3's commands as SB3's own
-worker does, send their exception and traceback to the learner, and import neither SB3 nor torch;
+worker does, send their exception and traceback to the learner, and do not import SB3 or torch themselves;
 it waits on each pipe together with the worker's process sentinel, so a death is seen the moment it
 happens. Use it wherever you would use ``SubprocVecEnv``.
 

@@ -2,10 +2,11 @@
 
 It answers the commands of Stable-Baselines3's ``SubprocVecEnv`` (step with auto-reset, reset, render,
 close, get_spaces, env_method, get_attr, has_attr, set_attr, is_wrapped) as SB3's own worker loop
-does (``is_wrapped`` takes the wrapper class by name), but imports neither SB3 nor torch: a worker process (and forkserver's server, which preloads
-this module) starts in a fraction of a second instead of importing torch, which it never uses. An
-exception, while the env is built or later, goes to the learner with its traceback before the worker
-exits.
+does (``is_wrapped`` takes the wrapper class by name), but imports neither SB3 nor torch itself. A
+worker then loads only what its env needs: ``syllabus train``'s workers start in a fraction of a
+second and hold no torch. (Under forkserver and spawn, multiprocessing also imports your main module
+in each worker, and with it whatever that module imports.) An exception, while the env is built or
+later, goes to the learner with its traceback before the worker exits.
 """
 
 from __future__ import annotations
