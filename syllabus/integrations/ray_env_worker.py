@@ -1,6 +1,8 @@
 """The Ray actor that holds one environment of a [`RayVecEnv`][syllabus.integrations.ray_vec_env.RayVecEnv].
 
-Kept apart from the vector env so that env actors import neither Stable-Baselines3 nor torch.
+Kept apart from the vector env so that env actors import neither Stable-Baselines3 nor torch. The
+worker processes of [`GuardedSubprocVecEnv`][syllabus.integrations.sb3_vec_env.GuardedSubprocVecEnv]
+hold their env in the same class ([`vec_env_worker`][syllabus.integrations.vec_env_worker]).
 """
 
 from __future__ import annotations

@@ -194,7 +194,7 @@ class GuardedSubprocVecEnv(SubprocVecEnv):
         remotes = []
         try:
             for index, ((conn, work_remote), env_fn) in enumerate(zip(pipes, env_fns, strict=True)):
-                args = (work_remote, conn, PickledEnvFactory(env_fn))
+                args = (work_remote, conn, PickledEnvFactory(env_fn), index)
                 process = ctx.Process(target=run_worker, args=args, daemon=True)  # type: ignore[attr-defined]
                 with worker_signals_blocked():
                     process.start()

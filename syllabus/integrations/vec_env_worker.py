@@ -2,7 +2,9 @@
 
 It answers the commands of Stable-Baselines3's ``SubprocVecEnv`` (step with auto-reset, reset, render,
 close, get_spaces, env_method, get_attr, has_attr, set_attr, is_wrapped) as SB3's own worker loop
-does (``is_wrapped`` takes the wrapper class by name), but imports neither SB3 nor torch itself. A
+does (``is_wrapped`` takes the wrapper class by name), through the env holder of
+[`RayVecEnv`][syllabus.integrations.ray_vec_env.RayVecEnv]'s actors (``EnvWorker``), and imports
+neither SB3 nor torch itself. A
 worker then loads only what its env needs: ``syllabus train``'s workers start in a fraction of a
 second and hold no torch. (Under forkserver and spawn, multiprocessing also imports your main module
 in each worker, and with it whatever that module imports.) An exception, while the env is built or
@@ -18,7 +20,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import cloudpickle
-import gymnasium as gym
+
+from syllabus.integrations.ray_env_worker import EnvWorker
 
 WORKER_ERROR = "__syllabus_env_worker_error__"
 """First item of the message a worker sends with its exception."""
@@ -39,7 +42,7 @@ class PickledEnvFactory:
         self.factory = cloudpickle.loads(state)
 
 
-def run_worker(remote: Connection, parent_remote: Connection, factory: PickledEnvFactory) -> None:
+def run_worker(remote: Connection, parent_remote: Connection, factory: PickledEnvFactory, index: int) -> None:
     """A worker process's life: builds the env, serves the learner's commands until ``close`` or a
     closed pipe; an exception goes to the learner with its traceback, then the process exits with 1."""
     for sig in STOP_SIGNALS:
@@ -47,7 +50,7 @@ def run_worker(remote: Connection, parent_remote: Connection, factory: PickledEn
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     parent_remote.close()
     try:
-        _serve(remote, _as_gymnasium(factory.factory()))
+        _serve(remote, EnvWorker(factory.factory, index))
     except BaseException as exc:  # noqa: BLE001 - reported to the learner, which stops the run
         text = "".join(traceback.format_exception(exc)).rstrip()
         try:
@@ -57,16 +60,7 @@ def run_worker(remote: Connection, parent_remote: Connection, factory: PickledEn
         raise SystemExit(1) from None
 
 
-def _as_gymnasium(env: Any) -> gym.Env:
-    """The env itself; a non-gymnasium env is converted (or refused) by SB3's own patch, as SB3 does."""
-    if isinstance(env, gym.Env):
-        return env
-    from stable_baselines3.common.vec_env.patch_gym import _patch_env
-
-    return _patch_env(env)
-
-
-def _serve(remote: Connection, env: gym.Env) -> None:  # noqa: C901 - one branch per command
+def _serve(remote: Connection, worker: EnvWorker) -> None:  # noqa: C901 - one branch per command
     reset_info: dict[str, Any] = {}
     while True:
         try:
@@ -74,58 +68,30 @@ def _serve(remote: Connection, env: gym.Env) -> None:  # noqa: C901 - one branch
         except EOFError:  # the learner closed its end
             return
         if command == "step":
-            observation, reward, terminated, truncated, info = env.step(data)
-            done = terminated or truncated
-            info["TimeLimit.truncated"] = truncated and not terminated
-            if done:  # SB3's auto-reset: the last observation goes in the info
-                info["terminal_observation"] = observation
-                observation, reset_info = env.reset()
+            observation, reward, done, info, new_reset_info = worker.step(data)
+            reset_info = reset_info if new_reset_info is None else new_reset_info  # SB3 sends the last one
             remote.send((observation, reward, done, info, reset_info))
         elif command == "reset":
-            seed, options = data
-            observation, reset_info = env.reset(seed=seed, **({"options": options} if options else {}))
+            observation, reset_info = worker.reset(*data)
             remote.send((observation, reset_info))
         elif command == "render":
-            remote.send(env.render())
+            remote.send(worker.render())
         elif command == "close":
-            env.close()
+            worker.close()
             remote.close()
             return
         elif command == "get_spaces":
-            remote.send((env.observation_space, env.action_space))
+            remote.send(worker.spaces())
         elif command == "env_method":
-            name, args, kwargs = data
-            remote.send(env.get_wrapper_attr(name)(*args, **kwargs))
+            remote.send(worker.env_method(*data))
         elif command == "get_attr":
-            remote.send(env.get_wrapper_attr(data))
+            remote.send(worker.get_attr(data))
         elif command == "has_attr":
-            remote.send(_has_wrapper_attr(env, data))
+            remote.send(worker.has_attr(data))
         elif command == "set_attr":
-            name, value = data
-            setattr(env, name, value)
+            worker.set_attr(*data)
             remote.send(None)
         elif command == "is_wrapped":
-            remote.send(_is_wrapped(env, *data))
+            remote.send(worker.is_wrapped(*data))
         else:
             raise NotImplementedError(f"the env worker does not know the command {command!r}")
-
-
-def _has_wrapper_attr(env: gym.Env, name: str) -> bool:
-    try:
-        env.get_wrapper_attr(name)
-    except AttributeError:
-        return False
-    return True
-
-
-def _is_wrapped(env: gym.Env, module: str, qualname: str) -> bool:
-    """Whether one of the env's gymnasium wrappers is an instance of the class ``module.qualname``.
-
-    The class comes by name, not pickled: unpickling SB3's ``Monitor`` (which SB3 asks about) would
-    import SB3 and torch into the worker.
-    """
-    while isinstance(env, gym.Wrapper):
-        if any(cls.__module__ == module and cls.__qualname__ == qualname for cls in type(env).__mro__):
-            return True
-        env = env.env
-    return False
