@@ -26,9 +26,9 @@ import ray
 from cli_fixtures import SYLLABUS, TINY, cli_env, read_csv, syllabus
 from hydra import compose, initialize_config_dir
 from process_resources import children_named
-from ray_fixtures import local_ray
+from ray_fixtures import AUTH_TOKEN, local_ray
 from syllabus.cli.hydra_app import CONFIG_DIR
-from syllabus.cli.ray_cluster import curriculum_actor_options, root_cause
+from syllabus.cli.ray_cluster import connect_ray, curriculum_actor_options, root_cause
 from syllabus.cli.schema import ConfigError, validate
 from syllabus.cli.syncs.ray import RaySyncConfig
 from timeouts import scaled
@@ -101,6 +101,31 @@ def test_local_ray_run_trains_checkpoints_and_leaves_no_ray_process(tmp_path):
         shutil.rmtree(ray_tmp, ignore_errors=True)
     check_final_checkpoint(run_dir)
     assert not (tmp_path / "home" / ".ray").exists(), "Ray wrote an auth token under $HOME"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.slow
+def test_private_ray_stops_without_waiting_out_sigterm(monkeypatch):
+    """The private Ray's processes keep SIGTERM blocked (a scheduler's SIGTERM to the process group must not
+    stop them before the run's checkpoint): its stop kills them at once, not after Ray's 1 s SIGTERM grace
+    for each of its five head processes, and leaves none behind."""
+    monkeypatch.setenv("RAY_TMPDIR", tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    monkeypatch.setenv("RAY_AUTH_TOKEN", AUTH_TOKEN)  # Ray keeps a process's first token: the suite's
+    saved_sigterm = signal.getsignal(signal.SIGTERM)
+    stop = connect_ray(RaySyncConfig())
+    assert stop is not None
+    try:
+        head = children_named("gcs_server", "raylet", "ray/_private", "ray/dashboard", "ray/autoscaler")
+        assert len(head) >= 4, describe(head)
+        start = time.monotonic()
+    finally:
+        stop()
+        signal.signal(signal.SIGTERM, saved_sigterm)
+        shutil.rmtree(os.environ["RAY_TMPDIR"], ignore_errors=True)
+    # Ray's graceful stop of the five head processes takes 5 s or more; killing them takes well under 1 s.
+    assert time.monotonic() - start < 4.5, "stop waited out Ray's SIGTERM grace for each head process"
+    _, alive = psutil.wait_procs(head, timeout=scaled(10))
+    assert not alive, f"Ray processes left: {describe(alive)}"
 
 
 @pytest.mark.timeout(200)
