@@ -354,22 +354,25 @@ def _start_private_ray(sync: RaySyncConfig) -> Callable[[], None]:
 def _shutdown_without_grace(ray: Any) -> None:
     """``ray.shutdown()`` of the private Ray, whose processes keep SIGTERM blocked (see ``_keeping_signal_handlers``).
 
-    Ray stops each of its head processes (GCS, raylet, monitor, dashboard, log monitor) with SIGTERM, waits
-    up to a second, then sends SIGKILL: with SIGTERM blocked, every run would end with five idle seconds
-    and the same SIGKILLs. Here Ray's shutdown sends the SIGKILLs at once. This reaches into Ray's private
-    node object; should that change, ``ray.shutdown()`` runs as it is (slower, same end).
+    Ray stops each head process with SIGTERM, waits up to a second, then sends SIGKILL. With SIGTERM
+    blocked, each wait is an idle second before the SIGKILL: five per run. Here only the GCS keeps its
+    second, in which the raylet's agents, which see the raylet die, report to it and exit (killed with
+    it, they would wait a minute for it instead); the raylet, monitor, dashboard and log monitor are
+    killed at once. This reaches into Ray's private node object; should that change, ``ray.shutdown()``
+    runs as it is (slower, same end).
     """
     try:
         node = ray._private.worker._global_node
-        kill_all_processes = node.kill_all_processes
+        kill_process_type = node._kill_process_type
     except AttributeError:
         node = None
     if node is not None:
 
-        def kill_at_once(**kwargs: Any) -> None:
-            kill_all_processes(**{**kwargs, "allow_graceful": False})
+        def kill(process_type: str, **kwargs: Any) -> None:
+            graceful = kwargs.get("allow_graceful", False) and process_type == "gcs_server"
+            kill_process_type(process_type, **{**kwargs, "allow_graceful": graceful})
 
-        node.kill_all_processes = kill_at_once  # this node object only, which ray.shutdown() then drops
+        node._kill_process_type = kill  # this node object only, which ray.shutdown() then drops
     ray.shutdown()
 
 

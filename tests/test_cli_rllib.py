@@ -1,5 +1,6 @@
 """`syllabus train learner=rllib_ppo sync=ray` end to end in subprocesses: train, resume, eval, plot,
-Ctrl-C, other envs, and the refusal of any sync but Ray. Each run starts and stops its own private Ray."""
+Ctrl-C, other envs, joining a running cluster, and the refusal of any sync but Ray. Each run but the
+one that joins a cluster starts and stops its own private Ray."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ TINY_RLLIB = [
     "learner.model={fcnet_hiddens:[16,16]}",
     "logger.log_interval=256",
 ]
+EVALUATION = ["learner.evaluation_interval=1", "learner.evaluation_duration=2"]
 
 
 def marked_processes(marker: str) -> list[psutil.Process]:
@@ -193,19 +195,11 @@ def test_ctrl_c_checkpoints_an_rllib_run_and_leaves_no_ray_process(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize(
-    "env_args",
-    [
-        ["env=minigrid"],
-        ["env=procgen", "env.num_levels=4", "env.eval_num_levels=2"],
-    ],
-    ids=["minigrid", "procgen"],
-)
-def test_rllib_trains_on_minigrid_and_procgen(tmp_path, env_args):
+def test_rllib_trains_on_procgen_and_evaluates_on_held_out_levels(tmp_path):
     run_dir = tmp_path / "run"
     # Procgen's 64x64 images get RLlib's default CNN in front of the tiny MLP.
-    args = ["train", "curriculum=plr", *TINY_RLLIB, *env_args, "learner.evaluation_interval=1",
-            "learner.evaluation_duration=2", f"hydra.run.dir={run_dir}"]  # fmt: skip
+    args = ["train", "curriculum=plr", *TINY_RLLIB, "env=procgen", "env.num_levels=4", "env.eval_num_levels=2",
+            *EVALUATION, f"hydra.run.dir={run_dir}"]  # fmt: skip
     output = ok(train(tmp_path, *args, timeout=scaled(540)))
     assert "evaluation at step" in output  # on the held-out tasks, without the curriculum
     meta = json.loads((run_dir / "meta.json").read_text())
@@ -258,7 +252,8 @@ def test_rllib_sizes_are_checked():
 
 @pytest.mark.slow
 @pytest.mark.timeout(400)
-def test_rllib_run_joins_a_running_cluster_and_leaves_it_running(tmp_path):
+def test_rllib_run_joins_a_running_cluster_trains_on_minigrid_and_leaves_the_cluster_running(tmp_path):
+    """Joins a running cluster; on MiniGrid, with evaluation on the held-out tasks (one run for both)."""
     import ray
     from ray_fixtures import local_ray
 
@@ -266,16 +261,18 @@ def test_rllib_run_joins_a_running_cluster_and_leaves_it_running(tmp_path):
         address = ray.get_runtime_context().gcs_address
         run_dir = tmp_path / "run"
         result = subprocess.run(
-            [*SYLLABUS, "train", "curriculum=plr", *TINY_RLLIB, f"sync.address={address}",
-             f"hydra.run.dir={run_dir}"],
+            [*SYLLABUS, "train", "curriculum=plr", *TINY_RLLIB, "env=minigrid", *EVALUATION,
+             f"sync.address={address}", f"hydra.run.dir={run_dir}"],
             cwd=tmp_path, env={**cli_env(), "RAY_AUTH_MODE": "token"}, capture_output=True, text=True,
             timeout=scaled(360),
         )  # fmt: skip
         output = ok(result)
         assert "private local Ray" not in output
+        assert "evaluation at step" in output  # on the held-out tasks, without the curriculum
         assert ray.get(ray.remote(lambda: "alive").remote(), timeout=scaled(60)) == "alive"
         actors = children_named("ray::SingleAgentEnvRunner", "ray::_CurriculumActor")
         _, alive = psutil.wait_procs(actors, timeout=scaled(15))
         assert not alive, f"the run's actors are still alive in the cluster: {alive}"
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["status"] == "completed" and meta["steps"] >= 512
+    assert (run_dir / "checkpoints" / "final" / "rllib").is_dir()

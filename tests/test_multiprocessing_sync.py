@@ -268,7 +268,7 @@ if __name__ == "__main__":
 @pytest.mark.slow
 def test_ctrl_c_leaves_no_process_socket_or_shared_memory(tmp_path):
     script = tmp_path / "train.py"
-    script.write_text(CTRL_C_SCRIPT.format(tests_dir=os.path.dirname(__file__), dump_after=scaled(20)))
+    script.write_text(CTRL_C_SCRIPT.format(tests_dir=os.path.dirname(__file__), dump_after=scaled(10)))
     proc = subprocess.Popen(
         [sys.executable, str(script)],
         stdout=subprocess.PIPE,
