@@ -243,8 +243,8 @@ if __name__ == "__main__":
     venv = gym.vector.AsyncVectorEnv([partial(make_counting_env, task_queue, update_queue)] * 2, context="forkserver")
     venv.reset()
     socket_dir = os.path.dirname(task_queue.address)
-    print(json.dumps({{"socket_dir": socket_dir, "workers": [p.pid for p in venv.processes]}}), flush=True)
-    try:
+    try:  # from the ready line on: the test's Ctrl-C may land right after it, before the training loop
+        print(json.dumps({{"socket_dir": socket_dir, "workers": [p.pid for p in venv.processes]}}), flush=True)
         run_gymnasium_vector(venv, 10**9)  # until Ctrl-C
     except KeyboardInterrupt:
         # Should the way out hang (the open defect below), every thread's stack goes to stderr and the
@@ -261,7 +261,10 @@ if __name__ == "__main__":
 
 # In the whole slow tier under CI the script twice failed to exit within 60 s after Ctrl-C (never in
 # 300+ runs of this module or of the script alone). One stack taken of such a hang was in gymnasium's
-# AsyncVectorEnv close (error_queue.get() without a timeout); the cause in CI is not found yet.
+# AsyncVectorEnv close (error_queue.get() without a timeout). In two later slow tiers it hung for the
+# test's whole 30 s without the stack dump the script arms on KeyboardInterrupt: the Ctrl-C had landed
+# between the ready line and the `try`, so close() was left to exit time. The ready line is now inside
+# the `try`; whether that was the only way in is not known yet, so the test stays xfail(strict=False).
 @pytest.mark.xfail(
     reason="rare hang at exit in gymnasium's AsyncVectorEnv close after Ctrl-C (open)", strict=False
 )
