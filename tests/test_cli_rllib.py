@@ -1,6 +1,6 @@
 """`syllabus train learner=rllib_ppo sync=ray` end to end in subprocesses: train, resume, eval, plot,
-Ctrl-C, other envs, joining a running cluster, and the refusal of any sync but Ray. Each run but the
-one that joins a cluster starts and stops its own private Ray."""
+other envs, joining a running cluster, and the refusal of any sync but Ray (Ctrl-C is in
+test_cli_signals.py). Each run but the one that joins a cluster starts and stops its own private Ray."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import os
 import pickle
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import uuid
@@ -155,42 +154,6 @@ ray.shutdown()
 
     ok(train(tmp_path, "plot", str(run_dir), timeout=scaled(120)))
     assert list((run_dir / "plots").glob("*.png"))
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-def test_ctrl_c_checkpoints_an_rllib_run_and_leaves_no_ray_process(tmp_path):
-    run_dir = tmp_path / "run"
-    marker = uuid.uuid4().hex
-    env = {**cli_env(), MARKER: marker, "HOME": str(tmp_path / "home")}
-    env.pop("RAY_AUTH_TOKEN", None)
-    proc = subprocess.Popen(
-        [*SYLLABUS, "train", "curriculum=dr", *TINY_RLLIB, "total_timesteps=1000000", f"hydra.run.dir={run_dir}"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        lines = []
-        for line in proc.stdout:  # bounded by the test timeout; the run logs every 256 steps
-            lines.append(line)
-            if re.search(r"step (5\d\d|\d{4,})/1000000", line):  # two iterations done
-                break
-        else:
-            pytest.fail("the run ended before logging progress:\n" + "".join(lines))
-        os.killpg(proc.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the whole process group
-        rest, _ = proc.communicate(timeout=scaled(120))
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(scaled(10))
-    assert proc.returncode == 130, "".join(lines) + rest
-    assert "interrupted at step" in rest
-    _, alive = psutil.wait_procs(marked_processes(marker), timeout=scaled(15))
-    assert not alive, f"processes left by the run: {alive}"
-    meta = json.loads((run_dir / "meta.json").read_text())
-    assert meta["status"] == "interrupted" and meta["steps"] >= 512
-    (checkpoint,) = (run_dir / "checkpoints").iterdir()
-    assert checkpoint.name == f"step_{meta['steps']}" and (checkpoint / "rllib").is_dir()
 
 
 @pytest.mark.slow

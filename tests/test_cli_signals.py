@@ -1,10 +1,12 @@
-"""SIGTERM, as schedulers send it, and preemption: `syllabus train` stops like on Ctrl-C and resumes.
+"""SIGTERM, as schedulers send it, Ctrl-C, and preemption: `syllabus train` stops, checkpoints and resumes.
 
 ``timeout``, systemd and SLURM stop a job with SIGTERM to its whole process group (SIGKILL follows
-after a grace period). Each case sends SIGTERM to the group of a real run once it has trained, then
-checks what issue #19 asks for: exit code 130, a checkpoint, ``meta.json`` at ``interrupted``, no
-process and no ``syllabus-*`` temp dir left, and that ``syllabus train --resume RUN`` (one command)
-completes the run. The stop time of each case is printed (``-s`` shows it).
+after a grace period); a terminal's Ctrl-C sends SIGINT to the foreground group. The run handles both
+alike. Each case sends one of them to the group of a real run once it has trained (SIGINT to the RLlib
+run, SIGTERM to the others), then checks what issue #19 asks for: exit code 130, a checkpoint,
+``meta.json`` at ``interrupted``, no process and no ``syllabus-*`` temp dir left, and that
+``syllabus train --resume RUN`` (one command) completes the run. The stop time of each case is printed
+(``-s`` shows it).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ RLLIB = [
 CASES = {
     "multiprocessing": [*SB3, "sync=multiprocessing"],  # forkserver: its server is in the group too
     "ray": [*SB3, "sync=ray", "sync.num_cpus=2"],  # Ray's GCS, raylet and actors are in the group too
-    "rllib": RLLIB,
+    "rllib": RLLIB,  # Ctrl-C (SIGINT); Ray blocks SIGINT in its own processes
     "ray-learner-only": [*SB3, "sync=ray", "sync.num_cpus=2"],  # `kill PID`: our handler survived ray.init
 }
 RESUMED = {
@@ -70,12 +72,12 @@ def _marked(marker: str) -> list[psutil.Process]:
     return found
 
 
-def sigterm_after_training(
-    tmp_path: Path, args: list[str], *, steps: int, group: bool = True
+def signal_after_training(
+    tmp_path: Path, args: list[str], *, steps: int, group: bool = True, signum: int = signal.SIGTERM
 ) -> tuple[int, float, str, Path]:
-    """Starts ``syllabus train ARGS`` in a session of its own, sends SIGTERM to its process group once it
-    logged ``steps`` steps (to the learner alone unless ``group``); returns the exit code, the seconds from SIGTERM to the exit, the output and
-    the run directory. Fails if a process of the run or a ``syllabus-*`` temp dir outlives it.
+    """Starts ``syllabus train ARGS`` in a session of its own, sends ``signum`` to its process group once it
+    logged ``steps`` steps (to the learner alone unless ``group``); returns the exit code, the seconds from
+    the signal to the exit, the output and the run directory. Fails if a process of the run or a ``syllabus-*`` temp dir outlives it.
 
     ``TMPDIR`` is the test's own directory, longer than Ray's socket paths allow: a private Ray
     then makes its directory in ``/tmp`` (checked to be gone too). It is made in the suite's temp
@@ -102,9 +104,9 @@ def sigterm_after_training(
             pytest.fail("the run ended before it trained:\n" + "".join(lines))
         sent = time.monotonic()
         if group:
-            os.killpg(proc.pid, signal.SIGTERM)  # what `timeout`, systemd and SLURM do
+            os.killpg(proc.pid, signum)  # what `timeout`, systemd and SLURM do; a terminal's Ctrl-C too
         else:
-            os.kill(proc.pid, signal.SIGTERM)
+            os.kill(proc.pid, signum)
         rest, _ = proc.communicate(timeout=scaled(120))
         stop_time = time.monotonic() - sent
     finally:
@@ -118,7 +120,8 @@ def sigterm_after_training(
     ray_dirs = re.findall(r"started a private local Ray for this run \(in (\S+)\)", "".join(lines) + rest)
     assert all(not Path(d).exists() for d in ray_dirs), f"Ray's temp dir left: {ray_dirs}"
     print(
-        f"\nSIGTERM to the {'group' if group else 'learner'}: exit {proc.returncode} after {stop_time:.1f} s"
+        f"\n{signal.Signals(signum).name} to the {'group' if group else 'learner'}: exit {proc.returncode} "
+        f"after {stop_time:.1f} s"
     )
     return proc.returncode, stop_time, "".join(lines) + rest, run_dir
 
@@ -129,11 +132,12 @@ def sigterm_after_training(
 def test_sigterm_to_the_group_checkpoints_and_the_run_resumes(tmp_path, case):
     args = CASES[case]
     rllib = case == "rllib"
-    rc, stop_time, output, run_dir = sigterm_after_training(
-        tmp_path, args, steps=256, group=not case.endswith("learner-only")
+    signum = signal.SIGINT if rllib else signal.SIGTERM
+    rc, stop_time, output, run_dir = signal_after_training(
+        tmp_path, args, steps=256, group=not case.endswith("learner-only"), signum=signum
     )
     assert rc == 130, output
-    assert "SIGTERM received" in output and "interrupted at step" in output, output
+    assert f"{signal.Signals(signum).name} received" in output and "interrupted at step" in output, output
     assert "Traceback" not in output, output
     if case != "multiprocessing":  # the test's TMPDIR is too long for Ray's socket paths
         assert "too long for Ray's socket paths" in output, output
