@@ -255,12 +255,23 @@ def driver_logs(temp_dir: Path) -> set[Path]:
     return set(temp_dir.rglob("python-core-driver-*.log"))
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(240)
-def test_null_address_starts_a_private_ray_with_another_cluster_running(tmp_path):
-    """With a cluster running and RAY_ADDRESS pointing at it, sync.address=null still starts a private Ray,
-    also with sync.num_cpus (which Ray refuses when it joins a cluster)."""
-    with other_ray_cluster(tmp_path) as (address, cluster_dir, _):
+@pytest.fixture(scope="class")
+def other_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str]]:
+    """A second cluster, started once for the class that uses it (`ray start` takes seconds) and stopped
+    after its last test, before any other test of the module checks for Ray processes."""
+    with other_ray_cluster(tmp_path_factory.mktemp("other-cluster")) as cluster:
+        yield cluster
+
+
+class TestWithAnotherClusterRunning:
+    """Runs beside a second cluster on the machine."""
+
+    @pytest.mark.slow
+    @pytest.mark.timeout(240)
+    def test_null_address_starts_a_private_ray_with_another_cluster_running(self, tmp_path, other_cluster):
+        """With a cluster running and RAY_ADDRESS pointing at it, sync.address=null still starts a private Ray,
+        also with sync.num_cpus (which Ray refuses when it joins a cluster)."""
+        address, cluster_dir, _ = other_cluster
         before = driver_logs(cluster_dir)
         marker = uuid.uuid4().hex
         env = {**cli_env(), "RAY_ADDRESS": address, MARKER: marker, "HOME": str(tmp_path / "home")}
@@ -278,7 +289,23 @@ def test_null_address_starts_a_private_ray_with_another_cluster_running(tmp_path
         assert driver_logs(cluster_dir) == before, "the run connected to the other cluster"
         _, alive = psutil.wait_procs(marked_processes(marker), timeout=scaled(10))
         assert not alive, f"processes left by the run: {describe(alive)}"
-    check_final_checkpoint(tmp_path / "run")
+        check_final_checkpoint(tmp_path / "run")
+
+    @pytest.mark.slow
+    @pytest.mark.timeout(180)
+    def test_joining_with_a_wrong_token_names_the_cause(self, tmp_path, other_cluster):
+        address, _, _ = other_cluster
+        env = {**cli_env(), "RAY_AUTH_TOKEN": secrets.token_hex(16), "RAY_AUTH_MODE": "token"}
+        result = subprocess.run(
+            [*SYLLABUS, "train", "sync=ray", f"sync.address={address}", f"sync.join_timeout={scaled(60):g}",
+             f"hydra.run.dir={tmp_path / 'run'}"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=scaled(150),
+        )  # fmt: skip
+        output = result.stdout + result.stderr
+        assert result.returncode == 2, output
+        assert f"sync.address='{address}': cannot join a Ray cluster there: " in output
+        reason = output.split("cannot join a Ray cluster there: ")[1].split("; start one")[0]
+        assert "Traceback" not in output and "token" in reason.lower(), reason
 
 
 @pytest.mark.timeout(120)
@@ -339,23 +366,6 @@ def test_ctrl_c_stops_a_join_at_once(tmp_path):
     assert "Traceback" not in rest
     assert elapsed < scaled(20), f"one Ctrl-C took {elapsed:.0f} s to stop the join"
     assert not marked_processes(marker), "the join probe outlived the run"
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(180)
-def test_joining_with_a_wrong_token_names_the_cause(tmp_path):
-    with other_ray_cluster(tmp_path) as (address, _, _):
-        env = {**cli_env(), "RAY_AUTH_TOKEN": secrets.token_hex(16), "RAY_AUTH_MODE": "token"}
-        result = subprocess.run(
-            [*SYLLABUS, "train", "sync=ray", f"sync.address={address}", f"sync.join_timeout={scaled(60):g}",
-             f"hydra.run.dir={tmp_path / 'run'}"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=scaled(150),
-        )  # fmt: skip
-    output = result.stdout + result.stderr
-    assert result.returncode == 2, output
-    assert f"sync.address='{address}': cannot join a Ray cluster there: " in output
-    reason = output.split("cannot join a Ray cluster there: ")[1].split("; start one")[0]
-    assert "Traceback" not in output and "token" in reason.lower(), reason
 
 
 @pytest.mark.timeout(60)
