@@ -83,44 +83,6 @@ def test_parallel_sweep_with_joblib_launcher(tmp_path):
     assert (tmp_path / "sweep" / "multirun.yaml").exists()
 
 
-@pytest.mark.timeout(150)
-@pytest.mark.slow
-def test_procgen_plr_run_and_held_out_eval(tmp_path):
-    run_dir = tmp_path / "procgen"
-    syllabus(
-        "train",
-        "env=procgen",
-        "curriculum=plr",
-        "env.num_levels=20",
-        "env.eval_num_levels=2",
-        "total_timesteps=256",
-        "num_envs=2",
-        "learner.n_steps=64",
-        "logger.log_interval=128",
-        f"hydra.run.dir={run_dir}",
-        cwd=tmp_path,
-        timeout=scaled(140),
-    )
-    progress = read_csv(run_dir / "logs" / "progress.csv")
-    assert int(progress[-1]["step"]) >= 256
-    metrics = {row["metric"] for row in read_csv(run_dir / "logs" / "curriculum.csv")}
-    assert "curriculum/task_entropy" in metrics
-    out = syllabus(
-        "eval",
-        str(run_dir),
-        "--episodes-per-task",
-        "1",
-        "--mode",
-        "greedy",
-        cwd=tmp_path,
-        timeout=scaled(140),
-    ).stdout
-    assert "held-out" in out
-    result = json.loads((run_dir / "eval" / "final-greedy-seed12345.json").read_text())
-    assert set(result["tasks"]) == {"20", "21"}  # the two levels after the 20 training levels
-    assert result["episodes"] == 2
-
-
 MISTAKES = [
     (["curriculum=nope"], f"Available options in 'curriculum': {', '.join(group_options()['curriculum'])}"),
     (["seed=abc"], "seed must be an integer, got 'abc'"),

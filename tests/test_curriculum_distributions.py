@@ -9,6 +9,7 @@ the runs are seeded, so a given test is deterministic up to sync timing.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from itertools import pairwise
 from pathlib import Path
@@ -34,9 +35,10 @@ CARTPOLE = ["env=cartpole", "num_envs=2", "learner.n_steps=256", "total_timestep
 
 
 def train(tmp_path: Path, *overrides: str, timeout: float | None = None) -> tuple[list[str], Path]:
-    """Runs ``syllabus train`` with ``overrides``; returns the tasks of its episodes in order and the run dir."""
+    """Runs ``syllabus train`` with ``overrides``; returns the tasks of its episodes in order and the run dir
+    (whose ``output.txt`` holds what the run printed)."""
     run_dir = tmp_path / "run"
-    syllabus(
+    result = syllabus(
         "train",
         *overrides,
         "logger=csv",
@@ -45,6 +47,7 @@ def train(tmp_path: Path, *overrides: str, timeout: float | None = None) -> tupl
         cwd=tmp_path,
         timeout=scaled(280) if timeout is None else timeout,
     )
+    (run_dir / "output.txt").write_text(result.stdout + result.stderr)
     return [row["task"] for row in read_csv(run_dir / "logs" / "episodes.csv")], run_dir
 
 
@@ -85,12 +88,17 @@ def total_variation(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_none_on_procgen_plays_levels_drawn_uniformly(tmp_path):
-    """No curriculum: each env reset draws a level uniformly from num_levels, like procgen itself."""
-    tasks, _ = train(tmp_path, "curriculum=none", *PROCGEN, "env.num_levels=20")
+    """No curriculum: each env reset draws a level uniformly from num_levels, like procgen itself.
+
+    Also what the run prints: procgen-mirror pulls in old gym, which prints an "unmaintained" banner in
+    every process importing it; the run's 4 env processes must not print it 4 times."""
+    tasks, run_dir = train(tmp_path, "curriculum=none", *PROCGEN, "env.num_levels=20")
     levels = [str(level) for level in range(20)]
     assert len(tasks) >= 40 and set(tasks) <= set(levels)
     assert len(set(tasks)) >= 15  # not level 0 forever
     assert chi_square(tasks, levels) < CHI2_999[19]
+    output = (run_dir / "output.txt").read_text()
+    assert output.count("Gym has been unmaintained") <= 1, output
 
 
 @pytest.mark.slow
@@ -134,12 +142,29 @@ def test_sequential_plays_its_stages_in_order(tmp_path):
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("curriculum", ["plr", "robust_plr"])
 def test_plr_tries_every_level_then_replays_the_best_scored(tmp_path, curriculum):
-    """PLR (and Robust PLR) first visit unseen levels, then replay high-scoring ones far more than uniformly."""
-    tasks, _ = train(tmp_path, f"curriculum={curriculum}", *PROCGEN, "env.num_levels=10", "sync=none")
+    """PLR (and Robust PLR) first visit unseen levels, then replay high-scoring ones far more than uniformly.
+
+    The PLR run is then evaluated on the two held-out levels after its 10 training levels."""
+    tasks, run_dir = train(
+        tmp_path,
+        f"curriculum={curriculum}",
+        *PROCGEN,
+        "env.num_levels=10",
+        "env.eval_num_levels=2",
+        "sync=none",
+    )
     counts = Counter(tasks)
     assert len(tasks) >= 40 and len(counts) == 10  # every level visited
     assert counts.most_common(1)[0][1] >= 2 * len(tasks) / 10  # replays concentrate on a few levels
     assert chi_square(tasks, [str(level) for level in range(10)]) > CHI2_999[9]  # far from uniform
+    metrics = {row["metric"] for row in read_csv(run_dir / "logs" / "curriculum.csv")}
+    assert "curriculum/task_entropy" in metrics
+    if curriculum != "plr":
+        return
+    args = ["eval", str(run_dir), "--episodes-per-task", "1", "--mode", "greedy"]
+    assert "held-out" in syllabus(*args, cwd=tmp_path, timeout=scaled(140)).stdout
+    result = json.loads((run_dir / "eval" / "final-greedy-seed12345.json").read_text())
+    assert set(result["tasks"]) == {"10", "11"} and result["episodes"] == 2
 
 
 @pytest.mark.slow
