@@ -1,7 +1,8 @@
 """Suite-wide settings and checks.
 
 * Every test's pytest-timeout limit follows ``SYLLABUS_TEST_TIMEOUT_SCALE`` (see ``timeouts.py``).
-* Every process of the suite runs torch with one OpenMP thread (``OMP_NUM_THREADS=1`` unless set).
+* Every process of the suite runs torch and numpy with one thread each (``OMP_NUM_THREADS`` and
+  ``OPENBLAS_NUM_THREADS`` are 1 unless set).
 * No test module leaves a process behind: every process the suite starts inherits a session marker
   in its environment (one per pytest-xdist worker), so one that outlives its test module (even
   reparented to init, as an orphaned Ray or join-probe process would be) fails that module's last
@@ -29,12 +30,13 @@ import pytest
 from process_resources import describe_processes, processes_with_env
 from timeouts import SCALE, scaled
 
-# One OpenMP thread per process (torch's intra-op threads), for this process and every process a test
-# starts: with two test workers on two cores, each running learners, env processes and Ray actors, more
-# threads per process only compete for the same cores (and spin between parallel regions). Measured on
-# the slow RLlib Tune tests: 99 CPU-s with torch's default (2 threads), 88 with 1. Set before torch is
-# imported; an explicit OMP_NUM_THREADS wins.
+# One thread per process for torch (OpenMP) and numpy (OpenBLAS), in this process and every process a
+# test starts: with two test workers on two cores, each running learners, env processes and Ray actors,
+# more threads per process only compete for the same cores (and spin between parallel regions). Measured
+# on the slow RLlib Tune tests: 99 CPU-s with the libraries' defaults (2 threads), 88 with one OpenMP
+# thread, 81 with one of each. Set before torch and numpy are imported; explicit values win.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 SESSION_MARKER = "SYLLABUS_TEST_SESSION"
 os.environ.setdefault(SESSION_MARKER, uuid.uuid4().hex)  # inherited by every process a test starts
