@@ -33,9 +33,8 @@ train: install
 # and tools/coverage_floor.py prints the report and fails under a package's floor.
 # PYTEST_WORKERS=N runs N pytest-xdist workers (default 2), a test file each (module fixtures such as a
 # local Ray start once). The suite waits on process starts, Ray and subprocess pipes about half the time
-# on 2 cores; two workers fill it (slow tier on 2 cores under coverage: 24.5 min serial, 16.2 min with 2;
-# since then 13.6 min with 2 and 13.5 with 3: the CPUs are busy 93% of the time with 2; now 11.6 min
-# with 2, and the whole of `make test` 14.1 min).
+# on 2 cores; two workers fill it and keep the CPUs 93% busy, so a third gains nothing (slow tier under
+# coverage: 11.5 min with 2 workers; the whole of `make test` 13.7 min).
 # PYTEST_WORKERS=0 runs the tests in this one process.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS := -n $(PYTEST_WORKERS) --dist loadfile

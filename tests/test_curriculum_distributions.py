@@ -34,9 +34,9 @@ PROCGEN = [
 CARTPOLE = ["env=cartpole", "num_envs=2", "learner.n_steps=256", "total_timesteps=4096"]
 
 
-def train(tmp_path: Path, *overrides: str, timeout: float | None = None) -> tuple[list[str], Path]:
-    """Runs ``syllabus train`` with ``overrides``; returns the tasks of its episodes in order and the run dir
-    (whose ``output.txt`` holds what the run printed)."""
+def train(tmp_path: Path, *overrides: str, timeout: float | None = None) -> tuple[list[str], Path, str]:
+    """Runs ``syllabus train`` with ``overrides``; returns the tasks of its episodes in order, the run dir
+    and what the run printed."""
     run_dir = tmp_path / "run"
     result = syllabus(
         "train",
@@ -47,8 +47,8 @@ def train(tmp_path: Path, *overrides: str, timeout: float | None = None) -> tupl
         cwd=tmp_path,
         timeout=scaled(280) if timeout is None else timeout,
     )
-    (run_dir / "output.txt").write_text(result.stdout + result.stderr)
-    return [row["task"] for row in read_csv(run_dir / "logs" / "episodes.csv")], run_dir
+    tasks = [row["task"] for row in read_csv(run_dir / "logs" / "episodes.csv")]
+    return tasks, run_dir, result.stdout + result.stderr
 
 
 def chi_square(tasks: list[str], support: list[str], probs: np.ndarray | None = None) -> float:
@@ -92,26 +92,25 @@ def test_none_on_procgen_plays_levels_drawn_uniformly(tmp_path):
 
     Also what the run prints: procgen-mirror pulls in old gym, which prints an "unmaintained" banner in
     every process importing it; the run's 4 env processes must not print it 4 times."""
-    tasks, run_dir = train(tmp_path, "curriculum=none", *PROCGEN, "env.num_levels=20")
+    tasks, _, output = train(tmp_path, "curriculum=none", *PROCGEN, "env.num_levels=20")
     levels = [str(level) for level in range(20)]
     assert len(tasks) >= 40 and set(tasks) <= set(levels)
     assert len(set(tasks)) >= 15  # not level 0 forever
     assert chi_square(tasks, levels) < CHI2_999[19]
-    output = (run_dir / "output.txt").read_text()
     assert output.count("Gym has been unmaintained") <= 1, output
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(200)
 def test_constant_plays_its_one_task(tmp_path):
-    tasks, _ = train(tmp_path, "curriculum=constant", "curriculum.task_index=3", *CARTPOLE, "sync=none")
+    tasks, _, _ = train(tmp_path, "curriculum=constant", "curriculum.task_index=3", *CARTPOLE, "sync=none")
     assert len(tasks) >= 20 and set(tasks) == {"0.15"}
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(200)
 def test_dr_plays_tasks_uniformly(tmp_path):
-    tasks, run_dir = train(tmp_path, "curriculum=dr", *CARTPOLE)
+    tasks, run_dir, _ = train(tmp_path, "curriculum=dr", *CARTPOLE)
     assert len(tasks) >= 60 and set(tasks) == set(CARTPOLE_TASKS)
     assert chi_square(tasks, CARTPOLE_TASKS) < CHI2_999[4]
     _, expected = logged_expectation(run_dir, CARTPOLE_TASKS)
@@ -122,7 +121,7 @@ def test_dr_plays_tasks_uniformly(tmp_path):
 @pytest.mark.timeout(200)
 def test_sequential_plays_its_stages_in_order(tmp_path):
     """The sequential config's stages cover the first 2, 4 and 5 tasks; each lasts 20 episodes here."""
-    tasks, _ = train(
+    tasks, _, _ = train(
         tmp_path,
         "curriculum=sequential",
         'curriculum.stopping_conditions=["episodes>=20","episodes>=20"]',
@@ -145,7 +144,7 @@ def test_plr_tries_every_level_then_replays_the_best_scored(tmp_path, curriculum
     """PLR (and Robust PLR) first visit unseen levels, then replay high-scoring ones far more than uniformly.
 
     The PLR run is then evaluated on the two held-out levels after its 10 training levels."""
-    tasks, run_dir = train(
+    tasks, run_dir, _ = train(
         tmp_path,
         f"curriculum={curriculum}",
         *PROCGEN,
@@ -173,7 +172,7 @@ def test_plr_tries_every_level_then_replays_the_best_scored(tmp_path, curriculum
 def test_success_based_curricula_play_their_logged_distribution(tmp_path, curriculum):
     """Learning progress and learnability on CartPole (success: return >= 30): the episodes' tasks follow
     the distribution the curriculum reports as it changes over the run."""
-    tasks, run_dir = train(tmp_path, f"curriculum={curriculum}", *CARTPOLE, "env.success_threshold=30")
+    tasks, run_dir, _ = train(tmp_path, f"curriculum={curriculum}", *CARTPOLE, "env.success_threshold=30")
     assert len(tasks) >= 60 and set(tasks) <= set(CARTPOLE_TASKS)
     observed, expected = logged_expectation(run_dir, CARTPOLE_TASKS)
     assert observed.sum() >= 40
