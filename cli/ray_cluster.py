@@ -53,6 +53,16 @@ _PROBE = """
 import json, logging, sys
 try:
     import ray
+    from ray.exceptions import AuthenticationError
+    if sys.argv[1] != "auto" and "://" not in sys.argv[1]:
+        # ray.init retries a refused auth token for 20 s; one direct GCS connection reports it at once.
+        try:
+            from ray._raylet import GcsClient  # private: if it moves, ray.init below still reports
+            GcsClient(address=sys.argv[1])
+        except AuthenticationError:
+            raise
+        except Exception:
+            pass  # not an auth failure: ray.init below retries and reports it
     ray.init(address=sys.argv[1], logging_level=logging.ERROR, log_to_driver=False)
     nodes = len([node for node in ray.nodes() if node.get("Alive")])
     ray.shutdown()
