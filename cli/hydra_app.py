@@ -12,6 +12,7 @@ claimed its directory, so a refused run never overwrites another run's config.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import json
 import os
@@ -214,6 +215,7 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
                 else:
                     message = condense_hydra_error(exc)  # Hydra refused the command line or config
                     message = _resume_group_change(args, message) if resume else message
+                    message = (None if resume else _unknown_override_key(args, exc)) or message
                 report(PROG, message, exc)
                 raise SystemExit(USAGE_EXIT) from None
         if (state_dir / _STOP_FILE).exists():
@@ -255,8 +257,6 @@ def check_sweep(args: list[str]) -> None:
             overrides and the bad value.
     """
     from hydra import compose, initialize_config_dir
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from syllabus.cli.errors import ConfigError, MissingDependencyError
     from syllabus.cli.schema import validate
 
@@ -265,10 +265,8 @@ def check_sweep(args: list[str]) -> None:
     overrides = [a for a in args if not a.startswith("-")]
     if any(o.lstrip("+~").startswith("hydra/sweeper") for o in overrides):
         return
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-        jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
-    except Exception:  # noqa: BLE001 - Hydra reports a bad command line itself, in its words
+    jobs = _basic_sweep_jobs(overrides)
+    if jobs is None:
         return
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         for number, job in enumerate(jobs):
@@ -285,6 +283,19 @@ def check_sweep(args: list[str]) -> None:
                 ) from None
 
 
+def _basic_sweep_jobs(overrides: list[str]) -> list[list[str]] | None:
+    """The overrides of each job of a basic sweep over ``overrides``, in Hydra's order (one job when
+    nothing is swept), or ``None`` for a command line Hydra refuses (it reports that itself)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    except Exception:  # noqa: BLE001 - any refusal, in Hydra's words
+        return None
+
+
 def _resume_group_change(args: list[str], message: str) -> str:
     """Hydra's refusal of a config group override on a resumed run (whose saved config has no defaults
     list) as what it is: ``--resume`` cannot change that group."""
@@ -293,6 +304,48 @@ def _resume_group_change(args: list[str], message: str) -> str:
         if (choice or arg.startswith("~")) and group.isidentifier() and f"'{group}'" in message:
             return f"--resume cannot change the {group} (given: {arg}); start a new run for another {group}"
     return message
+
+
+def _unknown_override_key(args: list[str], exc: BaseException) -> str | None:
+    """Hydra's refusal to override a key the config does not have (``curriculum.tempreature=1``) as the
+    schema's line with the valid keys, or ``None`` for any other error.
+
+    Hydra's own advice, ``+KEY=VALUE``, is only right for a free-form mapping such as
+    ``learner.policy_kwargs``; its keys are left to Hydra's message. The group's option (``plr``) is the
+    one chosen by the first job whose option lacks the key, composed without the bad override.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+    from syllabus.cli.schema import group_schemas, unknown_key
+
+    cause = exc.__cause__
+    if not isinstance(cause, (ConfigAttributeError, ConfigKeyError)) or not str(exc).startswith("Could not"):
+        return None
+    key = str(cause.full_key)
+    group, _, leaf = key.partition(".")
+    if not leaf:
+        return str(unknown_key(key))
+    if "." in leaf or group not in group_schemas() or set(args) & _VALUE_OPTIONS:
+        return None
+
+    def refused(arg: str) -> bool:
+        """Whether ``arg`` overrides the key or one below it (``env.foo.bar=1``)."""
+        name = arg.split("=")[0].lstrip("+~")
+        return name == key or name.startswith(f"{key}.")
+
+    jobs = _basic_sweep_jobs([a for a in args if not a.startswith("-") and not refused(a)])
+    GlobalHydra.instance().clear()  # the failed run's
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            for job in jobs or []:
+                option = compose("train", overrides=job)[group].get("name")
+                schema = group_schemas()[group].get(option)
+                if schema is not None and leaf not in {f.name for f in dataclasses.fields(schema)}:
+                    return str(unknown_key(key, option))
+    except Exception:  # noqa: BLE001 - another mistake on the command line: Hydra's message stands
+        return None
+    return None
 
 
 def condense_hydra_error(exc: BaseException) -> str:

@@ -11,12 +11,14 @@ anything starts. Validation imports no env package, starts no process and joins 
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 from syllabus.cli.config_checks import check_at_least, check_choice
 from syllabus.cli.errors import ConfigError
 from syllabus.cli.registry import GROUPS, REGISTRY
@@ -88,9 +90,7 @@ def validate(cfg: DictConfig | ListConfig | dict[str, Any], *, installed: bool =
     schemas = group_schemas()
     unknown = sorted(set(data) - set(schemas) - set(_TOP_LEVEL))
     if unknown:
-        raise ConfigError(
-            f"unknown top-level key {unknown[0]!r}; valid keys: {', '.join([*schemas, *_TOP_LEVEL])}"
-        )
+        raise unknown_key(unknown[0])
     groups = {group: _validate_group(group, data.get(group), options) for group, options in schemas.items()}
     top: dict[str, Any] = {}
     for key, kind in _TOP_LEVEL.items():
@@ -123,8 +123,30 @@ def _validate_group(group: str, node: Any, schemas: dict[str, type]) -> Any:
         merged = OmegaConf.merge(OmegaConf.structured(schemas[name]), node)
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:
+        if isinstance(exc, ConfigKeyError) and exc.full_key == exc.key:  # a key the option does not have
+            raise unknown_key(f"{group}.{exc.key}", name) from None
         key = f"{group}.{exc.full_key}" if getattr(exc, "full_key", None) else group
         raise ConfigError(f"{key}: {_first_line(exc)}") from None
+
+
+def unknown_key(key: str, option: str | None = None) -> ConfigError:
+    """The error for a key the config does not have, with the valid keys and the closest ones.
+
+    Args:
+        key: A top-level key, or ``GROUP.KEY`` (e.g. ``curriculum.tempreature``).
+        option: The group's chosen option (e.g. ``plr``), whose schema has the valid keys.
+    """
+    group, _, leaf = key.rpartition(".")
+    if group:
+        valid = [field.name for field in dataclasses.fields(group_schemas()[group][str(option)])]
+        valid.remove("name")  # chosen by the group (``curriculum=plr``), not set
+        what, listing = f"{key}: unknown key {leaf!r}", f"valid keys of {group}={option}"
+    else:
+        valid = [*group_schemas(), *_TOP_LEVEL]
+        what, listing = f"unknown top-level key {key!r}", "valid keys"
+    close = difflib.get_close_matches(leaf, valid, n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    return ConfigError(f"{what}{hint}; {listing}: {', '.join(valid)}")
 
 
 def _check_run_values(run: RunConfig) -> None:

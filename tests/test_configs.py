@@ -118,8 +118,15 @@ def test_plr_takes_the_learners_discount():
     [
         ({"seed": "abc"}, "seed must be an integer, got 'abc'"),
         ({"learner": {"n_steps": "many"}}, "learner.n_steps: Value 'many'"),
-        ({"curriculum": {"temprature": 1.0}}, "curriculum.temprature: Key 'temprature' not in 'PLRConfig'"),
-        ({"extra": 1}, "unknown top-level key 'extra'"),
+        (
+            {"curriculum": {"temprature": 1.0}},
+            "curriculum.temprature: unknown key 'temprature' (did you mean temperature, staleness_temperature?); "
+            "valid keys of curriculum=plr: strategy, score_transform, temperature,",
+        ),
+        (
+            {"extra": 1},
+            "unknown top-level key 'extra'; valid keys: env, curriculum, sync, learner, logger, seed,",
+        ),
         (
             {"env": {"name": "atari"}},
             "env.name: unknown env 'atari'; valid choices: cartpole, connect_four, minigrid, mpe, procgen",
