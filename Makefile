@@ -34,7 +34,7 @@ train: install
 # PYTEST_WORKERS=N runs N pytest-xdist workers (default 2), a test file each (module fixtures such as a
 # local Ray start once). The suite waits on process starts, Ray and subprocess pipes about half the time
 # on 2 cores; two workers fill it and keep the CPUs 93% busy, so a third gains nothing (slow tier under
-# coverage: 11.5 min with 2 workers; the whole of `make test` 13.7 min).
+# coverage: 10.3 min with 2 workers; the whole of `make test` 12.6 min).
 # PYTEST_WORKERS=0 runs the tests in this one process.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS := -n $(PYTEST_WORKERS) --dist loadfile

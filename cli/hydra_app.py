@@ -214,8 +214,10 @@ def run_train(args: list[str], *, command: str, resume: bool = False, quiet: boo
                     message = describe_unwritable_output(disk, resume=resume)
                 else:
                     message = condense_hydra_error(exc)  # Hydra refused the command line or config
-                    message = _resume_group_change(args, message) if resume else message
-                    message = (None if resume else _unknown_override_key(args, exc)) or message
+                    if resume:
+                        message = _resume_group_change(args, message)
+                    else:
+                        message = _unknown_override_key(args, exc) or message
                 report(PROG, message, exc)
                 raise SystemExit(USAGE_EXIT) from None
         if (state_dir / _STOP_FILE).exists():
