@@ -26,16 +26,21 @@ def cli_env() -> dict[str, str]:
 
 
 def syllabus(
-    *args: str, cwd: Path, timeout: float | None = None, check: bool = True
+    *args: str,
+    cwd: Path,
+    timeout: float | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Runs ``syllabus ARGS`` in ``cwd``; with ``check``, fails with its output unless it exits with 0.
 
     ``timeout`` is already scaled by the caller (``scaled(N)``); the default is ``scaled(150)``.
+    ``env`` defaults to [`cli_env`][]; a test that sets its own starts from ``cli_env()``.
     """
     result = subprocess.run(
         [*SYLLABUS, *args],
         cwd=cwd,
-        env=cli_env(),
+        env=cli_env() if env is None else env,
         capture_output=True,
         text=True,
         timeout=scaled(150) if timeout is None else timeout,

@@ -84,15 +84,10 @@ def test_local_ray_run_trains_checkpoints_and_leaves_no_ray_process(tmp_path):
     env.pop("RAY_AUTH_TOKEN", None)  # the runner must provide its own token, not write one under $HOME
     env["HOME"] = str(tmp_path / "home")
     try:
-        result = subprocess.run(
-            [*SYLLABUS, "train", "sync=ray", "curriculum=plr", *TINY, f"hydra.run.dir={run_dir}"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=scaled(80),
-        )
-        assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+        result = syllabus(
+            "train", "sync=ray", "curriculum=plr", *TINY, f"hydra.run.dir={run_dir}",
+            cwd=tmp_path, env=env, timeout=scaled(80),
+        )  # fmt: skip
         assert "started a private local Ray for this run (in " + ray_tmp in result.stdout + result.stderr
         assert not any(Path(ray_tmp).iterdir()), "the run left its private Ray directory behind"
         _, alive = psutil.wait_procs(marked_processes(marker), timeout=scaled(10))
@@ -134,23 +129,11 @@ def test_joining_a_running_cluster_leaves_it_running(tmp_path):
     with local_ray():
         address = ray.get_runtime_context().gcs_address
         env = {**cli_env(), "RAY_AUTH_MODE": "token"}  # local_ray put the cluster's token in RAY_AUTH_TOKEN
-        result = subprocess.run(
-            [
-                *SYLLABUS,
-                "train",
-                "sync=ray",
-                f"sync.address={address}",
-                "curriculum=plr",
-                *TINY,
-                f"hydra.run.dir={tmp_path / 'run'}",
-            ],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=scaled(180),  # the join check adds a Ray start-up in a child process
-        )
-        assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+        syllabus(
+            "train", "sync=ray", f"sync.address={address}", "curriculum=plr", *TINY,
+            f"hydra.run.dir={tmp_path / 'run'}",
+            cwd=tmp_path, env=env, timeout=scaled(180),  # the join check adds a Ray start-up in a child process
+        )  # fmt: skip
         assert ray.get(ray.remote(lambda: "alive").remote(), timeout=scaled(30)) == "alive"
         actors = children_named("ray::EnvWorker", "ray::_CurriculumActor")
         _, alive = psutil.wait_procs(actors, timeout=scaled(10))
@@ -276,10 +259,9 @@ class TestWithAnotherClusterRunning:
         marker = uuid.uuid4().hex
         env = {**cli_env(), "RAY_ADDRESS": address, MARKER: marker, "HOME": str(tmp_path / "home")}
         env.pop("RAY_AUTH_TOKEN", None)
-        result = subprocess.run(
-            [*SYLLABUS, "train", "sync=ray", "sync.num_cpus=2", "curriculum=plr", *TINY,
-             f"hydra.run.dir={tmp_path / 'run'}"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=scaled(150),
+        result = syllabus(
+            "train", "sync=ray", "sync.num_cpus=2", "curriculum=plr", *TINY, f"hydra.run.dir={tmp_path / 'run'}",
+            cwd=tmp_path, env=env, check=False,
         )  # fmt: skip
         output = result.stdout + result.stderr
         assert result.returncode == 0, output
@@ -298,10 +280,10 @@ class TestWithAnotherClusterRunning:
         address, _, _ = other_cluster
         env = {**cli_env(), "RAY_AUTH_TOKEN": secrets.token_hex(16), "RAY_AUTH_MODE": "token"}
         start = time.monotonic()
-        result = subprocess.run(
-            [*SYLLABUS, "train", "sync=ray", f"sync.address={address}", f"sync.join_timeout={scaled(60):g}",
-             f"hydra.run.dir={tmp_path / 'run'}"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=scaled(150),
+        result = syllabus(
+            "train", "sync=ray", f"sync.address={address}", f"sync.join_timeout={scaled(60):g}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            cwd=tmp_path, env=env, check=False,
         )  # fmt: skip
         output = result.stdout + result.stderr
         assert result.returncode == 2, output
@@ -321,10 +303,9 @@ def test_joining_a_silent_listener_fails_within_join_timeout(tmp_path):
         listener.listen(16)  # the kernel accepts connections; nobody ever answers
         address = f"127.0.0.1:{listener.getsockname()[1]}"
         start = time.monotonic()
-        result = subprocess.run(
-            [*SYLLABUS, "train", "sync=ray", f"sync.address={address}", "sync.join_timeout=4",
-             f"hydra.run.dir={tmp_path / 'run'}"],
-            cwd=tmp_path, env={**cli_env(), MARKER: marker}, capture_output=True, text=True, timeout=scaled(100),
+        result = syllabus(
+            "train", "sync=ray", f"sync.address={address}", "sync.join_timeout=4", f"hydra.run.dir={tmp_path / 'run'}",
+            cwd=tmp_path, env={**cli_env(), MARKER: marker}, timeout=scaled(100), check=False,
         )  # fmt: skip
         elapsed = time.monotonic() - start
     output = result.stdout + result.stderr
